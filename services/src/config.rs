@@ -1,0 +1,523 @@
+//! Configuration of the three services, read from the environment variables the
+//! Athlete Ally runbook names (see `SEED.md`), with a documented default for each.
+//!
+//! Every setting has a field here and an environment variable; the library API takes
+//! these structs directly, so the load engine and the tests never touch the process
+//! environment.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::faults::Faults;
+
+/// Default gateway-bff HTTP port (`GATEWAY_BFF_PORT`).
+pub const GATEWAY_BFF_PORT: u16 = 4000;
+/// Default gateway-bff metrics port (`GATEWAY_BFF_METRICS_PORT`).
+pub const GATEWAY_BFF_METRICS_PORT: u16 = 9464;
+/// Default profile-onboarding HTTP port (`PROFILE_ONBOARDING_PORT`).
+pub const PROFILE_ONBOARDING_PORT: u16 = 4101;
+/// Default profile-onboarding metrics port (`PROFILE_ONBOARDING_METRICS_PORT`).
+pub const PROFILE_ONBOARDING_METRICS_PORT: u16 = 9465;
+/// Default planning-engine HTTP port (`PLANNING_ENGINE_PORT`).
+pub const PLANNING_ENGINE_PORT: u16 = 4102;
+/// Default planning-engine metrics port (`PLANNING_ENGINE_METRICS_PORT`).
+pub const PLANNING_ENGINE_METRICS_PORT: u16 = 9466;
+
+/// Secret used to sign athlete tokens and job ids when `AUTH_SECRET` is unset.
+/// Fine for a laptop or CI; set `AUTH_SECRET` anywhere else.
+pub const DEV_AUTH_SECRET: &str = "athlete-ally-dev-secret";
+/// Admin token for `/admin/faults` when `ADMIN_TOKEN` is unset.
+pub const DEV_ADMIN_TOKEN: &str = "athlete-ally-admin";
+
+/// What was wrong with a configuration value: the variable, the value and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where a service listens. Port 0 asks the operating system for a free port; the
+/// bound address is then reported by the running service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The HTTP API.
+    pub http: SocketAddr,
+    /// `/metrics` (and `/health`) for Prometheus.
+    pub metrics: SocketAddr,
+}
+
+impl Listen {
+    /// Both ports on 127.0.0.1.
+    pub fn loopback(http_port: u16, metrics_port: u16) -> Self {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Listen {
+            http: SocketAddr::new(ip, http_port),
+            metrics: SocketAddr::new(ip, metrics_port),
+        }
+    }
+
+    /// Free ports on 127.0.0.1, chosen when binding.
+    pub fn ephemeral() -> Self {
+        Self::loopback(0, 0)
+    }
+}
+
+/// Shared by every service: identity of the signing secrets, tracing and faults.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// Signs athlete tokens (HS256) and job ids (`AUTH_SECRET`).
+    pub auth_secret: String,
+    /// Bearer token for `/admin/faults` (`ADMIN_TOKEN`).
+    pub admin_token: String,
+    /// Faults active from the start; changed later through `/admin/faults`.
+    pub faults: Faults,
+    /// OTLP gRPC endpoint for spans (`OTEL_EXPORTER_OTLP_ENDPOINT`, else `JAEGER_ENDPOINT`).
+    pub otlp_endpoint: Option<String>,
+    /// Fraction of new traces to sample, 0..=1 (`OTEL_TRACES_SAMPLER_ARG`, default 1.0).
+    /// A request that arrives with a sampled `traceparent` is always recorded.
+    pub trace_sample_ratio: f64,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        CommonConfig {
+            auth_secret: DEV_AUTH_SECRET.to_string(),
+            admin_token: DEV_ADMIN_TOKEN.to_string(),
+            faults: Faults::default(),
+            otlp_endpoint: None,
+            trace_sample_ratio: 1.0,
+        }
+    }
+}
+
+/// gateway-bff: public API, auth, CORS, rate limit.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: Listen,
+    pub common: CommonConfig,
+    /// Base URL of profile-onboarding (`PROFILE_ONBOARDING_URL`).
+    pub profile_onboarding_url: String,
+    /// Base URL of planning-engine (`PLANNING_ENGINE_URL`).
+    pub planning_engine_url: String,
+    /// JetStream for plan jobs (`NATS_URL`); without it jobs go to the planning
+    /// engine's in-process queue over HTTP.
+    pub nats_url: Option<String>,
+    /// Origins allowed by CORS (`CORS_ALLOWED_ORIGINS`, comma separated; `*` allows any).
+    pub cors_allowed_origins: Vec<String>,
+    /// Sustained requests per second per client (`RATE_LIMIT_PER_SECOND`, default 20;
+    /// 0 turns the limiter off). A client is the athlete of a valid token, else the peer IP.
+    pub rate_limit_per_second: u32,
+    /// Requests a client may send at once above the sustained rate (`RATE_LIMIT_BURST`, default 40).
+    pub rate_limit_burst: u32,
+    /// Whether `POST /api/v1/auth/token` issues tokens for test athletes
+    /// (`AUTH_TEST_TOKENS`, default true). Turn off in front of a real identity provider.
+    pub test_tokens: bool,
+    /// Lifetime of an issued token (`AUTH_TOKEN_TTL_SECONDS`, default 3600).
+    pub token_ttl: Duration,
+    /// Timeout of calls to the other services (`UPSTREAM_TIMEOUT_MS`, default 10000).
+    pub upstream_timeout: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: Listen::loopback(GATEWAY_BFF_PORT, GATEWAY_BFF_METRICS_PORT),
+            common: CommonConfig::default(),
+            profile_onboarding_url: format!("http://127.0.0.1:{PROFILE_ONBOARDING_PORT}"),
+            planning_engine_url: format!("http://127.0.0.1:{PLANNING_ENGINE_PORT}"),
+            nats_url: None,
+            cors_allowed_origins: vec![
+                "http://localhost:3000".to_string(),
+                "http://127.0.0.1:3000".to_string(),
+            ],
+            rate_limit_per_second: 20,
+            rate_limit_burst: 40,
+            test_tokens: true,
+            token_ttl: Duration::from_secs(3600),
+            upstream_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// profile-onboarding: onboarding steps and athlete profiles.
+#[derive(Debug, Clone)]
+pub struct OnboardingConfig {
+    pub listen: Listen,
+    pub common: CommonConfig,
+    /// `sqlite::memory:` (default) or a file path, `sqlite://path` (`DATABASE_URL`).
+    pub database_url: String,
+}
+
+impl Default for OnboardingConfig {
+    fn default() -> Self {
+        OnboardingConfig {
+            listen: Listen::loopback(PROFILE_ONBOARDING_PORT, PROFILE_ONBOARDING_METRICS_PORT),
+            common: CommonConfig::default(),
+            database_url: "sqlite::memory:".to_string(),
+        }
+    }
+}
+
+/// The simulated (or real) language model the planning engine calls.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Model name reported in metrics and spans (`LLM_MODEL`, default `gpt-4`).
+    pub model: String,
+    /// Median latency of the simulated model (`LLM_LATENCY_P50_MS`, default 800).
+    pub latency_p50: Duration,
+    /// 95th percentile latency of the simulated model (`LLM_LATENCY_P95_MS`, default 2500).
+    /// Latency is log-normal through these two points.
+    pub latency_p95: Duration,
+    /// Share of calls that fail with a transient error (`LLM_FAILURE_RATE`, default 0.005).
+    pub failure_rate: f64,
+    /// Mean completion tokens per call (`LLM_COMPLETION_TOKENS`, default 600).
+    pub completion_tokens: u32,
+    /// An OpenAI-compatible endpoint to call instead of the simulation (`LLM_BASE_URL`).
+    pub base_url: Option<String>,
+    /// Bearer key for `LLM_BASE_URL` (`LLM_API_KEY`).
+    pub api_key: Option<String>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model: "gpt-4".to_string(),
+            latency_p50: Duration::from_millis(800),
+            latency_p95: Duration::from_millis(2500),
+            failure_rate: 0.005,
+            completion_tokens: 600,
+            base_url: None,
+            api_key: None,
+        }
+    }
+}
+
+/// planning-engine: asynchronous plan generation.
+#[derive(Debug, Clone)]
+pub struct PlanningConfig {
+    pub listen: Listen,
+    pub common: CommonConfig,
+    /// `sqlite::memory:` (default) or a file path (`DATABASE_URL`).
+    pub database_url: String,
+    /// JetStream for plan jobs (`NATS_URL`); without it, an in-process queue.
+    pub nats_url: Option<String>,
+    /// Plans generated at once (`PLAN_CONCURRENCY`, default 16).
+    pub concurrency: usize,
+    /// Deliveries of a job before it is dead-lettered (`PLAN_MAX_DELIVERIES`, default 3).
+    pub max_deliveries: u32,
+    /// First redelivery delay after a transient failure, doubled each time
+    /// (`PLAN_NAK_BACKOFF_MS`, default 500).
+    pub nak_backoff: Duration,
+    pub llm: LlmConfig,
+}
+
+impl Default for PlanningConfig {
+    fn default() -> Self {
+        PlanningConfig {
+            listen: Listen::loopback(PLANNING_ENGINE_PORT, PLANNING_ENGINE_METRICS_PORT),
+            common: CommonConfig::default(),
+            database_url: "sqlite::memory:".to_string(),
+            nats_url: None,
+            concurrency: 16,
+            max_deliveries: 3,
+            nak_backoff: Duration::from_millis(500),
+            llm: LlmConfig::default(),
+        }
+    }
+}
+
+/// Reads configuration from a source of variables: the process environment in the
+/// binaries, a map in tests.
+pub struct Env<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+/// The process environment.
+pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
+    Env {
+        lookup: |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()),
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn new(lookup: F) -> Self {
+        Env { lookup }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|_| ConfigError {
+                name: name.to_string(),
+                reason: format!("expected {what}"),
+                value,
+            }),
+        }
+    }
+
+    fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        let ms = self.parse(
+            name,
+            default.as_millis() as u64,
+            "a whole number of milliseconds",
+        )?;
+        Ok(Duration::from_millis(ms))
+    }
+
+    fn fraction(&self, name: &str, default: f64) -> Result<f64, ConfigError> {
+        let v: f64 = self.parse(name, default, "a number between 0 and 1")?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(ConfigError {
+                name: name.to_string(),
+                value: v.to_string(),
+                reason: "expected a number between 0 and 1".to_string(),
+            });
+        }
+        Ok(v)
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError {
+                name: name.to_string(),
+                value: v,
+                reason: "expected true or false".to_string(),
+            }),
+        }
+    }
+
+    fn listen(
+        &self,
+        port_var: &str,
+        metrics_var: &str,
+        port: u16,
+        metrics_port: u16,
+    ) -> Result<Listen, ConfigError> {
+        let ip: IpAddr = self.parse(
+            "BIND_ADDRESS",
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "an IP address such as 127.0.0.1",
+        )?;
+        Ok(Listen {
+            http: SocketAddr::new(ip, self.parse(port_var, port, "a port number")?),
+            metrics: SocketAddr::new(ip, self.parse(metrics_var, metrics_port, "a port number")?),
+        })
+    }
+
+    /// Settings every service shares, including faults from `FAULTS_FILE` (TOML).
+    pub fn common(&self) -> Result<CommonConfig, ConfigError> {
+        let defaults = CommonConfig::default();
+        let faults = match self.get("FAULTS_FILE") {
+            None => Faults::default(),
+            Some(path) => {
+                Faults::from_file(std::path::Path::new(&path)).map_err(|e| ConfigError {
+                    name: "FAULTS_FILE".to_string(),
+                    value: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        Ok(CommonConfig {
+            auth_secret: self.get("AUTH_SECRET").unwrap_or(defaults.auth_secret),
+            admin_token: self.get("ADMIN_TOKEN").unwrap_or(defaults.admin_token),
+            faults,
+            otlp_endpoint: self
+                .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .or_else(|| self.get("JAEGER_ENDPOINT")),
+            trace_sample_ratio: self
+                .fraction("OTEL_TRACES_SAMPLER_ARG", defaults.trace_sample_ratio)?,
+        })
+    }
+
+    pub fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
+        let d = GatewayConfig::default();
+        Ok(GatewayConfig {
+            listen: self.listen(
+                "GATEWAY_BFF_PORT",
+                "GATEWAY_BFF_METRICS_PORT",
+                GATEWAY_BFF_PORT,
+                GATEWAY_BFF_METRICS_PORT,
+            )?,
+            common: self.common()?,
+            profile_onboarding_url: self
+                .get("PROFILE_ONBOARDING_URL")
+                .unwrap_or(d.profile_onboarding_url),
+            planning_engine_url: self
+                .get("PLANNING_ENGINE_URL")
+                .unwrap_or(d.planning_engine_url),
+            nats_url: self.get("NATS_URL"),
+            cors_allowed_origins: match self.get("CORS_ALLOWED_ORIGINS") {
+                None => d.cors_allowed_origins,
+                Some(list) => list
+                    .split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            },
+            rate_limit_per_second: self.parse(
+                "RATE_LIMIT_PER_SECOND",
+                d.rate_limit_per_second,
+                "a whole number of requests per second",
+            )?,
+            rate_limit_burst: self.parse(
+                "RATE_LIMIT_BURST",
+                d.rate_limit_burst,
+                "a whole number of requests",
+            )?,
+            test_tokens: self.bool("AUTH_TEST_TOKENS", d.test_tokens)?,
+            token_ttl: Duration::from_secs(self.parse(
+                "AUTH_TOKEN_TTL_SECONDS",
+                d.token_ttl.as_secs(),
+                "a whole number of seconds",
+            )?),
+            upstream_timeout: self.millis("UPSTREAM_TIMEOUT_MS", d.upstream_timeout)?,
+        })
+    }
+
+    pub fn onboarding(&self) -> Result<OnboardingConfig, ConfigError> {
+        let d = OnboardingConfig::default();
+        Ok(OnboardingConfig {
+            listen: self.listen(
+                "PROFILE_ONBOARDING_PORT",
+                "PROFILE_ONBOARDING_METRICS_PORT",
+                PROFILE_ONBOARDING_PORT,
+                PROFILE_ONBOARDING_METRICS_PORT,
+            )?,
+            common: self.common()?,
+            database_url: self.get("DATABASE_URL").unwrap_or(d.database_url),
+        })
+    }
+
+    pub fn planning(&self) -> Result<PlanningConfig, ConfigError> {
+        let d = PlanningConfig::default();
+        let concurrency: usize = self.parse(
+            "PLAN_CONCURRENCY",
+            d.concurrency,
+            "a whole number of at least 1",
+        )?;
+        let max_deliveries: u32 = self.parse(
+            "PLAN_MAX_DELIVERIES",
+            d.max_deliveries,
+            "a whole number of at least 1",
+        )?;
+        for (name, v) in [
+            ("PLAN_CONCURRENCY", concurrency as u64),
+            ("PLAN_MAX_DELIVERIES", max_deliveries as u64),
+        ] {
+            if v == 0 {
+                return Err(ConfigError {
+                    name: name.to_string(),
+                    value: "0".to_string(),
+                    reason: "expected a whole number of at least 1".to_string(),
+                });
+            }
+        }
+        let llm = LlmConfig {
+            model: self.get("LLM_MODEL").unwrap_or(d.llm.model),
+            latency_p50: self.millis("LLM_LATENCY_P50_MS", d.llm.latency_p50)?,
+            latency_p95: self.millis("LLM_LATENCY_P95_MS", d.llm.latency_p95)?,
+            failure_rate: self.fraction("LLM_FAILURE_RATE", d.llm.failure_rate)?,
+            completion_tokens: self.parse(
+                "LLM_COMPLETION_TOKENS",
+                d.llm.completion_tokens,
+                "a whole number of tokens",
+            )?,
+            base_url: self.get("LLM_BASE_URL"),
+            api_key: self.get("LLM_API_KEY"),
+        };
+        Ok(PlanningConfig {
+            listen: self.listen(
+                "PLANNING_ENGINE_PORT",
+                "PLANNING_ENGINE_METRICS_PORT",
+                PLANNING_ENGINE_PORT,
+                PLANNING_ENGINE_METRICS_PORT,
+            )?,
+            common: self.common()?,
+            database_url: self.get("DATABASE_URL").unwrap_or(d.database_url),
+            nats_url: self.get("NATS_URL"),
+            concurrency,
+            max_deliveries,
+            nak_backoff: self.millis("PLAN_NAK_BACKOFF_MS", d.nak_backoff)?,
+            llm,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::new(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_runbook_ports() {
+        let g = env(&[]).gateway().unwrap();
+        assert_eq!(g.listen.http.port(), 4000);
+        assert_eq!(g.listen.metrics.port(), 9464);
+        assert!(g.listen.http.ip().is_loopback());
+        let p = env(&[]).planning().unwrap();
+        assert_eq!(
+            (p.listen.http.port(), p.listen.metrics.port()),
+            (4102, 9466)
+        );
+        let o = env(&[]).onboarding().unwrap();
+        assert_eq!(
+            (o.listen.http.port(), o.listen.metrics.port()),
+            (4101, 9465)
+        );
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let g = env(&[
+            ("GATEWAY_BFF_PORT", "5000"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example/",
+            ),
+            ("NATS_URL", "nats://127.0.0.1:4222"),
+        ])
+        .gateway()
+        .unwrap();
+        assert_eq!(g.listen.http.port(), 5000);
+        assert_eq!(
+            g.cors_allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert_eq!(g.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = env(&[("PLANNING_ENGINE_PORT", "forty")])
+            .planning()
+            .unwrap_err();
+        assert_eq!(err.name, "PLANNING_ENGINE_PORT");
+        assert!(err.to_string().contains("port number"), "{err}");
+        let err = env(&[("LLM_FAILURE_RATE", "1.5")]).planning().unwrap_err();
+        assert_eq!(err.name, "LLM_FAILURE_RATE");
+        let err = env(&[("PLAN_CONCURRENCY", "0")]).planning().unwrap_err();
+        assert_eq!(err.name, "PLAN_CONCURRENCY");
+    }
+}

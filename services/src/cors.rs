@@ -1,0 +1,130 @@
+//! The gateway's CORS allowlist (`CORS_ALLOWED_ORIGINS`).
+//!
+//! A request without `Origin` (a server, a load generator) passes. An allowed origin
+//! gets the CORS headers, and a preflight (`OPTIONS` with
+//! `Access-Control-Request-Method`) is answered 204 here. Any other origin is refused
+//! with 403 and a JSON error naming the origin, which is easier to diagnose than the
+//! silent missing header browsers report ("CORS origins" is a known failure cause).
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::error::ApiError;
+
+/// Methods announced to browsers.
+const ALLOWED_METHODS: &str = "GET, POST, PUT, OPTIONS";
+/// Request headers announced to browsers.
+const ALLOWED_HEADERS: &str = "authorization, content-type, traceparent, tracestate";
+/// Response headers a browser script may read.
+const EXPOSED_HEADERS: &str = "retry-after";
+/// How long a browser may cache a preflight, in seconds.
+const MAX_AGE_SECONDS: &str = "600";
+
+/// The allowlist; `*` allows any origin.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    origins: Arc<Vec<String>>,
+    any: bool,
+}
+
+impl Cors {
+    pub fn new(origins: &[String]) -> Cors {
+        Cors {
+            any: origins.iter().any(|o| o == "*"),
+            origins: Arc::new(
+                origins
+                    .iter()
+                    .map(|o| o.trim_end_matches('/').to_string())
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        self.any || self.origins.iter().any(|o| o == origin)
+    }
+}
+
+/// What the edge does with a request.
+pub enum Decision {
+    /// No `Origin`: nothing to do.
+    Pass,
+    /// An allowed origin: handle the request, then add the CORS headers.
+    Allowed(HeaderValue),
+    /// Answer now: a preflight (204) or a refused origin (403).
+    Answer(Response),
+}
+
+impl Cors {
+    pub fn check(&self, request: &Request) -> Decision {
+        let Some(origin) = request.headers().get(header::ORIGIN) else {
+            return Decision::Pass;
+        };
+        let origin_text = origin.to_str().unwrap_or("");
+        if !self.allows(origin_text) {
+            return Decision::Answer(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "cors_origin_not_allowed",
+                    format!("origin {origin_text:?} is not in CORS_ALLOWED_ORIGINS"),
+                )
+                .into_response(),
+            );
+        }
+        let preflight = request.method() == Method::OPTIONS
+            && request
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if preflight {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOWED_METHODS),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOWED_HEADERS),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(MAX_AGE_SECONDS),
+            );
+            decorate(&mut r, origin.clone());
+            return Decision::Answer(r);
+        }
+        Decision::Allowed(origin.clone())
+    }
+}
+
+/// Adds the headers of an allowed origin to a response.
+pub fn decorate(response: &mut Response, origin: HeaderValue) {
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_and_wildcard() {
+        let cors = Cors::new(&["https://app.example/".to_string()]);
+        assert!(cors.allows("https://app.example"));
+        assert!(!cors.allows("https://evil.example"));
+        assert!(Cors::new(&["*".to_string()]).allows("https://anything.example"));
+    }
+}

@@ -1,0 +1,220 @@
+//! Verdicts: what the verifier concludes about each SLO, and the exit code a CI
+//! pipeline gates on.
+//!
+//! A verdict is `pass`, `fail` or `inconclusive`, with the measured value, the
+//! objective, the source it was judged from, the number of events behind it,
+//! whether it is exact (read from a histogram bucket at the threshold) or estimated,
+//! and the share of the error budget the run consumed. No data is never a pass.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one SLO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Inconclusive,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// PromQL against a Prometheus server.
+    Prometheus,
+    /// The verifier's own scrapes of the services' `/metrics`.
+    Scrape,
+    /// The load generator's own measurements.
+    Client,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Prometheus => "prometheus",
+            Source::Scrape => "scrape",
+            Source::Client => "client",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which part of the run a verdict covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// The whole run, ramps included.
+    Whole,
+    /// From the end of the first ramp to the start of the last ramp-down.
+    Steady,
+}
+
+/// A time window, unix milliseconds, end exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl Window {
+    pub fn seconds(&self) -> f64 {
+        self.end_ms.saturating_sub(self.start_ms) as f64 / 1000.0
+    }
+}
+
+/// One target's part of a per-service SLO (memory, CPU, up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    /// The Prometheus job (service).
+    pub target: String,
+    pub status: Status,
+    pub value: Option<f64>,
+    pub display: String,
+    pub samples: u64,
+}
+
+/// The client's view of an SLO judged from the server's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientView {
+    pub status: Status,
+    pub value: Option<f64>,
+    pub display: String,
+    pub samples: u64,
+    /// Set when client and server differ by more than the set's tolerance.
+    pub disagreement: Option<String>,
+}
+
+/// The verdict on one SLO over one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub slo: String,
+    pub description: String,
+    pub area: String,
+    pub kind: String,
+    pub window: WindowKind,
+    pub status: Status,
+    /// The judged quantity: a ratio, the share of events within a latency
+    /// threshold, or a gauge value (the worst target's).
+    pub value: Option<f64>,
+    /// The value as a person reads it ("97.4% <= 2 s (p95 ~ 0.41 s)").
+    pub display: String,
+    /// The objective as written ("p95 <= 2 s", ">= 80%").
+    pub objective: String,
+    pub source: Source,
+    /// Events behind the value (requests, jobs, scrapes).
+    pub samples: u64,
+    /// True when read exactly (a bucket at the threshold, counters); false when estimated.
+    pub exact: bool,
+    /// Bad share divided by the allowed bad share (1.0 = the whole budget).
+    pub budget_consumed: Option<f64>,
+    /// Why it is inconclusive, or what else is worth knowing.
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Detail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientView>,
+    /// The PromQL evaluated (Prometheus source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+/// Every verdict of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdicts {
+    /// The server-side source that judged (prometheus or scrape); client when only
+    /// the client's data was available.
+    pub source: Source,
+    /// The SLO set's name and file.
+    pub slo_set: String,
+    pub whole: Vec<Verdict>,
+    /// Present when the run had a steady window distinct from the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady: Option<Vec<Verdict>>,
+    pub whole_window: Window,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_window: Option<Window>,
+    /// Time spent judging, in milliseconds.
+    pub evaluation_ms: f64,
+    /// Problems met while judging (Prometheus unreachable, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Exit codes of `loadgen run` and `loadgen verify`.
+pub mod exit_code {
+    /// Every SLO passed.
+    pub const PASS: u8 = 0;
+    /// At least one SLO failed (or a regression, with `--fail-on-regression`).
+    pub const FAIL: u8 = 1;
+    /// Bad input or usage: nothing was run.
+    pub const USAGE: u8 = 2;
+    /// Nothing failed, but at least one SLO could not be judged (no data, target or
+    /// Prometheus unreachable).
+    pub const INCONCLUSIVE: u8 = 3;
+}
+
+impl Verdicts {
+    /// Every verdict, whole run first.
+    pub fn all(&self) -> impl Iterator<Item = &Verdict> {
+        self.whole.iter().chain(self.steady.iter().flatten())
+    }
+
+    /// The worst status over every verdict.
+    pub fn overall(&self) -> Status {
+        overall(self.all().map(|v| v.status))
+    }
+
+    /// 0 pass, 1 fail, 3 inconclusive.
+    pub fn exit_code(&self) -> u8 {
+        status_exit_code(self.overall())
+    }
+}
+
+/// The worst of some statuses; no status at all is inconclusive.
+pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Status {
+    statuses.into_iter().max().unwrap_or(Status::Inconclusive)
+}
+
+pub fn status_exit_code(status: Status) -> u8 {
+    match status {
+        Status::Pass => exit_code::PASS,
+        Status::Fail => exit_code::FAIL,
+        Status::Inconclusive => exit_code::INCONCLUSIVE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_beats_inconclusive_beats_pass() {
+        assert_eq!(overall([Status::Pass, Status::Inconclusive]), Status::Inconclusive);
+        assert_eq!(overall([Status::Inconclusive, Status::Fail, Status::Pass]), Status::Fail);
+        assert_eq!(overall([Status::Pass]), Status::Pass);
+        assert_eq!(overall([]), Status::Inconclusive, "no verdict is not a pass");
+        assert_eq!(status_exit_code(Status::Inconclusive), 3);
+    }
+}
