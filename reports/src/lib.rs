@@ -1,1 +1,82 @@
-//! placeholder
+//! What people and pipelines read after a run.
+//!
+//! - [`summary`]: the run directory's data (`summary.json`, `timeline.json`), versioned.
+//! - [`hdr`]: HdrHistogram V2 interval logs of the run's latencies.
+//! - [`run_data`]: a run directory read back for rendering.
+//! - [`html`] and [`charts`]: the self-contained `report.html` with inline SVG charts.
+//! - [`markdown`]: `summary.md` for a pull-request comment.
+//! - [`junit`]: `junit.xml`, one test case per SLO.
+//! - [`baseline`]: comparison with a baseline run, with noise margins.
+
+pub mod baseline;
+pub mod charts;
+pub mod hdr;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod run_data;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use baseline::Comparison;
+use run_data::RunData;
+
+/// Writing the reports failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    RunDir(#[from] summary::RunDirError),
+    #[error("rendering the HTML report failed: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The files written by [`render_all`].
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+    pub junit: Option<PathBuf>,
+}
+
+fn write(path: PathBuf, text: &str) -> Result<PathBuf, ReportError> {
+    std::fs::write(&path, text).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Writes `report.html`, `summary.md` and (when judged) `junit.xml` into `out`.
+pub fn render_all(
+    run: &RunData,
+    comparison: Option<&Comparison>,
+    out: &Path,
+) -> Result<Rendered, ReportError> {
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let html = write(out.join("report.html"), &html::render(run, comparison)?)?;
+    let markdown = write(
+        out.join("summary.md"),
+        &markdown::render(&run.summary, comparison),
+    )?;
+    let junit = match &run.summary.verdicts {
+        Some(v) => Some(write(
+            out.join("junit.xml"),
+            &junit::render(v, &run.summary.scenario),
+        )?),
+        None => None,
+    };
+    Ok(Rendered {
+        html,
+        markdown,
+        junit,
+    })
+}

@@ -62,7 +62,13 @@ impl FileError {
     }
 
     /// An error about `key` of a parsed file, located in `text`.
-    pub fn at_key(file: &Path, text: &str, key: &str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn at_key(
+        file: &Path,
+        text: &str,
+        key: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         let position = locate(text, key);
         FileError {
             file: file.to_path_buf(),
@@ -80,7 +86,10 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map(|nl| offset - nl).unwrap_or(offset + 1);
+    let column = before
+        .rfind('\n')
+        .map(|nl| offset - nl)
+        .unwrap_or(offset + 1);
     (line, column)
 }
 
@@ -183,7 +192,9 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
             }
             Step::Index(i) => {
                 let Some(v) = value else { break };
-                let DeValue::Array(items) = v.get_ref() else { break };
+                let DeValue::Array(items) = v.get_ref() else {
+                    break;
+                };
                 let Some(item) = items.get(i) else { break };
                 best = Some(item.span().start);
                 value = Some(item);
@@ -228,7 +239,10 @@ mod tests {
     fn locates_keys_and_array_items() {
         assert_eq!(locate(TEXT, "name"), Some((1, 1)));
         assert_eq!(locate(TEXT, "load.users"), Some((4, 1)));
-        assert_eq!(locate(TEXT, "load.stages[1].duration").map(|p| p.0), Some(7));
+        assert_eq!(
+            locate(TEXT, "load.stages[1].duration").map(|p| p.0),
+            Some(7)
+        );
         // A missing key points at its nearest parent.
         assert_eq!(locate(TEXT, "load.hatch_rate").map(|p| p.0), Some(3));
         assert_eq!(locate(TEXT, "nothing"), None);
@@ -251,11 +265,20 @@ mod tests {
 
     #[test]
     fn errors_at_keys_render_with_the_fix() {
-        let err = FileError::at_key(Path::new("s.toml"), TEXT, "load.stages[1].duration", "`3x` is not a duration", "use 30s, 2m or 1h");
+        let err = FileError::at_key(
+            Path::new("s.toml"),
+            TEXT,
+            "load.stages[1].duration",
+            "`3x` is not a duration",
+            "use 30s, 2m or 1h",
+        );
         assert_eq!(err.line, Some(7));
         let text = err.to_string();
         assert!(text.starts_with("s.toml:7:"), "{text}");
-        assert!(text.contains("load.stages[1].duration: `3x` is not a duration"), "{text}");
+        assert!(
+            text.contains("load.stages[1].duration: `3x` is not a duration"),
+            "{text}"
+        );
         assert!(text.contains("fix: use 30s, 2m or 1h"), "{text}");
     }
 }

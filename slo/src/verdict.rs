@@ -211,10 +211,20 @@ mod tests {
 
     #[test]
     fn fail_beats_inconclusive_beats_pass() {
-        assert_eq!(overall([Status::Pass, Status::Inconclusive]), Status::Inconclusive);
-        assert_eq!(overall([Status::Inconclusive, Status::Fail, Status::Pass]), Status::Fail);
+        assert_eq!(
+            overall([Status::Pass, Status::Inconclusive]),
+            Status::Inconclusive
+        );
+        assert_eq!(
+            overall([Status::Inconclusive, Status::Fail, Status::Pass]),
+            Status::Fail
+        );
         assert_eq!(overall([Status::Pass]), Status::Pass);
-        assert_eq!(overall([]), Status::Inconclusive, "no verdict is not a pass");
+        assert_eq!(
+            overall([]),
+            Status::Inconclusive,
+            "no verdict is not a pass"
+        );
         assert_eq!(status_exit_code(Status::Inconclusive), 3);
     }
 }

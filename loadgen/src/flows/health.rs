@@ -1,0 +1,31 @@
+//! One `GET` per iteration (`/api/health` by default).
+
+use goose::prelude::*;
+
+use crate::context::RunContext;
+use crate::recorder::{FlowOutcome, Series};
+use crate::scenario::{Flow, FlowKind};
+
+pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
+    let FlowKind::Health { path } = &flow.kind else {
+        return;
+    };
+    let hint = user.weighted_users_index;
+    let Some(from) = super::start_of(ctx, Series::FlowHealth, hint).await else {
+        return;
+    };
+    let start = from.unwrap_or_else(std::time::Instant::now);
+    let request = user.client.get(ctx.url(path));
+    match crate::client::send(ctx, hint, Series::Health, request, Some(start), |_| Ok(())).await {
+        Ok(()) => ctx.recorder.flow(
+            hint,
+            Series::FlowHealth,
+            FlowOutcome::Completed(start.elapsed()),
+        ),
+        Err(f) => ctx.recorder.flow(
+            hint,
+            Series::FlowHealth,
+            FlowOutcome::Failed(f.kind, f.message),
+        ),
+    }
+}

@@ -1,0 +1,143 @@
+//! The run's clock: closes a recorder slice every slice interval and shows progress
+//! (elapsed and remaining, current stage, users, req/s, error rate, current p95).
+//!
+//! On a terminal the progress is an indicatif bar; otherwise (CI logs) a plain line
+//! every five seconds.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::recorder::{Live, Recorder};
+use crate::scenario::Stage;
+
+/// Plain progress lines are this far apart when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Monitor {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+/// The stage running `elapsed` into the run.
+pub fn stage_at(stages: &[Stage], elapsed: Duration) -> &str {
+    let mut end = Duration::ZERO;
+    for s in stages {
+        end += s.duration;
+        if elapsed < end {
+            return &s.name;
+        }
+    }
+    "stopping"
+}
+
+fn line(live: &Live, stage: &str) -> String {
+    format!(
+        "{stage} | users {} | {:.0} req/s | errors {:.2}% | p95 {:.1} ms | requests {} | dropped {}",
+        live.users,
+        live.requests_per_second,
+        live.error_rate * 100.0,
+        live.p95_ms,
+        live.total_requests,
+        live.dropped
+    )
+}
+
+impl Monitor {
+    pub fn spawn(recorder: Arc<Recorder>, stages: Vec<Stage>, quiet: bool) -> Monitor {
+        let total: Duration = stages.iter().map(|s| s.duration).sum();
+        let (stop_tx, mut stop_rx) = oneshot::channel();
+        let terminal = std::io::stderr().is_terminal() && !quiet;
+        let task = tokio::spawn(async move {
+            let bar = terminal.then(|| {
+                let bar = ProgressBar::with_draw_target(
+                    Some(total.as_secs()),
+                    ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:30}] {pos}/{len}s (ETA {eta}) {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar
+            });
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + recorder.slice(),
+                recorder.slice(),
+            );
+            let mut last_plain = Duration::ZERO;
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    _ = tick.tick() => {}
+                }
+                recorder.collect();
+                let live = recorder.live();
+                let stage = stage_at(&stages, live.elapsed);
+                match &bar {
+                    Some(bar) => {
+                        bar.set_position(live.elapsed.as_secs().min(total.as_secs()));
+                        bar.set_message(line(&live, stage));
+                    }
+                    None if !quiet && live.elapsed >= last_plain + PLAIN_EVERY => {
+                        last_plain = live.elapsed;
+                        eprintln!(
+                            "[{:>4}s/{}s] {}",
+                            live.elapsed.as_secs(),
+                            total.as_secs(),
+                            line(&live, stage)
+                        );
+                    }
+                    None => {}
+                }
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+        });
+        Monitor {
+            stop: Some(stop_tx),
+            task,
+        }
+    }
+
+    /// Stops the clock; the caller collects the last partial slice.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_lookup_follows_the_plan() {
+        let stages = vec![
+            Stage {
+                name: "ramp".into(),
+                kind: "ramp".into(),
+                users: 5,
+                duration: Duration::from_secs(5),
+            },
+            Stage {
+                name: "steady".into(),
+                kind: "steady".into(),
+                users: 5,
+                duration: Duration::from_secs(10),
+            },
+        ];
+        assert_eq!(stage_at(&stages, Duration::from_secs(2)), "ramp");
+        assert_eq!(stage_at(&stages, Duration::from_secs(5)), "steady");
+        assert_eq!(stage_at(&stages, Duration::from_secs(20)), "stopping");
+    }
+}

@@ -1,0 +1,162 @@
+//! The terminal tables printed when a run ends: requests, flows, errors, verdicts.
+
+use std::fmt::Write;
+
+use reports::summary::RunSummary;
+use slo::verdict::{Status, Verdicts};
+
+fn ms(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1}s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The requests, flows and errors tables.
+pub fn summary_tables(s: &RunSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} on {} ({}): {:.1}s, {} requests, {:.1} req/s, {} errors{}",
+        s.scenario,
+        s.target.base_url,
+        s.target.kind,
+        s.duration_seconds(),
+        s.total_requests,
+        s.requests_per_second,
+        s.total_errors,
+        if s.interrupted {
+            format!(
+                " (stopped early: {})",
+                s.stop_reason.as_deref().unwrap_or("interrupted")
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "request (ms)", "count", "errors", "p50", "p90", "p95", "p99", "p99.9", "max"
+    );
+    for r in s.requests.iter().filter(|r| r.count > 0) {
+        let l = &r.latency_ms;
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            r.name,
+            r.count,
+            r.errors,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "flow (ms)", "done", "failed", "abandon", "dropped", "p50", "p95", "p99", "max"
+    );
+    for f in &s.flows {
+        let l = &f.latency_ms;
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            f.name,
+            f.iterations.saturating_sub(f.failed),
+            f.failed,
+            f.abandoned,
+            f.dropped,
+            ms(l.p50),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.max)
+        );
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<14} {:<20} {:>8}  example",
+            "error", "request", "count"
+        );
+        for e in &s.errors {
+            let example: String = e.example.chars().take(80).collect();
+            let _ = writeln!(
+                out,
+                "{:<14} {:<20} {:>8}  {}",
+                e.kind,
+                e.request,
+                e.count,
+                example.replace('\n', " ")
+            );
+        }
+    }
+    out
+}
+
+fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// The verdict table.
+pub fn verdict_table(v: &Verdicts) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nSLO verdicts (judged from {}, {} SLOs, in {:.0} ms)",
+        v.source,
+        v.whole.len(),
+        v.evaluation_ms
+    );
+    for (title, verdicts) in [
+        ("whole run", Some(&v.whole)),
+        ("steady window", v.steady.as_ref()),
+    ] {
+        let Some(verdicts) = verdicts else { continue };
+        let _ = writeln!(
+            out,
+            "\n  {:<13} {:<30} {:<28} {:<14} {:>9} {:<10} {:>7}",
+            title, "SLO", "value", "objective", "samples", "source", "budget"
+        );
+        for x in verdicts {
+            let _ = writeln!(
+                out,
+                "  {:<13} {:<30} {:<28} {:<14} {:>9} {:<10} {:>7}",
+                mark(x.status),
+                x.slo,
+                x.display.chars().take(28).collect::<String>(),
+                x.objective,
+                x.samples,
+                format!("{}{}", x.source, if x.exact { "" } else { "~" }),
+                x.budget_consumed
+                    .map(|b| format!("{:.0}%", b * 100.0))
+                    .unwrap_or_default()
+            );
+            if let Some(note) = &x.note
+                && x.status != Status::Pass
+            {
+                let _ = writeln!(out, "  {:<13} {note}", "");
+            }
+            if let Some(c) = &x.client
+                && let Some(d) = &c.disagreement
+            {
+                let _ = writeln!(out, "  {:<13} client disagrees: {d}", "");
+            }
+        }
+    }
+    for w in &v.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    let _ = writeln!(out, "  (~ estimated: no histogram bucket at the threshold)");
+    out
+}

@@ -1,0 +1,546 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no script, font or
+//! image from the network) that opens offline and prints well.
+//!
+//! Sections: the verdict banner; the SLO table (whole run and steady window); charts
+//! over time (throughput, error rate, latency per flow, active users, stage
+//! boundaries marked); latency distributions (percentile plots on a log scale); the
+//! per-request, per-flow and error tables; the slowest traced requests (linked to
+//! Jaeger when configured); the scenario and environment; the baseline comparison.
+//! Every string from a response, an error or a scenario is HTML-escaped by the
+//! template engine.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, Value};
+use serde::Serialize;
+use slo::verdict::{Status, Verdict};
+
+use crate::baseline::Comparison;
+use crate::charts::{self, Line, MAX_POINTS, PALETTE, Reduce};
+use crate::run_data::RunData;
+use crate::summary::{RunSummary, TracedRequest};
+
+const TEMPLATE: &str = include_str!("../templates/report.html");
+
+/// Slowest examples listed under a failed SLO.
+const EXAMPLES_PER_SLO: usize = 3;
+
+#[derive(Serialize)]
+struct Chart {
+    title: String,
+    svg: Value,
+}
+
+#[derive(Serialize)]
+struct SloRow {
+    name: String,
+    description: String,
+    status: &'static str,
+    display: String,
+    objective: String,
+    source: String,
+    exact: bool,
+    samples: u64,
+    budget: String,
+    note: String,
+    client: String,
+    disagreement: String,
+    details: Vec<String>,
+    examples: Vec<TraceRow>,
+    query: String,
+}
+
+#[derive(Serialize, Clone)]
+struct TraceRow {
+    flow: String,
+    request: String,
+    latency: String,
+    trace_id: String,
+    link: Option<String>,
+    at: String,
+    status: String,
+}
+
+fn time(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn ms(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn trace_row(t: &TracedRequest, jaeger: Option<&str>) -> TraceRow {
+    TraceRow {
+        flow: t.flow.clone(),
+        request: t.request.clone(),
+        latency: format!("{} ms", ms(t.latency_ms)),
+        trace_id: t.trace_id.clone(),
+        link: jaeger.map(|j| format!("{}/trace/{}", j.trim_end_matches('/'), t.trace_id)),
+        at: time(t.at_ms),
+        status: t
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into()),
+    }
+}
+
+/// The flow whose slow requests explain an SLO (`None`: every flow).
+fn flow_of_slo(slo: &str) -> Option<&'static str> {
+    if slo.contains("plan") || slo.contains("llm") {
+        Some("plans")
+    } else if slo.contains("onboarding") {
+        Some("onboarding")
+    } else {
+        None
+    }
+}
+
+fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
+    let jaeger = summary.target.jaeger_url.as_deref();
+    let examples = if v.status == Status::Fail {
+        let wanted = flow_of_slo(&v.slo);
+        let mut candidates: Vec<&TracedRequest> = summary
+            .slowest
+            .iter()
+            .filter(|t| wanted.is_none_or(|f| t.flow == f))
+            .collect();
+        candidates.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+        candidates
+            .iter()
+            .take(EXAMPLES_PER_SLO)
+            .map(|t| trace_row(t, jaeger))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    SloRow {
+        name: v.slo.clone(),
+        description: v.description.clone(),
+        status: v.status.as_str(),
+        display: v.display.clone(),
+        objective: v.objective.clone(),
+        source: v.source.to_string(),
+        exact: v.exact,
+        samples: v.samples,
+        budget: v
+            .budget_consumed
+            .map(|b| format!("{:.0}%", b * 100.0))
+            .unwrap_or_else(|| "-".into()),
+        note: v.note.clone().unwrap_or_default(),
+        client: v
+            .client
+            .as_ref()
+            .map(|c| format!("{} ({})", c.display, c.status))
+            .unwrap_or_default(),
+        disagreement: v
+            .client
+            .as_ref()
+            .and_then(|c| c.disagreement.clone())
+            .unwrap_or_default(),
+        details: v
+            .details
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}: {} ({}, {} samples)",
+                    d.target, d.display, d.status, d.samples
+                )
+            })
+            .collect(),
+        examples,
+        query: v.query.clone().unwrap_or_default(),
+    }
+}
+
+fn time_charts(run: &RunData) -> Vec<Chart> {
+    let s = &run.summary;
+    let slices = &run.timeline.slices;
+    if slices.is_empty() {
+        return Vec::new();
+    }
+    let step = run.timeline.slice_seconds.max(1e-3);
+    let x_max = s.duration_seconds().max(step);
+    let markers: Vec<(f64, String)> = s
+        .stages
+        .iter()
+        .map(|st| {
+            (
+                st.start_ms.saturating_sub(s.start_ms) as f64 / 1000.0,
+                st.name.clone(),
+            )
+        })
+        .collect();
+    let t = |slice: &crate::summary::Slice| slice.t_ms as f64 / 1000.0;
+    let series = |f: &dyn Fn(&crate::summary::Slice) -> f64, how: Reduce| -> Vec<(f64, f64)> {
+        charts::reduce(
+            &slices.iter().map(|x| (t(x), f(x))).collect::<Vec<_>>(),
+            MAX_POINTS,
+            how,
+        )
+    };
+    let mut out = vec![
+        Chart {
+            title: "Throughput".into(),
+            svg: Value::from_safe_string(charts::time_chart(
+                "Throughput (requests per second)",
+                "req/s",
+                &[Line {
+                    name: "requests".into(),
+                    points: series(&|x| x.requests as f64 / step, Reduce::Mean),
+                    color: PALETTE[0],
+                }],
+                &markers,
+                x_max,
+            )),
+        },
+        Chart {
+            title: "Error rate".into(),
+            svg: Value::from_safe_string(charts::time_chart(
+                "Error rate (failed requests and iterations, %)",
+                "%",
+                &[Line {
+                    name: "errors".into(),
+                    points: series(
+                        &|x| {
+                            if x.requests > 0 {
+                                100.0 * x.errors as f64 / x.requests as f64
+                            } else {
+                                0.0
+                            }
+                        },
+                        Reduce::Max,
+                    ),
+                    color: PALETTE[3],
+                }],
+                &markers,
+                x_max,
+            )),
+        },
+    ];
+    let flows: Vec<String> = slices
+        .iter()
+        .flat_map(|x| x.flows.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for flow in flows {
+        let pick = |f: fn(&crate::summary::SlicePercentiles) -> f64| {
+            charts::reduce(
+                &slices
+                    .iter()
+                    .filter_map(|x| {
+                        x.flows
+                            .get(&flow)
+                            .filter(|p| p.count > 0)
+                            .map(|p| (t(x), f(p)))
+                    })
+                    .collect::<Vec<_>>(),
+                MAX_POINTS,
+                Reduce::Max,
+            )
+        };
+        out.push(Chart {
+            title: format!("Latency: {flow}"),
+            svg: Value::from_safe_string(charts::time_chart(
+                &format!("Latency of the {flow} flow (ms, per slice)"),
+                "ms",
+                &[
+                    Line {
+                        name: "p50".into(),
+                        points: pick(|p| p.p50),
+                        color: PALETTE[2],
+                    },
+                    Line {
+                        name: "p95".into(),
+                        points: pick(|p| p.p95),
+                        color: PALETTE[1],
+                    },
+                    Line {
+                        name: "p99".into(),
+                        points: pick(|p| p.p99),
+                        color: PALETTE[3],
+                    },
+                ],
+                &markers,
+                x_max,
+            )),
+        });
+    }
+    out.push(Chart {
+        title: "Active users".into(),
+        svg: Value::from_safe_string(charts::time_chart(
+            "Active virtual users (stage boundaries marked)",
+            "users",
+            &[Line {
+                name: "users".into(),
+                points: series(&|x| x.users as f64, Reduce::Max),
+                color: PALETTE[4],
+            }],
+            &markers,
+            x_max,
+        )),
+    });
+    if s.dropped_iterations > 0 {
+        out.push(Chart {
+            title: "Dropped iterations".into(),
+            svg: Value::from_safe_string(charts::time_chart(
+                "Dropped iterations per slice (paced flows started too late)",
+                "iterations",
+                &[Line {
+                    name: "dropped".into(),
+                    points: series(&|x| x.dropped as f64, Reduce::Max),
+                    color: PALETTE[5],
+                }],
+                &markers,
+                x_max,
+            )),
+        });
+    }
+    out
+}
+
+/// Percentiles to plot, from the median to 99.999%.
+fn plot_percentiles() -> Vec<f64> {
+    let mut p = Vec::new();
+    let mut nines = 0.0;
+    while nines <= 5.0 {
+        p.push(100.0 * (1.0 - 10f64.powf(-nines)));
+        nines += 0.05;
+    }
+    p
+}
+
+fn distribution_charts(run: &RunData) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (prefix, title) in [
+        ("req.", "Request latency distribution"),
+        ("flow.", "Flow latency distribution (end to end)"),
+    ] {
+        let lines: Vec<Line> = run
+            .histograms
+            .iter()
+            .filter(|(tag, h)| tag.starts_with(prefix) && !h.is_empty())
+            .enumerate()
+            .map(|(i, (tag, h))| {
+                let max_nines = charts::nines(100.0 * (1.0 - 1.0 / h.len().max(2) as f64));
+                let points = plot_percentiles()
+                    .into_iter()
+                    .filter(|p| charts::nines(*p) <= max_nines + 1e-9 || *p == 0.0)
+                    .map(|p| {
+                        (
+                            charts::nines(p),
+                            h.value_at_quantile(p / 100.0) as f64 / 1000.0,
+                        )
+                    })
+                    .collect();
+                Line {
+                    name: tag[prefix.len()..].to_string(),
+                    points,
+                    color: PALETTE[i % PALETTE.len()],
+                }
+            })
+            .collect();
+        if !lines.is_empty() {
+            out.push(Chart {
+                title: title.to_string(),
+                svg: Value::from_safe_string(charts::percentile_chart(title, &lines)),
+            });
+        }
+    }
+    out
+}
+
+/// Meaning of an exit code, for the banner.
+pub fn exit_meaning(code: u8) -> &'static str {
+    match code {
+        0 => "every SLO passed",
+        1 => "an SLO failed (or a regression against the baseline)",
+        2 => "bad input or usage",
+        _ => "nothing failed, but at least one SLO could not be judged",
+    }
+}
+
+/// Renders the whole page.
+pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, minijinja::Error> {
+    let s = &run.summary;
+    let status = match s.exit_code {
+        0 => "pass",
+        1 => "fail",
+        _ => "inconclusive",
+    };
+    let jaeger = s.target.jaeger_url.as_deref();
+    let mut slowest: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
+    for t in &s.slowest {
+        slowest
+            .entry(t.flow.clone())
+            .or_default()
+            .push(trace_row(t, jaeger));
+    }
+    for rows in slowest.values_mut() {
+        rows.sort_by(|a, b| {
+            let parse = |x: &str| {
+                x.trim_end_matches(" ms")
+                    .trim_end_matches(" s")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            };
+            parse(&b.latency).total_cmp(&parse(&a.latency))
+        });
+        rows.truncate(10);
+    }
+    let verdicts = s.verdicts.as_ref();
+    let page = Page {
+        status,
+        headline: crate::markdown::headline(s),
+        exit_code: s.exit_code,
+        exit_meaning: exit_meaning(s.exit_code),
+        s,
+        duration: format!("{:.1}", s.duration_seconds()),
+        start: time(s.start_ms),
+        end: time(s.end_ms),
+        steady: match (s.steady_start_ms, s.steady_end_ms) {
+            (Some(a), Some(b)) => format!("{} to {}", time(a), time(b)),
+            _ => String::new(),
+        },
+        source: verdicts.map(|v| v.source.to_string()).unwrap_or_default(),
+        slo_set: verdicts.map(|v| v.slo_set.clone()).unwrap_or_default(),
+        evaluation_ms: verdicts
+            .map(|v| format!("{:.0}", v.evaluation_ms))
+            .unwrap_or_default(),
+        warnings: verdicts.map(|v| v.warnings.clone()).unwrap_or_default(),
+        slo_whole: verdicts
+            .map(|v| v.whole.iter().map(|x| slo_row(x, s)).collect())
+            .unwrap_or_default(),
+        slo_steady: verdicts
+            .and_then(|v| v.steady.as_ref())
+            .map(|v| v.iter().map(|x| slo_row(x, s)).collect())
+            .unwrap_or_default(),
+        charts: time_charts(run),
+        distributions: distribution_charts(run),
+        requests: s
+            .requests
+            .iter()
+            .map(|r| RequestRow {
+                name: r.name.clone(),
+                flow: r.flow.clone(),
+                count: r.count,
+                errors: r.errors,
+                classes: r
+                    .status_classes
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p50: ms(r.latency_ms.p50),
+                p90: ms(r.latency_ms.p90),
+                p95: ms(r.latency_ms.p95),
+                p99: ms(r.latency_ms.p99),
+                p999: ms(r.latency_ms.p999),
+                max: ms(r.latency_ms.max),
+            })
+            .collect(),
+        flows: s
+            .flows
+            .iter()
+            .map(|f| FlowRow {
+                name: f.name.clone(),
+                done: f.iterations.saturating_sub(f.failed),
+                failed: f.failed,
+                abandoned: f.abandoned,
+                dropped: f.dropped,
+                interrupted: f.interrupted,
+                p50: ms(f.latency_ms.p50),
+                p95: ms(f.latency_ms.p95),
+                p99: ms(f.latency_ms.p99),
+                max: ms(f.latency_ms.max),
+            })
+            .collect(),
+        errors: &s.errors,
+        slowest,
+        comparison,
+        regressions: comparison.map(|c| c.regressions().count()).unwrap_or(0),
+        scenario_text: &run.scenario_text,
+    };
+    let mut env = Environment::new();
+    env.add_template("report.html", TEMPLATE)?;
+    env.get_template("report.html")?
+        .render(Value::from(minijinja::value::Serde(&page)))
+}
+
+#[derive(Serialize)]
+struct RequestRow {
+    name: String,
+    flow: String,
+    count: u64,
+    errors: u64,
+    classes: String,
+    p50: String,
+    p90: String,
+    p95: String,
+    p99: String,
+    p999: String,
+    max: String,
+}
+
+#[derive(Serialize)]
+struct FlowRow {
+    name: String,
+    done: u64,
+    failed: u64,
+    abandoned: u64,
+    dropped: u64,
+    interrupted: u64,
+    p50: String,
+    p95: String,
+    p99: String,
+    max: String,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    status: &'static str,
+    headline: &'static str,
+    exit_code: u8,
+    exit_meaning: &'static str,
+    s: &'a RunSummary,
+    duration: String,
+    start: String,
+    end: String,
+    steady: String,
+    source: String,
+    slo_set: String,
+    evaluation_ms: String,
+    warnings: Vec<String>,
+    slo_whole: Vec<SloRow>,
+    slo_steady: Vec<SloRow>,
+    charts: Vec<Chart>,
+    distributions: Vec<Chart>,
+    requests: Vec<RequestRow>,
+    flows: Vec<FlowRow>,
+    errors: &'a [crate::summary::ErrorStats],
+    slowest: BTreeMap<String, Vec<TraceRow>>,
+    comparison: Option<&'a Comparison>,
+    regressions: usize,
+    scenario_text: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_to_plot_run_from_median_to_five_nines() {
+        let p = plot_percentiles();
+        assert_eq!(p[0], 0.0);
+        assert!(p.iter().any(|x| (x - 99.0).abs() < 1e-6));
+        assert!(*p.last().unwrap() > 99.999);
+    }
+}

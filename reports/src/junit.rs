@@ -1,0 +1,157 @@
+//! `junit.xml`: one test case per SLO (and window), for CI systems that show tests.
+//!
+//! - pass: a plain test case, with the value, objective and source in `system-out`;
+//! - fail: a `<failure type="slo_breach">` whose message has the value, objective,
+//!   source and sample count;
+//! - inconclusive: an `<error type="inconclusive">` (the SLO could not be judged:
+//!   not a breach, not a pass); CI systems count it as an error, which matches exit
+//!   code 3.
+
+use slo::verdict::{Status, Verdict, Verdicts};
+
+/// Escapes text for XML attributes and content.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn describe(v: &Verdict) -> String {
+    let mut text = format!(
+        "{}: {} (objective {}, source {}, {} samples, {}{})",
+        v.slo,
+        v.display,
+        v.objective,
+        v.source,
+        v.samples,
+        if v.exact { "exact" } else { "estimated" },
+        v.budget_consumed
+            .map(|b| format!(", {:.0}% of the error budget", b * 100.0))
+            .unwrap_or_default()
+    );
+    if let Some(note) = &v.note {
+        text.push_str(&format!("; {note}"));
+    }
+    text
+}
+
+fn suite(name: &str, verdicts: &[Verdict]) -> String {
+    let failures = verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let errors = verdicts
+        .iter()
+        .filter(|v| v.status == Status::Inconclusive)
+        .count();
+    let mut out = format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\">\n",
+        xml_escape(name),
+        verdicts.len()
+    );
+    for v in verdicts {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n",
+            xml_escape(name),
+            xml_escape(&v.slo)
+        ));
+        let text = xml_escape(&describe(v));
+        match v.status {
+            Status::Fail => out.push_str(&format!(
+                "      <failure type=\"slo_breach\" message=\"{text}\">{text}</failure>\n"
+            )),
+            Status::Inconclusive => out.push_str(&format!(
+                "      <error type=\"inconclusive\" message=\"{text}\">{text}</error>\n"
+            )),
+            Status::Pass => {}
+        }
+        out.push_str(&format!(
+            "      <system-out>{text}</system-out>\n    </testcase>\n"
+        ));
+    }
+    out.push_str("  </testsuite>\n");
+    out
+}
+
+/// The JUnit XML of a run's verdicts.
+pub fn render(verdicts: &Verdicts, name: &str) -> String {
+    let all: Vec<&Verdict> = verdicts.all().collect();
+    let failures = all.iter().filter(|v| v.status == Status::Fail).count();
+    let errors = all
+        .iter()
+        .filter(|v| v.status == Status::Inconclusive)
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{} SLOs\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
+        xml_escape(name),
+        all.len()
+    );
+    out.push_str(&suite(&format!("{name}.slo.whole_run"), &verdicts.whole));
+    if let Some(steady) = &verdicts.steady {
+        out.push_str(&suite(&format!("{name}.slo.steady_window"), steady));
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slo::verdict::{Source, Window, WindowKind};
+
+    pub(crate) fn verdict(name: &str, status: Status) -> Verdict {
+        Verdict {
+            slo: name.into(),
+            description: name.into(),
+            area: "performance".into(),
+            kind: "ratio".into(),
+            window: WindowKind::Whole,
+            status,
+            value: Some(0.02),
+            display: "2% (20/1000)".into(),
+            objective: "< 1%".into(),
+            source: Source::Prometheus,
+            samples: 1000,
+            exact: true,
+            budget_consumed: Some(2.0),
+            note: Some("<b>note</b>".into()),
+            details: vec![],
+            client: None,
+            query: None,
+        }
+    }
+
+    #[test]
+    fn one_case_per_slo_with_failures_and_errors() {
+        let v = Verdicts {
+            source: Source::Prometheus,
+            slo_set: "s".into(),
+            whole: vec![
+                verdict("a", Status::Pass),
+                verdict("b", Status::Fail),
+                verdict("c", Status::Inconclusive),
+            ],
+            steady: None,
+            whole_window: Window {
+                start_ms: 0,
+                end_ms: 1,
+            },
+            steady_window: None,
+            evaluation_ms: 1.0,
+            warnings: vec![],
+        };
+        let xml = render(&v, "smoke");
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+        assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""));
+        assert!(xml.contains("<failure type=\"slo_breach\" message=\"b: 2% (20/1000) (objective &lt; 1%, source prometheus, 1000 samples, exact, 200% of the error budget)"));
+        assert!(xml.contains("<error type=\"inconclusive\""));
+        assert!(!xml.contains("<b>"), "escaped");
+    }
+}
