@@ -196,7 +196,9 @@ pub fn check(files: &[PathBuf]) -> u8 {
             continue;
         }
         match crate::scenario::load(file) {
-            Ok(s) => match crate::verify::load_slo(&s.slo_file) {
+            Ok(s) => match crate::verify::load_slo(&s.slo_file)
+                .and_then(|mut l| s.select_slos(&mut l.set).map(|_| l))
+            {
                 Ok(l) => println!(
                     "{}: ok ({} flows, {} stages, {}s, judged by {} SLOs of {})",
                     file.display(),
@@ -295,7 +297,9 @@ async fn run(args: RunArgs) -> u8 {
             return exit_code::USAGE;
         }
     };
-    let slo = match crate::verify::load_slo(&scenario.slo_file) {
+    let slo = match crate::verify::load_slo(&scenario.slo_file)
+        .and_then(|mut l| scenario.select_slos(&mut l.set).map(|_| l))
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}\n  (the SLO set of {})", args.scenario.display());

@@ -159,6 +159,9 @@ pub struct SloSection {
     pub file: Option<String>,
     /// Which verdicts decide the exit code: `both` (default), `whole` or `steady`.
     pub gate: Option<String>,
+    /// Judge only these SLOs of the set (by name), for scenarios that exercise part
+    /// of the system.
+    pub only: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -198,6 +201,8 @@ pub struct Scenario {
     pub flows: Vec<Flow>,
     pub slo_file: PathBuf,
     pub gate: Gate,
+    /// SLO names to judge; `None`: all.
+    pub slo_only: Option<Vec<String>>,
     pub prometheus_url: Option<String>,
     pub prometheus_managed: bool,
     pub scrape_interval: Duration,
@@ -536,6 +541,7 @@ fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Scenario, File
         flows,
         slo_file,
         gate,
+        slo_only: file.slo.only.clone(),
         prometheus_url: file.prometheus.url.clone(),
         prometheus_managed: file.prometheus.managed.unwrap_or(false),
         scrape_interval,
@@ -875,6 +881,33 @@ fn check_flow(c: &Checker, i: usize, f: &FlowSection, think: ThinkTime) -> Resul
 }
 
 impl Scenario {
+    /// Keeps the SLOs named in `[slo] only`; an unknown name is an error at that key.
+    pub fn select_slos(&self, set: &mut slo::definition::SloSet) -> Result<(), FileError> {
+        let Some(only) = &self.slo_only else {
+            return Ok(());
+        };
+        for (i, name) in only.iter().enumerate() {
+            if !set.slos.iter().any(|s| &s.name == name) {
+                return Err(FileError::at_key(
+                    &self.path,
+                    &self.text,
+                    &format!("slo.only[{i}]"),
+                    format!("{name:?} is not an SLO of {}", set.path.display()),
+                    format!(
+                        "use one of {}",
+                        set.slos
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        set.slos.retain(|s| only.contains(&s.name));
+        Ok(())
+    }
+
     /// Total planned duration.
     pub fn duration(&self) -> Duration {
         self.stages.iter().map(|s| s.duration).sum()

@@ -314,17 +314,23 @@ impl Judge {
             _ => None,
         };
         let client = client_data(results);
+        // Prometheus learns the last events of the run at its first scrape after the
+        // end: judge up to that scrape (the services are idle by then).
+        let mut whole_query = whole;
+        let mut steady_query = steady;
         if let Primary::Prometheus(p) = &self.primary {
             let jobs = self.set.services.clone();
-            if let Err(e) = p
-                .wait_for_scrape_after(
-                    &jobs,
-                    whole.end_ms,
-                    self.interval * 3 + Duration::from_secs(2),
-                )
-                .await
-            {
-                self.warnings.push(e);
+            let limit = self.interval * 3 + Duration::from_secs(2);
+            match p.wait_for_scrape_after(&jobs, whole.end_ms, limit).await {
+                Ok(scraped) => {
+                    whole_query.end_ms = scraped.max(whole.end_ms);
+                    if let Some(s) = steady_query.as_mut()
+                        && s.end_ms == whole.end_ms
+                    {
+                        s.end_ms = whole_query.end_ms;
+                    }
+                }
+                Err(e) => self.warnings.push(e),
             }
         }
         let started = Instant::now();
@@ -338,12 +344,12 @@ impl Judge {
                     evaluate::judge_all(
                         &self.set,
                         &reader,
-                        whole,
+                        whole_query,
                         WindowKind::Whole,
                         Some(&client)
                     ),
                     async {
-                        match steady {
+                        match steady_query {
                             Some(s) => Some(
                                 evaluate::judge_all(
                                     &self.set,
@@ -392,6 +398,7 @@ impl Judge {
             ),
         };
         let evaluation_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut cross = None;
         if source == Source::Prometheus {
             eprintln!(
                 "verified {} SLOs against Prometheus in {evaluation_ms:.0} ms",
@@ -410,6 +417,7 @@ impl Judge {
                     self.set.client_tolerance,
                     &mut self.warnings,
                 );
+                cross = Some(other);
             }
         }
         self.annotate(&mut whole_verdicts);
@@ -426,6 +434,7 @@ impl Judge {
             steady_window: steady,
             evaluation_ms,
             warnings: std::mem::take(&mut self.warnings),
+            cross_check: cross,
         }
     }
 
@@ -563,6 +572,7 @@ pub async fn verify(request: VerifyRequest) -> anyhow::Result<u8> {
         }),
         evaluation_ms: started.elapsed().as_secs_f64() * 1000.0,
         warnings,
+        cross_check: None,
     };
     print!("{}", crate::printer::verdict_table(&verdicts));
     let code = verdicts.exit_code();

@@ -146,6 +146,7 @@ mod tests {
             steady_window: None,
             evaluation_ms: 1.0,
             warnings: vec![],
+            cross_check: None,
         };
         let xml = render(&v, "smoke");
         assert_eq!(xml.matches("<testcase ").count(), 3);

@@ -7,6 +7,7 @@
 //! - [`markdown`]: `summary.md` for a pull-request comment.
 //! - [`junit`]: `junit.xml`, one test case per SLO.
 //! - [`baseline`]: comparison with a baseline run, with noise margins.
+//! - [`synthetic`]: a synthetic run of any size, for the benchmark and tests.
 
 pub mod baseline;
 pub mod charts;
@@ -16,6 +17,7 @@ pub mod junit;
 pub mod markdown;
 pub mod run_data;
 pub mod summary;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 

@@ -132,8 +132,10 @@ pub fn share_within(buckets: &[(f64, f64)], threshold: f64) -> Option<(f64, bool
     Some((lower.1 / count, false, count))
 }
 
-/// The quantile as `histogram_quantile` estimates it; `None` when it lies in `+Inf`.
-pub fn quantile_estimate(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+/// The bucket a quantile falls in: its lower and upper bounds (`None` upper when it
+/// lies in `+Inf`). Shown beside a latency verdict instead of an interpolated
+/// number, which can be far off inside a wide bucket.
+pub fn quantile_bucket(buckets: &[(f64, f64)], q: f64) -> Option<(f64, Option<f64>)> {
     let count = buckets
         .iter()
         .find(|(le, _)| le.is_infinite())
@@ -142,27 +144,23 @@ pub fn quantile_estimate(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
         return None;
     }
     let rank = q * count;
-    let mut lower = (0.0, 0.0);
+    let mut lower = 0.0;
     for &(le, n) in buckets {
         if n >= rank {
-            if le.is_infinite() {
-                return None;
-            }
-            if n == lower.1 {
-                return Some(le);
-            }
-            return Some(lower.0 + (le - lower.0) * (rank - lower.1) / (n - lower.1));
+            return Some((lower, (!le.is_infinite()).then_some(le)));
         }
-        lower = (le, n);
+        lower = le;
     }
     None
 }
 
 fn seconds(v: f64) -> String {
-    if v < 1.0 {
-        format!("{:.0} ms", v * 1000.0)
+    if v == 0.0 {
+        "0".to_string()
+    } else if v < 1.0 {
+        format!("{} ms", trim_float(v * 1000.0))
     } else {
-        format!("{:.2} s", v)
+        format!("{} s", trim_float(v))
     }
 }
 
@@ -288,9 +286,15 @@ async fn judge_server<R: Reader>(
                 ));
                 return Ok(v);
             }
-            let estimate = match quantile_estimate(&buckets, *quantile) {
-                Some(e) => format!("p{} ~ {}", quantile_name(*quantile), seconds(e)),
-                None => format!("p{} above the highest bucket", quantile_name(*quantile)),
+            let estimate = match quantile_bucket(&buckets, *quantile) {
+                Some((lo, Some(hi))) => format!(
+                    "p{} in {}-{}",
+                    quantile_name(*quantile),
+                    seconds(lo),
+                    seconds(hi)
+                ),
+                Some((lo, None)) => format!("p{} above {}", quantile_name(*quantile), seconds(lo)),
+                None => format!("p{} unknown", quantile_name(*quantile)),
             };
             v.value = Some(share);
             v.display = format!(
@@ -529,14 +533,14 @@ mod tests {
     }
 
     #[test]
-    fn quantile_estimate_never_invents_a_bound_for_inf() {
+    fn quantile_bucket_never_invents_a_bound_for_inf() {
         let b = [(1.0, 50.0), (2.0, 90.0), (INF, 100.0)];
         assert_eq!(
-            quantile_estimate(&b, 0.95),
-            None,
-            "p95 lies in +Inf: no number"
+            quantile_bucket(&b, 0.95),
+            Some((2.0, None)),
+            "p95 lies in +Inf: no upper bound"
         );
-        let e = quantile_estimate(&b, 0.7).unwrap();
-        assert!((e - 1.5).abs() < 1e-12);
+        assert_eq!(quantile_bucket(&b, 0.7), Some((1.0, Some(2.0))));
+        assert_eq!(quantile_bucket(&b, 0.3), Some((0.0, Some(1.0))));
     }
 }

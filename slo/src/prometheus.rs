@@ -80,24 +80,30 @@ impl Prometheus {
     }
 
     /// Waits until every job has been scraped at or after `end_ms` (so the window's
-    /// last counts are in), for at most `limit`.
+    /// last counts are in), for at most `limit`; returns when the latest of those
+    /// scrapes happened (unix ms). Judging up to that time counts the events of the
+    /// window's last moments, which Prometheus only learns at that scrape.
     pub async fn wait_for_scrape_after(
         &self,
         jobs: &[String],
         end_ms: u64,
         limit: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         let deadline = Instant::now() + limit;
         let selector = job_selector("up", jobs);
         loop {
             let rows = self.query(&format!("timestamp({selector})")).await?;
-            let done = !jobs.is_empty()
-                && jobs.iter().all(|job| {
+            let after: Vec<u64> = jobs
+                .iter()
+                .filter_map(|job| {
                     rows.iter()
-                        .any(|(l, t)| l.get("job") == Some(job) && *t * 1000.0 >= end_ms as f64)
-                });
-            if done {
-                return Ok(());
+                        .filter(|(l, _)| l.get("job") == Some(job))
+                        .map(|(_, t)| (*t * 1000.0).round() as u64)
+                        .find(|t| *t >= end_ms)
+                })
+                .collect();
+            if !jobs.is_empty() && after.len() == jobs.len() {
+                return Ok(after.into_iter().max().unwrap_or(end_ms));
             }
             if Instant::now() >= deadline {
                 return Err(format!(

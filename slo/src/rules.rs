@@ -262,7 +262,10 @@ mod tests {
         assert_eq!(yaml.matches("- alert: ").count(), set.slos.len());
         assert!(yaml.contains("- alert: ApiErrorRateSloBreach"));
         assert!(yaml.contains(r#"expr: 'sum(increase(api_errors_total{job="gateway-bff"}[5m])) / sum(increase(api_requests_total{job="gateway-bff"}[5m]))'"#), "{yaml}");
-        assert!(yaml.contains("expr: 'slo:api_error_rate:ratio_5m >= 0.01'"), "{yaml}");
+        assert!(
+            yaml.contains("expr: 'slo:api_error_rate:ratio_5m >= 0.01'"),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -160,6 +160,10 @@ pub struct Verdicts {
     /// Problems met while judging (Prometheus unreachable, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With Prometheus as the source: the same run judged from the services' own
+    /// metrics (whole window), to show the two agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<Vec<Verdict>>,
 }
 
 /// Exit codes of `loadgen run` and `loadgen verify`.

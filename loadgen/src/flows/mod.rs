@@ -135,8 +135,18 @@ pub async fn start_of(
     flow_series: Series,
     hint: usize,
 ) -> Option<Option<std::time::Instant>> {
-    match ctx.pacer(flow_series) {
+    let start = match ctx.pacer(flow_series) {
         None => ctx.accepting().then_some(None),
         Some(pacer) => pacer.next_start(ctx, hint, flow_series).await.map(Some),
+    };
+    if start.is_none() {
+        // The run is ending: goose calls the transaction again until it tells the
+        // user to exit. Wait a little, so a user with nothing to do does not spin
+        // and starve goose's own task of the thread.
+        tokio::time::sleep(IDLE_WAIT).await;
     }
+    start
 }
+
+/// How long a user with no iteration to start waits before goose asks again.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);

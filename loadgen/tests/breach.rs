@@ -1,0 +1,164 @@
+//! Judged by a real Prometheus (the managed one, Debian's `prometheus` binary): the
+//! smoke run passes every SLO, and each breach scenario fails exactly its SLO, by
+//! name, while every other SLO passes.
+
+mod common;
+
+use common::*;
+use slo::verdict::{Source, Status, Verdict};
+
+fn judged(scenario: &str) -> (i32, reports::summary::RunSummary, String) {
+    let dir = TempDir::new("lg-breach");
+    let results = dir.path().join("results");
+    let (code, out, err) = run(&[
+        "run",
+        scenario,
+        "--results",
+        results.to_str().unwrap(),
+        "--managed-prometheus",
+        "--quiet",
+    ]);
+    let s = summary(&results);
+    (code, s, format!("{out}{err}"))
+}
+
+fn table(verdicts: &[Verdict]) -> String {
+    verdicts
+        .iter()
+        .map(|v| {
+            format!(
+                "{:<13} {:<30} {} ({} samples) {}",
+                v.status,
+                v.slo,
+                v.display,
+                v.samples,
+                v.note.clone().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn breach(scenario: &str, slo: &str) {
+    let (code, s, output) = judged(&format!("scenarios/{scenario}.toml"));
+    let v = s
+        .verdicts
+        .as_ref()
+        .unwrap_or_else(|| panic!("not judged: {output}"));
+    assert_eq!(v.source, Source::Prometheus, "{output}");
+    let failed: Vec<&str> = v
+        .whole
+        .iter()
+        .filter(|x| x.status == Status::Fail)
+        .map(|x| x.slo.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        vec![slo],
+        "exactly {slo} fails:\n{}",
+        table(&v.whole)
+    );
+    let not_passed: Vec<&str> = v
+        .whole
+        .iter()
+        .filter(|x| x.status == Status::Inconclusive)
+        .map(|x| x.slo.as_str())
+        .collect();
+    assert!(
+        not_passed.is_empty(),
+        "every other SLO passes:\n{}",
+        table(&v.whole)
+    );
+    assert_eq!(code, 1, "{output}");
+    assert_eq!(s.exit_code, 1);
+}
+
+#[test]
+fn smoke_passes_every_slo_and_the_two_sources_agree() {
+    let (code, s, output) = judged("scenarios/smoke.toml");
+    let v = s.verdicts.as_ref().unwrap();
+    assert_eq!(v.source, Source::Prometheus, "{output}");
+    assert!(
+        v.whole.iter().all(|x| x.status == Status::Pass),
+        "{}",
+        table(&v.whole)
+    );
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        v.evaluation_ms < 1000.0,
+        "judging all SLOs took {} ms",
+        v.evaluation_ms
+    );
+    // The embedded source judged the same run: it agrees within the set's tolerance.
+    let other = v
+        .cross_check
+        .as_ref()
+        .expect("Prometheus is cross-checked against the services' metrics");
+    for p in &v.whole {
+        let e = other.iter().find(|o| o.slo == p.slo).unwrap();
+        assert_eq!(
+            p.status, e.status,
+            "{}: prometheus {} vs scrape {}",
+            p.slo, p.display, e.display
+        );
+        if p.kind != "gauge" {
+            let (a, b) = (p.value.unwrap(), e.value.unwrap());
+            assert!(
+                (a - b).abs() <= 0.02,
+                "{}: prometheus {a} vs scrape {b}",
+                p.slo
+            );
+        }
+    }
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+}
+
+#[test]
+fn breach_onboarding_completion() {
+    breach("breach-onboarding-completion", "onboarding_completion_rate");
+}
+
+#[test]
+fn breach_plan_failure() {
+    breach("breach-plan-failure", "plan_generation_failure_rate");
+}
+
+#[test]
+fn breach_plan_duration() {
+    breach("breach-plan-duration", "plan_generation_duration_p95");
+}
+
+#[test]
+fn breach_api_error_rate() {
+    breach("breach-api-error-rate", "api_error_rate");
+}
+
+#[test]
+fn breach_api_response_time() {
+    breach("breach-api-response-time", "api_response_time_p95");
+}
+
+#[test]
+fn breach_llm_response_time() {
+    breach("breach-llm-response-time", "llm_response_time_p95");
+}
+
+#[test]
+fn breach_database_query_time() {
+    breach("breach-database-query-time", "database_query_time_p95");
+}
+
+#[test]
+fn breach_service_up() {
+    breach("breach-service-up", "service_up");
+}
+
+#[test]
+fn breach_memory() {
+    breach("breach-memory", "memory_per_service");
+}
+
+#[test]
+fn breach_cpu() {
+    breach("breach-cpu", "cpu_per_service");
+}

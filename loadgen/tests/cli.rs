@@ -1,0 +1,160 @@
+//! `loadgen check` and the command line: bad input is refused with the file, line,
+//! key and fix, exit code 2, and nothing starts.
+
+mod common;
+
+use common::*;
+
+const GOOD: &str = r#"
+name = "t"
+[target.embedded]
+[load]
+users = 2
+duration = "5s"
+[[flows]]
+name = "health"
+[slo]
+file = "SLO"
+"#;
+
+fn scenario(dir: &TempDir, text: &str) -> String {
+    let slo = root().join("slo/athlete-ally.toml");
+    dir.write("s.toml", &text.replace("SLO", &slo.display().to_string()))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn every_shipped_file_checks() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| format!("scenarios/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    files.push("slo/athlete-ally.toml".into());
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches(": ok").count(), files.len(), "{out}");
+}
+
+#[test]
+fn bad_scenarios_name_the_line_key_and_fix_and_exit_2() {
+    let dir = TempDir::new("lg-check");
+    let cases = [
+        ("users = 2", "userz = 2", "unknown field `userz`", Some(6)),
+        ("users = 2", "users = -2", "invalid value", Some(6)),
+        ("users = 2", "users = \"two\"", "invalid type", Some(6)),
+        (
+            "duration = \"5s\"",
+            "duration = \"five seconds\"",
+            "is not a duration",
+            Some(7),
+        ),
+        ("users = 2", "users = 0", "0 users", Some(6)),
+        (
+            "name = \"health\"",
+            "name = \"yoga\"",
+            "is not a flow",
+            Some(9),
+        ),
+        (
+            "duration = \"5s\"",
+            "stages = [{ kind = \"ramp\", users = 2, duration = \"1.5s\" }]",
+            "whole number of seconds",
+            Some(7),
+        ),
+    ];
+    for (from, to, message, line) in cases {
+        let file = scenario(&dir, &GOOD.replace(from, to));
+        let (code, out, err) = run(&["check", &file]);
+        assert_eq!(code, 2, "{to}: {out}{err}");
+        assert!(err.contains(message), "{to}: {err}");
+        if let Some(line) = line {
+            assert!(
+                err.contains(&format!("s.toml:{line}:")),
+                "{to}: expected line {line} in {err}"
+            );
+        }
+        assert!(err.contains("fix:"), "{to}: no fix in {err}");
+    }
+}
+
+#[test]
+fn a_bad_slo_file_is_refused_with_its_line() {
+    let dir = TempDir::new("lg-check-slo");
+    let text = std::fs::read_to_string(root().join("slo/athlete-ally.toml"))
+        .unwrap()
+        .replace("objective = \">= 0.80\"", "objective = \"at least 80%\"");
+    let file = dir.write("slo.toml", &text);
+    let (code, _, err) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("slo[0].objective"), "{err}");
+    assert!(err.contains("fix:"), "{err}");
+}
+
+#[test]
+fn run_refuses_bad_input_before_starting_anything() {
+    let dir = TempDir::new("lg-run-bad");
+    let file = scenario(&dir, &GOOD.replace("users = 2", "users = \"many\""));
+    let results = dir.path().join("results");
+    let (code, _, err) = run(&["run", &file, "--results", results.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!results.exists(), "nothing was started or written");
+    let (code, _, err) = run(&["run", "no/such/scenario.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read the file"), "{err}");
+    let (code, _, _) = run(&["run"]);
+    assert_eq!(code, 2, "usage error");
+    let good = scenario(&dir, GOOD);
+    let (code, _, err) = run(&[
+        "run",
+        &good,
+        "--baseline",
+        "no/such/run",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("baseline"), "{err}");
+    assert!(!results.exists());
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let (code, out, _) = run(&["run", "--help"]);
+    assert_eq!(code, 0);
+    for line in [
+        "0  every SLO passed",
+        "1  an SLO failed",
+        "2  bad input",
+        "3  inconclusive",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+}
+
+#[test]
+fn rules_in_monitoring_are_generated_from_the_slo_file() {
+    let (code, out, err) = run(&[
+        "rules",
+        "slo/athlete-ally.toml",
+        "--check",
+        "monitoring/rules/athlete-ally.rules.yml",
+    ]);
+    assert_eq!(
+        code, 0,
+        "regenerate with `loadgen rules slo/athlete-ally.toml --out monitoring/rules/athlete-ally.rules.yml`: {out}{err}"
+    );
+    let dir = TempDir::new("lg-rules");
+    let stale = dir.write("stale.yml", "groups: []\n");
+    let (code, _, err) = run(&[
+        "rules",
+        "slo/athlete-ally.toml",
+        "--check",
+        stale.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("differs"), "{err}");
+}
