@@ -316,7 +316,7 @@ pub const DEFAULT_THINK_TIME: ThinkTime = ThinkTime {
     min: Duration::from_millis(500),
     max: Duration::from_millis(1500),
 };
-/// Users start within this long when no hatch rate is given.
+/// Users start within this long (or a quarter of the run) when no hatch rate is given.
 const DEFAULT_RAMP: Duration = Duration::from_secs(10);
 
 /// Reads and checks a scenario file.
@@ -705,7 +705,10 @@ fn check_load(c: &Checker, load: &LoadSection) -> Result<Vec<Stage>, FileError> 
                     ));
                 }
                 Some(rate) => Duration::from_secs((users as f64 / rate).ceil().max(1.0) as u64),
-                None => DEFAULT_RAMP.min(duration),
+                // Users start over a quarter of the run, at most 10 s, at least 1 s.
+                None => {
+                    Duration::from_secs((duration.as_secs() / 4).clamp(1, DEFAULT_RAMP.as_secs()))
+                }
             };
             if ramp >= duration {
                 return Err(c.error(

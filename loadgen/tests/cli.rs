@@ -43,27 +43,27 @@ fn every_shipped_file_checks() {
 fn bad_scenarios_name_the_line_key_and_fix_and_exit_2() {
     let dir = TempDir::new("lg-check");
     let cases = [
-        ("users = 2", "userz = 2", "unknown field `userz`", Some(6)),
-        ("users = 2", "users = -2", "invalid value", Some(6)),
-        ("users = 2", "users = \"two\"", "invalid type", Some(6)),
+        ("users = 2", "userz = 2", "unknown field `userz`", Some(5)),
+        ("users = 2", "users = -2", "invalid value", Some(5)),
+        ("users = 2", "users = \"two\"", "invalid type", Some(5)),
         (
             "duration = \"5s\"",
             "duration = \"five seconds\"",
             "is not a duration",
-            Some(7),
+            Some(6),
         ),
-        ("users = 2", "users = 0", "0 users", Some(6)),
+        ("users = 2", "users = 0", "0 users", Some(5)),
         (
             "name = \"health\"",
             "name = \"yoga\"",
             "is not a flow",
-            Some(9),
+            Some(8),
         ),
         (
-            "duration = \"5s\"",
+            "users = 2\nduration = \"5s\"",
             "stages = [{ kind = \"ramp\", users = 2, duration = \"1.5s\" }]",
             "whole number of seconds",
-            Some(7),
+            Some(5),
         ),
     ];
     for (from, to, message, line) in cases {

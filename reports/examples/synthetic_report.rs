@@ -29,5 +29,9 @@ fn main() {
         "report.html rendered in {render_s:.3} s (target < 3 s), {:.2} MB (target < 2 MB)",
         size as f64 / 1e6
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("kept {}", dir.display());
+    }
 }
