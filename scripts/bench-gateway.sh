@@ -5,7 +5,11 @@
 # default) on loopback, alternating the two servers ROUNDS times, and prints each
 # figure and the ratio gateway / hello-world (target: >= 0.7).
 #
-#   scripts/bench-gateway.sh            # DURATION=10s ROUNDS=1 CONNECTIONS=32
+# Then, when PyPI's rotel is installed, the cost of exporting spans: the gateway
+# again, exporting every request's span (and 10% of them) over OTLP to a rotel
+# collector that discards them, against the gateway without an exporter.
+#
+#   scripts/bench-gateway.sh            # DURATION=10s ROUNDS=1 CONNECTIONS=32 TRACING=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,3 +50,22 @@ print(f"hello-world (axum) : {h/n:10.0f} req/s")
 print(f"gateway-bff        : {g/n:10.0f} req/s")
 print(f"ratio gateway/hello: {g/h:10.2f}x  (target >= 0.70)")
 PY
+
+# The cost of span export.
+rotel=$(python3 -c "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))" 2>/dev/null || true)
+if [ "${TRACING:-1}" = 1 ] && [ -x "$rotel" ]; then
+  otlp=$(free_port)
+  "$rotel" start --otlp-grpc-endpoint "127.0.0.1:$otlp" --otlp-http-endpoint "127.0.0.1:$(free_port)" \
+    --exporter blackhole >/dev/null 2>&1 & pids+=($!)
+  wait_port "$otlp"
+  for ratio in 1.0 0.1; do
+    port=$(free_port)
+    GATEWAY_BFF_PORT=$port GATEWAY_BFF_METRICS_PORT=$(free_port) RUST_LOG=warn \
+      OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp" OTEL_TRACES_SAMPLER_ARG=$ratio \
+      "$target/gateway-bff" & traced=$!
+    wait_port "$port"
+    t=$(rps "$port")
+    kill "$traced"; wait "$traced" 2>/dev/null || true
+    python3 -c "print(f'gateway-bff exporting spans (sampling {float($ratio):.0%}): {$t:10.0f} req/s = {$t/($gw_total/$ROUNDS):.2f}x the gateway without export')"
+  done
+fi

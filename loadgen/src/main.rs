@@ -38,12 +38,6 @@ fn main() -> ExitCode {
         }
     };
     raise_fd_limit();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,7 +48,50 @@ fn main() -> ExitCode {
             return ExitCode::from(slo::verdict::exit_code::USAGE);
         }
     };
-    let code = runtime.block_on(loadgen::cli::execute(cli));
+    let code = runtime.block_on(async {
+        let tracing = init_tracing();
+        let code = loadgen::cli::execute(cli).await;
+        tracing.shutdown().await;
+        code
+    });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     ExitCode::from(code)
+}
+
+/// Logs (`LOADGEN_LOG`, default `warn`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `JAEGER_ENDPOINT`) is set, the embedded services' spans, each under its own
+/// service name (`OTEL_TRACES_SAMPLER_ARG`: share of new traces sampled, default 1).
+#[cfg(feature = "embedded")]
+fn init_tracing() -> services::otlp::Tracing {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let endpoint = ["OTEL_EXPORTER_OTLP_ENDPOINT", "JAEGER_ENDPOINT"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    let ratio = std::env::var("OTEL_TRACES_SAMPLER_ARG")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| (0.0..=1.0).contains(r))
+        .unwrap_or(1.0);
+    services::otlp::init_embedded(filter, endpoint.as_deref(), ratio)
+}
+
+#[cfg(not(feature = "embedded"))]
+fn init_tracing() -> NoTracing {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    NoTracing
+}
+
+/// Without the embedded services there are no spans to export.
+#[cfg(not(feature = "embedded"))]
+struct NoTracing;
+
+#[cfg(not(feature = "embedded"))]
+impl NoTracing {
+    async fn shutdown(self) {}
 }

@@ -73,6 +73,18 @@ async fn inner(State(inner): State<Inner>, request: Request, next: Next) -> Resp
         .as_ref()
         .map(|m| m.as_str())
         .unwrap_or(UNMATCHED_ROUTE);
+    let faulted = inner.faults.affects_requests() && !exempt_from_faults(route);
+    if !telemetry::exporting() {
+        let mut response = if faulted {
+            crate::faults::apply(&inner.faults, route, request, next).await
+        } else {
+            next.run(request).await
+        };
+        if let Some(matched) = matched {
+            response.extensions_mut().insert(matched);
+        }
+        return response;
+    }
     let method = request.method();
     let span = tracing::info_span!(
         "http.server",
@@ -84,7 +96,6 @@ async fn inner(State(inner): State<Inner>, request: Request, next: Next) -> Resp
         http.response.status_code = tracing::field::Empty,
         service = inner.service,
     );
-    let faulted = inner.faults.affects_requests() && !exempt_from_faults(route);
     let mut response = if span.is_disabled() {
         if faulted {
             crate::faults::apply(&inner.faults, route, request, next).await

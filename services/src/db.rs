@@ -120,6 +120,21 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.run_for("", operation, table, f).await
+    }
+
+    /// [`Database::run`] on behalf of an athlete (the span's `user.id`).
+    pub async fn run_for<T, F>(
+        &self,
+        user: &str,
+        operation: &'static str,
+        table: &'static str,
+        f: F,
+    ) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let span = tracing::info_span!(
             "db.operation",
             otel.name = format!("db {operation} {table}"),
@@ -128,6 +143,9 @@ impl Database {
             db.sql.table = table,
             user.id = tracing::field::Empty,
         );
+        if !user.is_empty() {
+            span.record("user.id", user);
+        }
         let start = Instant::now();
         let (delay, fail) = self.faults.with(|f| {
             let fault = &f.database;

@@ -173,7 +173,7 @@ fn athlete_id(headers: &HeaderMap) -> Result<String, ApiError> {
 
 async fn read_profile(db: &Database, athlete: &str) -> Result<Option<Profile>, ApiError> {
     let athlete = athlete.to_string();
-    db.run("read", "profiles", move |c| {
+    db.run_for(&athlete.clone(), "read", "profiles", move |c| {
         c.query_row(
             "SELECT athlete_id, purpose, proficiency, equipment, availability_days, minutes_per_session, completed_at_ms
              FROM profiles WHERE athlete_id = ?1",
@@ -214,7 +214,8 @@ async fn upsert(
     column: &'static str,
     value: rusqlite::types::Value,
 ) -> Result<(), ApiError> {
-    db.run(operation, "profiles", move |c| {
+    let user = athlete.clone();
+    db.run_for(&user, operation, "profiles", move |c| {
         c.execute(
             &format!(
                 "INSERT INTO profiles (athlete_id, {column}, updated_at_ms) VALUES (?1, ?2, ?3)
@@ -353,7 +354,7 @@ async fn handle_step(
                 }
             }
             let athlete2 = athlete.clone();
-            db.run("update", "profiles", move |c| {
+            db.run_for(&athlete, "update", "profiles", move |c| {
                 c.execute(
                     "INSERT INTO profiles (athlete_id, availability_days, minutes_per_session, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(athlete_id) DO UPDATE SET availability_days = excluded.availability_days,
@@ -383,7 +384,7 @@ async fn handle_step(
             if !profile.completed {
                 let athlete2 = athlete.clone();
                 let changed = db
-                    .run("update", "profiles", move |c| {
+                    .run_for(&athlete, "update", "profiles", move |c| {
                         c.execute(
                             "UPDATE profiles SET completed_at_ms = ?2, updated_at_ms = ?2 WHERE athlete_id = ?1 AND completed_at_ms IS NULL",
                             rusqlite::params![athlete2, now_ms()],

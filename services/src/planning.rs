@@ -121,10 +121,11 @@ impl Engine {
         attempts: u32,
         error: Option<String>,
     ) -> Result<(), Failure> {
+        let athlete = job.athlete_id.clone();
         let job = job.clone();
         let now = now_ms() as i64;
         self.db
-            .run("update", "plan_jobs", move |c| {
+            .run_for(&athlete, "update", "plan_jobs", move |c| {
                 c.execute(
                     "INSERT INTO plan_jobs (job_id, athlete_id, status, attempts, error, submitted_at_ms, started_at_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -171,7 +172,7 @@ impl Engine {
             let span = tracing::info_span!(
                 "business.operation",
                 otel.name = "assemble plan",
-                operation.r#type = "plan.assemble",
+                "operation.type" = "plan.assemble",
                 user.id = %job.athlete_id,
                 data.size = tracing::field::Empty,
             );
@@ -193,7 +194,7 @@ impl Engine {
             plan_id.clone(),
         );
         self.db
-            .run("create", "plans", move |c| {
+            .run_for(&job.athlete_id, "create", "plans", move |c| {
                 c.execute(
                     "INSERT INTO plans (plan_id, job_id, athlete_id, model, content, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     rusqlite::params![pid, job_id, athlete, model, content, now_ms() as i64],
@@ -203,7 +204,7 @@ impl Engine {
             .map_err(db_error)?;
         let job_id = job.job_id.clone();
         self.db
-            .run("update", "plan_jobs", move |c| {
+            .run_for(&job.athlete_id, "update", "plan_jobs", move |c| {
                 c.execute(
                     "UPDATE plan_jobs SET status = 'completed', attempts = ?2, error = NULL, plan_id = ?3, finished_at_ms = ?4 WHERE job_id = ?1",
                     rusqlite::params![job_id, attempt, plan_id, now_ms() as i64],
@@ -436,7 +437,7 @@ async fn submit_job(
     let record = job.clone();
     let inserted = engine
         .db
-        .run("create", "plan_jobs", move |c| {
+        .run_for(&job.athlete_id, "create", "plan_jobs", move |c| {
             c.execute(
                 "INSERT OR IGNORE INTO plan_jobs (job_id, athlete_id, status, submitted_at_ms) VALUES (?1, ?2, 'queued', ?3)",
                 rusqlite::params![record.job_id, record.athlete_id, record.submitted_at_ms as i64],

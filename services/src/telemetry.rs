@@ -10,8 +10,25 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+/// Whether spans are exported; without an exporter, the request path skips span
+/// creation altogether.
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called by the OTLP setup when an exporter is installed.
+pub fn set_exporting(on: bool) {
+    EXPORTING.store(on, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether spans are exported at all.
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The trace id of the current span when it is sampled (recorded and exported).
 pub fn current_sampled_trace_id() -> Option<String> {
+    if !exporting() {
+        return None;
+    }
     let cx = tracing::Span::current().context();
     let span = cx.span();
     let sc = span.span_context();

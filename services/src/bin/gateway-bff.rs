@@ -10,7 +10,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    services::otlp::init_logging();
     let config = match services::config::process_env().gateway() {
         Ok(c) => c,
         Err(e) => {
@@ -18,6 +17,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tracing = services::otlp::init(
+        services::gateway::SERVICE,
+        config.common.otlp_endpoint.as_deref(),
+        config.common.trace_sample_ratio,
+    );
     let handle = match services::gateway::start(config, services::RuntimeMode::Current).await {
         Ok(h) => h,
         Err(e) => {
@@ -31,7 +35,9 @@ async fn main() -> ExitCode {
     );
     services::shutdown_signal().await;
     eprintln!("gateway-bff: shutting down (finishing requests in flight)");
-    match handle.shutdown().await {
+    let stopped = handle.shutdown().await;
+    tracing.shutdown().await;
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gateway-bff: {e}");
