@@ -120,9 +120,9 @@ if [[ " $PARTS " == *" accuracy "* ]]; then
   gw=$(free_port); gwm=$(free_port)
   cat > "$work/faults.toml" <<EOF
 [gateway_bff]
-routes = [{ route = "/api/health", latency_ms = 100 }]
+routes = [{ route = "/api/health", latency_ms = 500 }]
 EOF
-  GATEWAY_BFF_PORT=$gw GATEWAY_BFF_METRICS_PORT=$gwm FAULTS_FILE="$work/faults.toml" RUST_LOG=warn \
+  GATEWAY_BFF_PORT=$gw GATEWAY_BFF_METRICS_PORT=$gwm FAULTS_FILE="$work/faults.toml" RUST_LOG=error \
     "$target/gateway-bff" & pids+=($!)
   wait_port "$gw"
   s=$(scenario latency "http://127.0.0.1:$gw" 20 "$DURATION" 0ms 0ms)
@@ -132,8 +132,8 @@ import glob, json, sys
 s = json.load(open(glob.glob(sys.argv[1] + "/*/summary.json")[0]))
 r = next(r for r in s["requests"] if r["name"] == "health")
 p95 = r["latency_ms"]["p95"]
-print(f"  injected 100 ms: client p50 {r['latency_ms']['p50']:.2f} ms, p95 {p95:.2f} ms "
-      f"({(p95 - 100) / 100 * 100:+.2f}%, target within 1%), {r['count']} requests")
+print(f"  injected 500 ms: client p50 {r['latency_ms']['p50']:.2f} ms, p95 {p95:.2f} ms "
+      f"({(p95 - 500) / 500 * 100:+.2f}%, target within 1%), {r['count']} requests")
 PY
   # Paced run: 100 iterations/s; 3 s in, the gateway stalls for 1 s.
   curl -s -X PUT "http://127.0.0.1:$gw/admin/faults" -H 'authorization: Bearer athlete-ally-admin' \
@@ -142,8 +142,9 @@ PY
 max_start_delay = "5s"')
   ( sleep 4; curl -s -X PUT "http://127.0.0.1:$gw/admin/faults" -H 'authorization: Bearer athlete-ally-admin' \
       -H 'content-type: application/json' -d '{"stalls": [{"after_ms": 0, "duration_ms": 1000}]}' >/dev/null ) &
+  stall=$!
   "$target/loadgen" run "$s" --results "$work/stall" --quiet >/dev/null 2>&1 || true
-  wait
+  wait "$stall"
   python3 - "$work/stall" <<'PY'
 import glob, json, sys
 s = json.load(open(glob.glob(sys.argv[1] + "/*/summary.json")[0]))

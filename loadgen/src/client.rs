@@ -24,26 +24,76 @@ pub struct Failure {
 }
 
 /// A `traceparent` header value and, when sampled, its trace id.
-fn traceparent(sample: f64) -> (String, Option<String>) {
+/// A `traceparent` value (`00-<32 hex trace>-<16 hex span>-<flags>`, 55 bytes, built
+/// without allocating) and, when sampled, its trace id.
+fn traceparent(sample: f64) -> (Traceparent, Option<String>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rng = rand::rng();
     let trace: u128 = rng.random::<u128>() | 1;
     let span: u64 = rng.random::<u64>() | 1;
     let sampled = sample > 0.0 && rng.random_bool(sample.min(1.0));
-    let trace_id = format!("{trace:032x}");
-    let header = format!(
-        "00-{trace_id}-{span:016x}-{}",
-        if sampled { "01" } else { "00" }
-    );
-    (header, sampled.then_some(trace_id))
+    let mut b = [0u8; 55];
+    b[..3].copy_from_slice(b"00-");
+    for i in 0..32 {
+        b[3 + i] = HEX[((trace >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    b[35] = b'-';
+    for i in 0..16 {
+        b[36 + i] = HEX[((span >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    b[52..].copy_from_slice(if sampled { b"-01" } else { b"-00" });
+    let header = Traceparent(b);
+    let id = sampled.then(|| header.as_str()[3..35].to_string());
+    (header, id)
 }
 
-fn transport_kind(e: &reqwest::Error) -> ErrorKind {
-    if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else {
-        ErrorKind::Transport
+/// A `traceparent` header value.
+pub struct Traceparent([u8; 55]);
+
+impl Traceparent {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII hex")
+    }
+}
+
+/// A request of a flow: method, path (and query), bearer token, JSON body.
+pub struct Req<'a> {
+    pub method: http::Method,
+    pub path: std::borrow::Cow<'a, str>,
+    pub bearer: Option<&'a str>,
+    pub json: Option<Vec<u8>>,
+}
+
+impl<'a> Req<'a> {
+    pub fn get(path: impl Into<std::borrow::Cow<'a, str>>) -> Self {
+        Req {
+            method: http::Method::GET,
+            path: path.into(),
+            bearer: None,
+            json: None,
+        }
+    }
+
+    pub fn post(path: impl Into<std::borrow::Cow<'a, str>>, body: &serde_json::Value) -> Self {
+        Req {
+            method: http::Method::POST,
+            path: path.into(),
+            bearer: None,
+            json: Some(serde_json::to_vec(body).expect("JSON values serialise")),
+        }
+    }
+
+    pub fn bearer(mut self, token: &'a str) -> Self {
+        self.bearer = Some(token);
+        self
+    }
+}
+
+fn failure_kind(f: crate::http::Failure) -> ErrorKind {
+    match f {
+        crate::http::Failure::Connect => ErrorKind::Connect,
+        crate::http::Failure::Timeout => ErrorKind::Timeout,
+        crate::http::Failure::Transport => ErrorKind::Transport,
     }
 }
 
@@ -53,46 +103,37 @@ pub async fn send<T>(
     ctx: &RunContext,
     hint: usize,
     series: Series,
-    request: reqwest::RequestBuilder,
+    request: Req<'_>,
     from: Option<Instant>,
     check: impl FnOnce(&Reply) -> Result<T, String>,
 ) -> Result<T, Failure> {
     let (header, sampled) = traceparent(ctx.trace_sample);
-    let at_ms = now_unix_ms();
+    let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let start = from.unwrap_or_else(Instant::now);
-    let result = request.header("traceparent", header).send().await;
+    let result = ctx
+        .http
+        .send(crate::http::Call {
+            method: request.method,
+            path: &request.path,
+            bearer: request.bearer,
+            json: request.json,
+            traceparent: header.as_str(),
+        })
+        .await;
     let (status, body) = match result {
-        Err(e) => {
+        Ok(r) => (r.status, r.body),
+        Err((kind, message)) => {
             return Err(record_failure(
                 ctx,
                 hint,
                 series,
                 start.elapsed(),
                 None,
-                transport_kind(&e),
-                e.to_string(),
+                failure_kind(kind),
+                message,
                 sampled,
                 at_ms,
             ));
-        }
-        Ok(response) => {
-            let status = response.status().as_u16();
-            match response.bytes().await {
-                Ok(body) => (status, body),
-                Err(e) => {
-                    return Err(record_failure(
-                        ctx,
-                        hint,
-                        series,
-                        start.elapsed(),
-                        Some(status),
-                        ErrorKind::Transport,
-                        e.to_string(),
-                        sampled,
-                        at_ms,
-                    ));
-                }
-            }
         }
     };
     let latency = start.elapsed();
@@ -167,6 +208,7 @@ mod tests {
     #[test]
     fn traceparent_is_w3c_and_sampling_follows_the_share() {
         let (header, id) = traceparent(1.0);
+        let header = header.as_str().to_string();
         let parts: Vec<&str> = header.split('-').collect();
         assert_eq!(parts.len(), 4);
         assert_eq!(
@@ -175,7 +217,7 @@ mod tests {
         );
         assert_eq!(id.as_deref(), Some(parts[1]));
         let (header, id) = traceparent(0.0);
-        assert!(header.ends_with("-00"));
+        assert!(header.as_str().ends_with("-00"));
         assert!(id.is_none());
     }
 }

@@ -32,7 +32,8 @@ pub enum Tokens {
 
 pub struct RunContext {
     pub recorder: Arc<Recorder>,
-    pub base_url: String,
+    /// The client every user shares, bound to the target's base URL.
+    pub http: crate::http::HttpClient,
     pub tokens: Tokens,
     pub trace_sample: f64,
     /// Short tag making athlete ids unique to this run.
@@ -43,18 +44,33 @@ pub struct RunContext {
     pub stop_by: Instant,
     /// One pacer per paced flow, by flow series.
     pub pacers: Vec<(Series, Pacer)>,
+    /// Set once a stop was asked (see [`RunContext::stop_asked`]).
+    pub stop_asked: std::sync::atomic::AtomicBool,
 }
 
 impl RunContext {
     /// Iterations still running must stop now: the graceful stop after the planned
     /// end has passed, or Ctrl-C / SIGTERM.
     pub fn stopping(&self) -> bool {
-        Instant::now() >= self.stop_by || goose::is_killswitch_triggered()
+        Instant::now() >= self.stop_by || self.stop_asked()
+    }
+
+    /// Ctrl-C or SIGTERM (goose's kill switch), read from a flag the run's clock
+    /// refreshes, so the request path does not take goose's lock.
+    pub fn stop_asked(&self) -> bool {
+        self.stop_asked.load(Ordering::Relaxed)
+    }
+
+    /// Copies goose's kill switch into the flag; called by the run's clock.
+    pub fn refresh_stop(&self) {
+        if goose::is_killswitch_triggered() {
+            self.stop_asked.store(true, Ordering::Relaxed);
+        }
     }
 
     /// A new iteration may start: the planned end has not come, and no stop was asked.
     pub fn accepting(&self) -> bool {
-        Instant::now() < self.deadline && !goose::is_killswitch_triggered()
+        Instant::now() < self.deadline && !self.stop_asked()
     }
 
     /// Sleeps until `until`, in short steps; false if the run stopped first.
@@ -79,10 +95,6 @@ impl RunContext {
             think.min
         };
         self.sleep_until(Instant::now() + wait).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
     }
 
     pub fn pacer(&self, flow: Series) -> Option<&Pacer> {
@@ -147,13 +159,19 @@ mod tests {
     fn ctx(deadline: Duration) -> RunContext {
         RunContext {
             recorder: Recorder::new(Duration::from_secs(1), 1, None),
-            base_url: String::new(),
+            http: crate::http::HttpClient::new(
+                "http://127.0.0.1:9",
+                Duration::from_secs(1),
+                "test",
+            )
+            .unwrap(),
             tokens: Tokens::Fixed(String::new()),
             trace_sample: 0.0,
             run_tag: "t".into(),
             deadline: Instant::now() + deadline,
             stop_by: Instant::now() + deadline,
             pacers: Vec::new(),
+            stop_asked: Default::default(),
         }
     }
 

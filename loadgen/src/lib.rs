@@ -5,7 +5,8 @@
 //! - [`target`]: the embedded reference services, or a deployment by URL.
 //! - [`attack`] and [`flows`]: goose drives the onboarding, plans and health flows.
 //! - [`context`]: what virtual users share (pacing, the stop signal).
-//! - [`client`]: one request, timed to the last byte, traced, checked, recorded.
+//! - [`client`]: one request, timed to the last byte, traced, checked, recorded;
+//!   [`http`]: the pooled HTTP client every user shares.
 //! - [`recorder`]: HDR histograms per request and flow, per time slice, bounded memory.
 //! - [`monitor`]: the run's clock and live progress; [`printer`]: the final tables.
 //! - [`verify`] and [`managed_prometheus`]: choosing the SLO source and judging.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod client;
 pub mod context;
 pub mod flows;
+pub mod http;
 pub mod managed_prometheus;
 pub mod monitor;
 pub mod printer;

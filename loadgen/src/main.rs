@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc: a load generator allocates per request; it is measurably faster here.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -243,20 +243,36 @@ pub async fn run(
     };
     let ctx = Arc::new(RunContext {
         recorder: recorder.clone(),
-        base_url: target.base_url.clone(),
+        http: crate::http::HttpClient::new(
+            &target.base_url,
+            scenario.request_timeout,
+            crate::attack::USER_AGENT,
+        )
+        .map_err(anyhow::Error::msg)?,
         tokens,
         trace_sample: scenario.trace_sample,
         run_tag: run_id.rsplit('-').next().unwrap_or("run").to_string(),
         deadline,
         stop_by: deadline + scenario.graceful_stop,
         pacers,
+        stop_asked: Default::default(),
     });
     let stop_reason = Arc::new(parking_lot::Mutex::new(None));
     watch_sigterm(stop_reason.clone());
 
     let monitor = Monitor::spawn(recorder.clone(), scenario.stages.clone(), options.quiet);
-    let attack = crate::attack::run(ctx.clone(), &scenario).await;
+    let stop_watch = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                ctx.refresh_stop();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let attack = crate::attack::run(ctx.clone(), &scenario, &target.base_url).await;
     let ended = Instant::now();
+    stop_watch.abort();
     monitor.stop().await;
     let results = recorder.finish()?;
     let end_ms = recorder.start_unix_ms() + (ended - started).as_millis() as u64;

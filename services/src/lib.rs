@@ -162,3 +162,50 @@ pub async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// The `main` of a service binary: its configuration from the environment (exit 2
+/// when invalid), logging and span export, then serving until SIGTERM or Ctrl-C and
+/// stopping gracefully (exit 1 when it cannot start or stops with an error).
+pub async fn run_binary<C, F, Fut>(
+    name: &'static str,
+    config: Result<C, config::ConfigError>,
+    common: fn(&C) -> &config::CommonConfig,
+    start: F,
+) -> std::process::ExitCode
+where
+    F: FnOnce(C, RuntimeMode) -> Fut,
+    Fut: std::future::Future<Output = Result<ServiceHandle, ServiceError>>,
+{
+    use std::process::ExitCode;
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let c = common(&config);
+    let tracing = otlp::init(name, c.otlp_endpoint.as_deref(), c.trace_sample_ratio);
+    let handle = match start(config, RuntimeMode::Current).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!(
+        "{name} listening on http://{} (metrics on http://{}/metrics)",
+        handle.http_addr, handle.metrics_addr
+    );
+    shutdown_signal().await;
+    eprintln!("{name}: shutting down (finishing requests in flight)");
+    let stopped = handle.shutdown().await;
+    tracing.shutdown().await;
+    match stopped {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -103,6 +103,28 @@ async fn sum_increase<R: Reader>(
     Ok(Ok(total))
 }
 
+/// Adds up bucket increases by bound, from (labels, increase) rows: `le` values like
+/// `2` and `2.0` are one bound; rows without `le` are skipped; `+Inf` sorts last.
+pub fn merge_buckets<'a>(
+    histogram: &str,
+    rows: impl IntoIterator<Item = (&'a BTreeMap<String, String>, f64)>,
+) -> Result<Vec<(f64, f64)>, String> {
+    let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for (labels, value) in rows {
+        let le = match labels.get("le").map(String::as_str) {
+            Some("+Inf") => f64::INFINITY,
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{histogram}: bad le {v:?}"))?,
+            None => continue,
+        };
+        merged.entry(le.to_bits()).or_insert((le, 0.0)).1 += value;
+    }
+    let mut buckets: Vec<(f64, f64)> = merged.into_values().collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(buckets)
+}
+
 /// Share of a histogram's events at or under `threshold`: (share, exact, count).
 pub fn share_within(buckets: &[(f64, f64)], threshold: f64) -> Option<(f64, bool, f64)> {
     let count = buckets

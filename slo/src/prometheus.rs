@@ -232,18 +232,7 @@ impl Reader for PrometheusReader {
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        for (labels, value) in rows {
-            let le = match labels.get("le").map(String::as_str) {
-                Some("+Inf") => f64::INFINITY,
-                Some(v) => v.parse().map_err(|_| format!("{bucket}: bad le {v:?}"))?,
-                None => continue,
-            };
-            merged.entry(le.to_bits()).or_insert((le, 0.0)).1 += value;
-        }
-        let mut buckets: Vec<(f64, f64)> = merged.into_values().collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Ok(Some(buckets))
+        crate::evaluate::merge_buckets(&bucket.name, rows.iter().map(|(l, v)| (l, *v))).map(Some)
     }
 
     async fn gauge(

@@ -279,18 +279,7 @@ impl Reader for ScrapeReader {
         let Some(deltas) = self.scraper.deltas(&name, histogram, window)? else {
             return Ok(None);
         };
-        let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        for ((_, labels), delta) in deltas {
-            let le = match labels.get("le").map(String::as_str) {
-                Some("+Inf") => f64::INFINITY,
-                Some(v) => v.parse().map_err(|_| format!("{name}: bad le {v:?}"))?,
-                None => continue,
-            };
-            merged.entry(le.to_bits()).or_insert((le, 0.0)).1 += delta;
-        }
-        let mut buckets: Vec<(f64, f64)> = merged.into_values().collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Ok(Some(buckets))
+        crate::evaluate::merge_buckets(&name, deltas.iter().map(|((_, l), v)| (l, *v))).map(Some)
     }
 
     async fn gauge(

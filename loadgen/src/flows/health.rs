@@ -15,7 +15,7 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         return;
     };
     let start = from.unwrap_or_else(std::time::Instant::now);
-    let request = user.client.get(ctx.url(path));
+    let request = crate::client::Req::get(path.as_str());
     match crate::client::send(ctx, hint, Series::Health, request, Some(start), |_| Ok(())).await {
         Ok(()) => ctx.recorder.flow(
             hint,

@@ -42,14 +42,14 @@ pub async fn token(
     hint: usize,
     athlete: &str,
     from: Option<std::time::Instant>,
-    client: &reqwest::Client,
 ) -> Result<String, crate::client::Failure> {
     match &ctx.tokens {
         Tokens::Fixed(t) => Ok(t.clone()),
         Tokens::Endpoint(path) => {
-            let request = client
-                .post(ctx.url(path))
-                .json(&serde_json::json!({ "athleteId": athlete }));
+            let request = crate::client::Req::post(
+                path.as_str(),
+                &serde_json::json!({ "athleteId": athlete }),
+            );
             crate::client::send(ctx, hint, Series::AuthToken, request, from, |reply| {
                 let body = crate::client::json(reply)?;
                 body["token"]
@@ -74,7 +74,7 @@ where
         + 'static,
 {
     let ctx = ctx.clone();
-    let flow = flow.clone();
+    let flow = Arc::new(flow.clone());
     let run = Arc::new(run);
     Transaction::new(Arc::new(move |user| {
         let ctx = ctx.clone();
@@ -90,7 +90,7 @@ where
 /// The goose scenario of one flow.
 pub fn scenario(ctx: &Arc<RunContext>, flow: &Flow) -> Result<Scenario, GooseError> {
     let mut scenario = Scenario::new(flow.name).set_weight(flow.weight as usize)?;
-    if flow.pace.is_none() && !matches!(flow.kind, FlowKind::Health { .. }) {
+    if flow.pace.is_none() && !flow.think_time.max.is_zero() {
         scenario = scenario.set_wait_time(flow.think_time.min, flow.think_time.max)?;
     }
     let started = transaction(ctx, flow, |ctx, flow, user| {

@@ -7,6 +7,7 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 
+use crate::client::Req;
 use crate::context::RunContext;
 use crate::recorder::{FlowOutcome, Series};
 use crate::scenario::{Flow, FlowKind};
@@ -74,9 +75,8 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         s.iteration
     };
     let athlete = format!("lg-{}-u{hint}-i{iteration}", ctx.run_tag);
-    let client = user.client.clone();
     let outcome = |o| ctx.recorder.flow(hint, Series::FlowOnboarding, o);
-    let token = match super::token(ctx, hint, &athlete, from, &client).await {
+    let token = match super::token(ctx, hint, &athlete, from).await {
         Ok(t) => t,
         Err(f) => return outcome(FlowOutcome::Failed(f.kind, f.message)),
     };
@@ -93,10 +93,8 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         if i > 0 && !ctx.think(flow.think_time).await {
             return outcome(FlowOutcome::Interrupted);
         }
-        let request = client
-            .post(ctx.url("/api/v1/onboarding"))
-            .bearer_auth(&token)
-            .json(&json!({ "step": step, "data": data }));
+        let request =
+            Req::post("/api/v1/onboarding", &json!({ "step": step, "data": data })).bearer(&token);
         let checked = crate::client::send(ctx, hint, series, request, None, |reply| {
             let body = crate::client::json(reply)?;
             match body["step"].as_str() {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use goose::prelude::*;
 use serde_json::json;
 
+use crate::client::Req;
 use crate::context::RunContext;
 use crate::recorder::{ErrorKind, FlowOutcome, Series};
 use crate::scenario::{Flow, FlowKind};
@@ -17,8 +18,7 @@ use crate::scenario::{Flow, FlowKind};
 pub async fn sign_in(ctx: &RunContext, user: &mut GooseUser) {
     let hint = user.weighted_users_index;
     let athlete = format!("lg-{}-p{hint}", ctx.run_tag);
-    let client = user.client.clone();
-    if let Ok(token) = super::token(ctx, hint, &athlete, None, &client).await {
+    if let Ok(token) = super::token(ctx, hint, &athlete, None).await {
         super::state(user).token = Some(token);
     }
 }
@@ -40,7 +40,6 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
     };
     let start = from.unwrap_or_else(Instant::now);
     let outcome = |o| ctx.recorder.flow(hint, Series::FlowPlans, o);
-    let client = user.client.clone();
     if super::state(user).token.is_none() {
         sign_in(ctx, user).await;
     }
@@ -51,10 +50,8 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         ));
     };
 
-    let request = client
-        .post(ctx.url("/api/v1/plans/generate"))
-        .bearer_auth(&token)
-        .json(&json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days }));
+    let body = json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days });
+    let request = Req::post("/api/v1/plans/generate", &body).bearer(&token);
     let job = crate::client::send(ctx, hint, Series::PlanGenerate, request, from, |reply| {
         if reply.status != 202 {
             return Err(format!("expected 202 Accepted, got {}", reply.status));
@@ -82,10 +79,7 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
                 format!("plan {job} not finished after {timeout:?}"),
             ));
         }
-        let request = client
-            .get(ctx.url("/api/v1/plans/status"))
-            .query(&[("jobId", job.as_str())])
-            .bearer_auth(&token);
+        let request = Req::get(format!("/api/v1/plans/status?jobId={job}")).bearer(&token);
         let status = crate::client::send(ctx, hint, Series::PlanStatus, request, None, |reply| {
             let body = crate::client::json(reply)?;
             match body["status"].as_str() {

@@ -10,38 +10,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match services::config::process_env().planning() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("planning-engine: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let tracing = services::otlp::init(
+    services::run_binary(
         services::planning::SERVICE,
-        config.common.otlp_endpoint.as_deref(),
-        config.common.trace_sample_ratio,
-    );
-    let handle = match services::planning::start(config, services::RuntimeMode::Current).await {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("planning-engine: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    eprintln!(
-        "planning-engine listening on http://{} (metrics on http://{}/metrics)",
-        handle.http_addr, handle.metrics_addr
-    );
-    services::shutdown_signal().await;
-    eprintln!("planning-engine: shutting down (finishing requests in flight)");
-    let stopped = handle.shutdown().await;
-    tracing.shutdown().await;
-    match stopped {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("planning-engine: {e}");
-            ExitCode::from(1)
-        }
-    }
+        services::config::process_env().planning(),
+        |c| &c.common,
+        services::planning::start,
+    )
+    .await
 }
