@@ -49,6 +49,15 @@ fn services() -> Services {
     }
 }
 
+/// The services, and a Prometheus that has scraped all three.
+fn services_scraped() -> (Services, Prometheus) {
+    let s = services();
+    let targets: Vec<(&str, String)> = s.metrics.iter().map(|(j, a)| (*j, a.clone())).collect();
+    let prom = prometheus(&targets);
+    prom.wait_up(3);
+    (s, prom)
+}
+
 fn scenario(dir: &TempDir, s: &Services, prometheus: &str, seconds: u64) -> String {
     let metrics: Vec<String> = s
         .metrics
@@ -94,14 +103,7 @@ fn now_s() -> u64 {
 
 #[test]
 fn prometheus_stopped_mid_way_is_inconclusive_and_the_results_are_kept() {
-    let s = services();
-    let mut prom = prometheus(
-        &s.metrics
-            .iter()
-            .map(|(j, a)| (*j, a.clone()))
-            .collect::<Vec<_>>(),
-    );
-    prom.wait_up(3);
+    let (s, mut prom) = services_scraped();
     let dir = TempDir::new("lg-prom-stop");
     let file = scenario(&dir, &s, &prom.url, 15);
     let results = dir.path().join("results");
@@ -151,14 +153,7 @@ fn prometheus_stopped_mid_way_is_inconclusive_and_the_results_are_kept() {
 
 #[test]
 fn verify_an_empty_window_is_inconclusive() {
-    let s = services();
-    let prom = prometheus(
-        &s.metrics
-            .iter()
-            .map(|(j, a)| (*j, a.clone()))
-            .collect::<Vec<_>>(),
-    );
-    prom.wait_up(3);
+    let (_services, prom) = services_scraped();
     std::thread::sleep(Duration::from_secs(6));
     let now = now_s();
     // No traffic in the window: nothing to judge a ratio or a latency on.
@@ -308,14 +303,7 @@ threshold_seconds = 2
 
 #[test]
 fn every_dashboard_query_is_accepted_and_returns_data() {
-    let s = services();
-    let prom = prometheus(
-        &s.metrics
-            .iter()
-            .map(|(j, a)| (*j, a.clone()))
-            .collect::<Vec<_>>(),
-    );
-    prom.wait_up(3);
+    let (s, prom) = services_scraped();
     let dir = TempDir::new("lg-dash");
     let file = scenario(&dir, &s, &prom.url, 25);
     let results = dir.path().join("results");

@@ -55,67 +55,49 @@ fn share_within(h: &Histogram<u64>, threshold_seconds: f64) -> Option<(f64, u64)
     Some((within as f64 / h.len() as f64, h.len()))
 }
 
+/// A share of events, shown as `12.50% (5/40)`.
+fn ratio(part: u64, total: u64) -> Option<ClientValue> {
+    (total > 0).then(|| {
+        let value = part as f64 / total as f64;
+        ClientValue {
+            value,
+            samples: total,
+            display: format!("{:.2}% ({part}/{total})", value * 100.0),
+        }
+    })
+}
+
+/// The share of a latency histogram within `threshold` seconds, with its p95.
+fn latency(h: &Histogram<u64>, threshold: Option<f64>) -> Option<ClientValue> {
+    let t = threshold?;
+    let (value, samples) = share_within(h, t)?;
+    Some(ClientValue {
+        value,
+        samples,
+        display: format!(
+            "{:.2}% <= {t} s (p95 {:.3} s)",
+            value * 100.0,
+            h.value_at_quantile(0.95) as f64 / 1e6
+        ),
+    })
+}
+
 impl ClientData {
     /// The measurement `name` (`api_errors`, `api_latency`, `onboarding_completion`,
     /// `plan_failure`, `plan_duration`); latency ones need the SLO's threshold.
     pub fn measure(&self, name: &str, threshold_seconds: Option<f64>) -> Option<ClientValue> {
-        let pct = |v: f64| format!("{:.2}%", v * 100.0);
         match name {
-            "api_errors" => {
-                let a = self.api.as_ref().filter(|a| a.requests > 0)?;
-                let v = a.server_errors as f64 / a.requests as f64;
-                Some(ClientValue {
-                    value: v,
-                    samples: a.requests,
-                    display: format!("{} ({}/{})", pct(v), a.server_errors, a.requests),
-                })
-            }
-            "api_latency" => {
-                let a = self.api.as_ref()?;
-                let t = threshold_seconds?;
-                let (v, n) = share_within(&a.latency_us, t)?;
-                Some(ClientValue {
-                    value: v,
-                    samples: n,
-                    display: format!(
-                        "{} <= {t} s (p95 {:.3} s)",
-                        pct(v),
-                        a.latency_us.value_at_quantile(0.95) as f64 / 1e6
-                    ),
-                })
-            }
-            "plan_duration" => {
-                let p = self.plans.as_ref()?;
-                let t = threshold_seconds?;
-                let (v, n) = share_within(&p.end_to_end_us, t)?;
-                Some(ClientValue {
-                    value: v,
-                    samples: n,
-                    display: format!(
-                        "{} <= {t} s (p95 {:.2} s)",
-                        pct(v),
-                        p.end_to_end_us.value_at_quantile(0.95) as f64 / 1e6
-                    ),
-                })
-            }
-            "plan_failure" => {
-                let p = self.plans.as_ref().filter(|p| p.finished > 0)?;
-                let v = p.failed as f64 / p.finished as f64;
-                Some(ClientValue {
-                    value: v,
-                    samples: p.finished,
-                    display: format!("{} ({}/{})", pct(v), p.failed, p.finished),
-                })
-            }
-            "onboarding_completion" => {
-                let o = self.onboarding.filter(|o| o.started > 0)?;
-                let v = o.completed as f64 / o.started as f64;
-                Some(ClientValue {
-                    value: v,
-                    samples: o.started,
-                    display: format!("{} ({}/{})", pct(v), o.completed, o.started),
-                })
-            }
+            "api_errors" => self
+                .api
+                .as_ref()
+                .and_then(|a| ratio(a.server_errors, a.requests)),
+            "api_latency" => latency(&self.api.as_ref()?.latency_us, threshold_seconds),
+            "plan_duration" => latency(&self.plans.as_ref()?.end_to_end_us, threshold_seconds),
+            "plan_failure" => self
+                .plans
+                .as_ref()
+                .and_then(|p| ratio(p.failed, p.finished)),
+            "onboarding_completion" => self.onboarding.and_then(|o| ratio(o.completed, o.started)),
             _ => None,
         }
     }
