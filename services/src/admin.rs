@@ -64,7 +64,7 @@ async fn put_faults(
 /// The admin routes of `service`.
 pub fn router(service: &'static str, token: String, faults: FaultState) -> Router {
     Router::new()
-        .route("/admin/faults", get(get_faults).put(put_faults))
+        .route(api::paths::ADMIN_FAULTS, get(get_faults).put(put_faults))
         .with_state(AdminState {
             service,
             token,

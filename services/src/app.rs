@@ -7,13 +7,20 @@
 //!   matched route handed back to the edge in the response's extensions.
 //!
 //! Plus JSON 404 and 405 answers and the body size limit.
+//!
+//! Each service declares its API once, as a table of [`Route`]s: [`routes`] mounts
+//! them and creates their metrics at 0, and [`finish`] adds what every service
+//! serves (`GET /health`, `/admin/faults`) and the layers above.
 
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::middleware::{Next, from_fn_with_state};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use http::Method;
 
 use crate::cors::Cors;
 use crate::error::{self, MAX_BODY_BYTES};
@@ -64,7 +71,7 @@ struct Inner {
 
 /// Routes that faults never touch, so a service's health stays readable.
 fn exempt_from_faults(route: &str) -> bool {
-    route == "/health" || route.starts_with("/admin/")
+    route == api::paths::HEALTH || route.starts_with("/admin/")
 }
 
 async fn inner(State(inner): State<Inner>, request: Request, next: Next) -> Response {
@@ -125,18 +132,98 @@ async fn inner(State(inner): State<Inner>, request: Request, next: Next) -> Resp
     response
 }
 
-/// Wraps a service's routes with the shared layers.
-pub fn finish(
-    service: &'static str,
-    router: Router,
-    api: ApiMetrics,
-    cors: Option<Cors>,
-    faults: FaultState,
-) -> Router {
+/// One route of a service's API: its path template, method and handler.
+pub struct Route<S> {
+    /// The path template (`/jobs/{job_id}`), as metrics label it.
+    pub path: &'static str,
+    /// The method it answers.
+    pub method: Method,
+    router: MethodRouter<S>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Route<S> {
+    /// `GET path`.
+    pub fn get<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Route {
+            path,
+            method: Method::GET,
+            router: axum::routing::get(handler),
+        }
+    }
+
+    /// `POST path`.
+    pub fn post<H: Handler<T, S>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Route {
+            path,
+            method: Method::POST,
+            router: axum::routing::post(handler),
+        }
+    }
+}
+
+/// A service's API from its route table: every route mounted once, its metrics
+/// created at 0.
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    table: Vec<Route<S>>,
+    api: &ApiMetrics,
+) -> Router<S> {
+    let mut router = Router::new();
+    for route in table {
+        api.init_route(route.path, route.method.clone());
+        router = router.route(route.path, route.router);
+    }
+    router
+}
+
+/// What every service is beside its own routes.
+pub struct Service {
+    /// Its name (the Prometheus job, the spans' `service.name`).
+    pub name: &'static str,
+    /// The bearer token of `/admin/faults`.
+    pub admin_token: String,
+    /// Its faults.
+    pub faults: FaultState,
+    /// Its `api_*` metrics.
+    pub api: ApiMetrics,
+    /// The CORS allowlist (the gateway's).
+    pub cors: Option<Cors>,
+}
+
+/// `GET /health` of a service.
+fn health(service: &'static str) -> MethodRouter {
+    axum::routing::get(move || async move {
+        axum::Json(serde_json::json!({ "status": "ok", "service": service })).into_response()
+    })
+}
+
+/// Adds `GET /health` and `/admin/faults` to a service's routes and wraps them
+/// with the shared layers.
+pub fn finish(service: Service, router: Router) -> Router {
+    service.api.init_route(api::paths::HEALTH, Method::GET);
+    let router = router
+        .route(api::paths::HEALTH, health(service.name))
+        .merge(crate::admin::router(
+            service.name,
+            service.admin_token,
+            service.faults.clone(),
+        ));
+    let Service {
+        name,
+        faults,
+        api,
+        cors,
+        ..
+    } = service;
     let routed = router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(from_fn_with_state(Inner { service, faults }, inner))
+        .layer(from_fn_with_state(
+            Inner {
+                service: name,
+                faults,
+            },
+            inner,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .fallback_service(routed)

@@ -52,6 +52,7 @@ pub fn valid_athlete_id(id: &str) -> bool {
 }
 
 impl Auth {
+    /// Signs with `secret`; tokens live for `ttl`.
     pub fn new(secret: &str, ttl: Duration) -> Auth {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);

@@ -33,8 +33,11 @@ pub const DEV_ADMIN_TOKEN: &str = "athlete-ally-admin";
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name}={value:?} is invalid: {reason}")]
 pub struct ConfigError {
+    /// The variable.
     pub name: String,
+    /// Its value.
     pub value: String,
+    /// What is wrong, and what is expected.
     pub reason: String,
 }
 
@@ -95,7 +98,9 @@ impl Default for CommonConfig {
 /// gateway-bff: public API, auth, CORS, rate limit.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
+    /// Its ports.
     pub listen: Listen,
+    /// What every service shares.
     pub common: CommonConfig,
     /// Base URL of profile-onboarding (`PROFILE_ONBOARDING_URL`).
     pub profile_onboarding_url: String,
@@ -144,7 +149,9 @@ impl Default for GatewayConfig {
 /// profile-onboarding: onboarding steps and athlete profiles.
 #[derive(Debug, Clone)]
 pub struct OnboardingConfig {
+    /// Its ports.
     pub listen: Listen,
+    /// What every service shares.
     pub common: CommonConfig,
     /// `sqlite::memory:` (default) or a file path, `sqlite://path` (`DATABASE_URL`).
     pub database_url: String,
@@ -197,7 +204,9 @@ impl Default for LlmConfig {
 /// planning-engine: asynchronous plan generation.
 #[derive(Debug, Clone)]
 pub struct PlanningConfig {
+    /// Its ports.
     pub listen: Listen,
+    /// What every service shares.
     pub common: CommonConfig,
     /// `sqlite::memory:` (default) or a file path (`DATABASE_URL`).
     pub database_url: String,
@@ -210,6 +219,7 @@ pub struct PlanningConfig {
     /// First redelivery delay after a transient failure, doubled each time
     /// (`PLAN_NAK_BACKOFF_MS`, default 500).
     pub nak_backoff: Duration,
+    /// The language model it calls.
     pub llm: LlmConfig,
 }
 
@@ -228,6 +238,156 @@ impl Default for PlanningConfig {
     }
 }
 
+/// An environment variable the services read, with what it sets.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    /// Its name.
+    pub name: &'static str,
+    /// What it sets, and its default.
+    pub meaning: &'static str,
+}
+
+/// Every environment variable the services read (a test keeps it complete): the
+/// list `loadgen services --help` and the README show.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "BIND_ADDRESS",
+        meaning: "address every port binds (127.0.0.1)",
+    },
+    Variable {
+        name: "GATEWAY_BFF_PORT",
+        meaning: "gateway-bff HTTP port (4000)",
+    },
+    Variable {
+        name: "GATEWAY_BFF_METRICS_PORT",
+        meaning: "gateway-bff metrics port (9464)",
+    },
+    Variable {
+        name: "PROFILE_ONBOARDING_PORT",
+        meaning: "profile-onboarding HTTP port (4101)",
+    },
+    Variable {
+        name: "PROFILE_ONBOARDING_METRICS_PORT",
+        meaning: "profile-onboarding metrics port (9465)",
+    },
+    Variable {
+        name: "PLANNING_ENGINE_PORT",
+        meaning: "planning-engine HTTP port (4102)",
+    },
+    Variable {
+        name: "PLANNING_ENGINE_METRICS_PORT",
+        meaning: "planning-engine metrics port (9466)",
+    },
+    Variable {
+        name: "PROFILE_ONBOARDING_URL",
+        meaning: "where the gateway finds profile-onboarding",
+    },
+    Variable {
+        name: "PLANNING_ENGINE_URL",
+        meaning: "where the gateway finds planning-engine",
+    },
+    Variable {
+        name: "NATS_URL",
+        meaning: "JetStream for plan jobs (unset: the in-process queue)",
+    },
+    Variable {
+        name: "CORS_ALLOWED_ORIGINS",
+        meaning: "comma-separated CORS allowlist; * allows any",
+    },
+    Variable {
+        name: "RATE_LIMIT_PER_SECOND",
+        meaning: "per-client requests per second at the gateway (20; 0: off)",
+    },
+    Variable {
+        name: "RATE_LIMIT_BURST",
+        meaning: "requests above the rate a client may send at once (40)",
+    },
+    Variable {
+        name: "AUTH_SECRET",
+        meaning: "signs athlete tokens and job ids (a development secret)",
+    },
+    Variable {
+        name: "AUTH_TEST_TOKENS",
+        meaning: "POST /api/v1/auth/token issues test tokens (true)",
+    },
+    Variable {
+        name: "AUTH_TOKEN_TTL_SECONDS",
+        meaning: "token lifetime (3600)",
+    },
+    Variable {
+        name: "ADMIN_TOKEN",
+        meaning: "bearer token of /admin/faults (athlete-ally-admin)",
+    },
+    Variable {
+        name: "UPSTREAM_TIMEOUT_MS",
+        meaning: "gateway's timeout on the other services (10000)",
+    },
+    Variable {
+        name: "DATABASE_URL",
+        meaning: "SQLite database (sqlite::memory:)",
+    },
+    Variable {
+        name: "PLAN_CONCURRENCY",
+        meaning: "plans generated at once (16)",
+    },
+    Variable {
+        name: "PLAN_MAX_DELIVERIES",
+        meaning: "deliveries before a job is dead-lettered (3)",
+    },
+    Variable {
+        name: "PLAN_NAK_BACKOFF_MS",
+        meaning: "first redelivery delay, doubled per failure (500)",
+    },
+    Variable {
+        name: "LLM_MODEL",
+        meaning: "model name in metrics and spans (gpt-4)",
+    },
+    Variable {
+        name: "LLM_LATENCY_P50_MS",
+        meaning: "simulated model latency, median (800)",
+    },
+    Variable {
+        name: "LLM_LATENCY_P95_MS",
+        meaning: "simulated model latency, 95th percentile (2500)",
+    },
+    Variable {
+        name: "LLM_FAILURE_RATE",
+        meaning: "share of simulated calls failing (0.005)",
+    },
+    Variable {
+        name: "LLM_COMPLETION_TOKENS",
+        meaning: "mean completion tokens (600)",
+    },
+    Variable {
+        name: "LLM_BASE_URL",
+        meaning: "a real OpenAI-compatible endpoint instead of the simulation",
+    },
+    Variable {
+        name: "LLM_API_KEY",
+        meaning: "bearer key of LLM_BASE_URL",
+    },
+    Variable {
+        name: "FAULTS_FILE",
+        meaning: "TOML file of faults active from the start",
+    },
+    Variable {
+        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        meaning: "OTLP gRPC endpoint for spans",
+    },
+    Variable {
+        name: "JAEGER_ENDPOINT",
+        meaning: "OTLP endpoint used when OTEL_EXPORTER_OTLP_ENDPOINT is unset",
+    },
+    Variable {
+        name: "OTEL_TRACES_SAMPLER_ARG",
+        meaning: "share of new traces sampled (1.0)",
+    },
+    Variable {
+        name: "RUST_LOG",
+        meaning: "log filter of the service binaries (info)",
+    },
+];
+
 /// Reads configuration from a source of variables: the process environment in the
 /// binaries, a map in tests.
 pub struct Env<F: Fn(&str) -> Option<String>> {
@@ -242,6 +402,7 @@ pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Variables from `lookup` (a map in tests).
     pub fn new(lookup: F) -> Self {
         Env { lookup }
     }
@@ -343,6 +504,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    /// gateway-bff's settings.
     pub fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
         let d = GatewayConfig::default();
         Ok(GatewayConfig {
@@ -388,6 +550,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    /// profile-onboarding's settings.
     pub fn onboarding(&self) -> Result<OnboardingConfig, ConfigError> {
         let d = OnboardingConfig::default();
         Ok(OnboardingConfig {
@@ -402,6 +565,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    /// planning-engine's settings.
     pub fn planning(&self) -> Result<PlanningConfig, ConfigError> {
         let d = PlanningConfig::default();
         let concurrency: usize = self.parse(
@@ -468,6 +632,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Env::new(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let read = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let env = Env::new(|k: &str| {
+            read.lock().unwrap().insert(k.to_string());
+            None
+        });
+        env.gateway().unwrap();
+        env.onboarding().unwrap();
+        env.planning().unwrap();
+        let read = read.into_inner().unwrap();
+        assert!(read.len() > 25, "{read:?}");
+        for name in &read {
+            assert!(
+                VARIABLES.iter().any(|v| v.name == name),
+                "{name} is read but not in VARIABLES"
+            );
+        }
     }
 
     #[test]

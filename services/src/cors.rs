@@ -32,6 +32,7 @@ pub struct Cors {
 }
 
 impl Cors {
+    /// The allowlist; `*` allows any origin.
     pub fn new(origins: &[String]) -> Cors {
         Cors {
             any: origins.iter().any(|o| o == "*"),
@@ -44,6 +45,7 @@ impl Cors {
         }
     }
 
+    /// Whether an origin is allowed.
     pub fn allows(&self, origin: &str) -> bool {
         self.any || self.origins.iter().any(|o| o == origin)
     }
@@ -60,6 +62,7 @@ pub enum Decision {
 }
 
 impl Cors {
+    /// What to do with a request: pass it, allow it with CORS headers, or answer it here.
     pub fn check(&self, request: &Request) -> Decision {
         let Some(origin) = request.headers().get(header::ORIGIN) else {
             return Decision::Pass;

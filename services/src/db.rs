@@ -20,7 +20,9 @@ use crate::metrics::{DbMetrics, QueryLabels, QueryStatusLabels, observe};
 /// Where the database lives, parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
+    /// `sqlite::memory:`.
     Memory,
+    /// A file.
     File(PathBuf),
 }
 
@@ -53,21 +55,31 @@ impl DatabaseLocation {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// A database operation that failed.
 pub enum DbError {
     #[error("database configuration: {0}")]
+    /// `DATABASE_URL` cannot be used.
     Config(String),
     #[error("database operation {operation} on {table} failed: {source}")]
+    /// SQLite refused the operation.
     Sqlite {
+        /// The operation (`create`, `read`, `update`).
         operation: &'static str,
+        /// The table.
         table: &'static str,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
     #[error("database operation {operation} on {table} failed (injected fault)")]
+    /// A fault made it fail.
     Injected {
+        /// The operation.
         operation: &'static str,
+        /// The table.
         table: &'static str,
     },
     #[error("database worker stopped: {0}")]
+    /// The database's worker thread is gone.
     Worker(String),
 }
 

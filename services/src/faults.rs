@@ -37,8 +37,11 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
+    /// gateway-bff's faults.
     pub gateway_bff: ServiceFaults,
+    /// profile-onboarding's faults.
     pub profile_onboarding: ServiceFaults,
+    /// planning-engine's faults.
     pub planning_engine: ServiceFaults,
 }
 
@@ -53,6 +56,7 @@ impl Faults {
         Ok(faults)
     }
 
+    /// Checks every service's faults.
     pub fn validate(&self) -> Result<(), FaultError> {
         self.gateway_bff.validate("gateway_bff")?;
         self.profile_onboarding.validate("profile_onboarding")?;
@@ -122,7 +126,9 @@ impl Default for RouteFault {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Window {
+    /// Start of the window.
     pub after_ms: u64,
+    /// Its length.
     pub duration_ms: u64,
 }
 
@@ -150,6 +156,7 @@ pub struct DatabaseFault {
 }
 
 impl DatabaseFault {
+    /// Whether the fault applies to `table` (every table when none are named).
     pub fn applies_to(&self, table: &str) -> bool {
         self.tables.is_empty() || self.tables.iter().any(|t| t == table)
     }
@@ -176,6 +183,7 @@ fn check_fraction(field: &str, v: f64) -> Result<(), FaultError> {
 }
 
 impl ServiceFaults {
+    /// Checks the faults of `service`; the error names the field.
     pub fn validate(&self, service: &str) -> Result<(), FaultError> {
         for (i, r) in self.routes.iter().enumerate() {
             let at = format!("{service}.routes[{i}]");
@@ -232,6 +240,7 @@ struct Applied {
 }
 
 impl FaultState {
+    /// The faults set at start.
     pub fn new(faults: ServiceFaults) -> FaultState {
         let state = FaultState {
             inner: Arc::new(RwLock::new(Applied {
@@ -263,6 +272,7 @@ impl FaultState {
         self.requests_affected.store(affected, Ordering::Release);
     }
 
+    /// The faults in force.
     pub fn get(&self) -> ServiceFaults {
         self.inner.read().faults.clone()
     }

@@ -16,23 +16,23 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use api::paths;
 use async_nats::jetstream;
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use http::StatusCode;
 use http::request::Parts;
-use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::app::{self, Route};
 use crate::auth::{Auth, valid_athlete_id};
 use crate::config::GatewayConfig;
 use crate::cors::Cors;
 use crate::error::{ApiError, Json, Query};
 use crate::faults::FaultState;
-use crate::metrics::{self, ApiMetrics, ONBOARDING_STEPS};
+use crate::metrics::{self, ApiMetrics};
 use crate::queue::{self, PlanJob};
 use crate::rate_limit::{RateLimiter, VerifiedAthlete};
 use crate::server::{self, Built, Context, RuntimeMode, ServiceError, ServiceHandle};
@@ -128,10 +128,6 @@ fn traced(builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     builder.headers(headers)
 }
 
-async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "service": SERVICE })).into_response()
-}
-
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ApiHealth {
@@ -206,14 +202,18 @@ async fn onboarding_step(
     Athlete(athlete): Athlete,
     Json(body): Json<OnboardingRequest>,
 ) -> Result<Response, ApiError> {
-    if !ONBOARDING_STEPS.contains(&body.step.as_str()) {
+    if api::OnboardingStep::parse(&body.step).is_none() {
+        let names: Vec<&str> = api::OnboardingStep::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_step",
             format!(
                 "unknown onboarding step {:?}: use one of {}",
                 body.step,
-                ONBOARDING_STEPS.join(", ")
+                names.join(", ")
             ),
         ));
     }
@@ -310,7 +310,7 @@ async fn generate_plan(
         axum::Json(json!({
             "jobId": job.job_id,
             "status": "queued",
-            "statusUrl": format!("/api/v1/plans/status?jobId={}", job.job_id),
+            "statusUrl": format!("{}?jobId={}", paths::PLANS_STATUS, job.job_id),
         })),
     )
         .into_response())
@@ -386,16 +386,23 @@ async fn plan_status(
     relay(crate::planning::SERVICE, response).await
 }
 
-/// The gateway's API routes and the methods they answer, created at 0 in the metrics.
-const ROUTES: [(&str, Method); 7] = [
-    ("/health", Method::GET),
-    ("/api/health", Method::GET),
-    ("/api/v1/auth/token", Method::POST),
-    ("/api/v1/onboarding", Method::POST),
-    ("/api/v1/onboarding", Method::GET),
-    ("/api/v1/plans/generate", Method::POST),
-    ("/api/v1/plans/status", Method::GET),
-];
+/// The gateway's routes behind the rate limiter.
+fn limited_routes() -> Vec<Route<Arc<Gateway>>> {
+    vec![
+        Route::post(paths::ONBOARDING, onboarding_step),
+        Route::get(paths::ONBOARDING, onboarding_state),
+        Route::post(paths::PLANS_GENERATE, generate_plan),
+        Route::get(paths::PLANS_STATUS, plan_status),
+    ]
+}
+
+/// The gateway's other routes.
+fn open_routes() -> Vec<Route<Arc<Gateway>>> {
+    vec![
+        Route::post(paths::AUTH_TOKEN, issue_token),
+        Route::get(paths::API_HEALTH, api_health),
+    ]
+}
 
 async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceError> {
     let start_error = |message: String| ServiceError::Start {
@@ -404,9 +411,6 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
     };
     let mut registry = metrics::new_registry(ctx.cpu_scope.clone());
     let api_metrics = ApiMetrics::register(&mut registry);
-    for (route, method) in ROUTES.iter().cloned() {
-        api_metrics.init_route(route, method);
-    }
     let faults = FaultState::new(config.common.faults.gateway_bff.clone());
     let auth = Auth::new(&config.common.auth_secret, config.token_ttl);
     let dispatch = match &config.nats_url {
@@ -434,26 +438,19 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
     let limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst, auth);
     limiter.spawn_cleanup(ctx.shutdown.clone());
 
-    let limited = Router::new()
-        .route(
-            "/api/v1/onboarding",
-            post(onboarding_step).get(onboarding_state),
-        )
-        .route("/api/v1/plans/generate", post(generate_plan))
-        .route("/api/v1/plans/status", get(plan_status))
+    let limited = app::routes(limited_routes(), &api_metrics)
         .route_layer(from_fn_with_state(limiter, crate::rate_limit::middleware));
     let api = limited
-        .route("/api/v1/auth/token", post(issue_token))
-        .route("/api/health", get(api_health))
-        .route("/health", get(health))
-        .with_state(state)
-        .merge(crate::admin::router(
-            SERVICE,
-            config.common.admin_token.clone(),
-            faults.clone(),
-        ));
-    let cors = Cors::new(&config.cors_allowed_origins);
-    let app = crate::app::finish(SERVICE, api, api_metrics, Some(cors), faults.clone());
+        .merge(app::routes(open_routes(), &api_metrics))
+        .with_state(state);
+    let service = app::Service {
+        name: SERVICE,
+        admin_token: config.common.admin_token.clone(),
+        faults: faults.clone(),
+        api: api_metrics,
+        cors: Some(Cors::new(&config.cors_allowed_origins)),
+    };
+    let app = app::finish(service, api);
     Ok(Built {
         app,
         metrics: metrics::router(SERVICE, registry, faults),

@@ -11,7 +11,11 @@
 //! What they share:
 //! - [`config`]: settings and the environment variables that set them.
 //! - [`server`]: binding, serving and graceful shutdown; one runtime per service when embedded.
-//! - [`app`], [`error`], [`auth`], [`cors`], [`rate_limit`], [`admin`]: the HTTP layers.
+//! - [`app`]: each service's API as one route table (routes, `/health`, metric
+//!   initialisation and `/admin/faults` wired once), and the layers every API
+//!   shares; [`error`], [`auth`], [`cors`], [`rate_limit`], [`admin`]: those layers.
+//!   The paths, onboarding steps and plan statuses come from the `api` crate, which
+//!   the load generator's flows use too.
 //! - [`metrics`], [`process`]: the documented Prometheus metrics and process metrics.
 //! - [`faults`]: fault injection, so a scenario can make an SLO fail on purpose.
 //! - [`db`], [`llm`], [`queue`]: the database, the (simulated) model, the job queue.
@@ -19,6 +23,9 @@
 //!
 //! [`start_all`] runs the three in one process on given or ephemeral ports and hands
 //! back their addresses; the load generator's embedded target and the tests use it.
+
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod admin;
 pub mod app;
@@ -47,8 +54,11 @@ pub use server::{RuntimeMode, ServiceError, ServiceHandle};
 /// Settings of all three services started together.
 #[derive(Debug, Clone, Default)]
 pub struct ServicesConfig {
+    /// gateway-bff.
     pub gateway: GatewayConfig,
+    /// profile-onboarding.
     pub onboarding: OnboardingConfig,
+    /// planning-engine.
     pub planning: PlanningConfig,
 }
 
@@ -90,8 +100,11 @@ impl ServicesConfig {
 
 /// The three services, running.
 pub struct Services {
+    /// gateway-bff.
     pub gateway: ServiceHandle,
+    /// profile-onboarding.
     pub onboarding: ServiceHandle,
+    /// planning-engine.
     pub planning: ServiceHandle,
 }
 

@@ -41,8 +41,11 @@ const VOCABULARY: [&str; 16] = [
 /// A model's answer.
 #[derive(Debug, Clone)]
 pub struct Completion {
+    /// The completion.
     pub text: String,
+    /// Tokens of the prompt.
     pub prompt_tokens: u64,
+    /// Tokens of the completion.
     pub completion_tokens: u64,
 }
 
@@ -50,8 +53,10 @@ pub struct Completion {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LlmError {
     #[error("language model call failed (transient): {0}")]
+    /// Worth retrying (a timeout, a 5xx, a simulated failure).
     Transient(String),
     #[error("language model call failed: {0}")]
+    /// Not worth retrying.
     Permanent(String),
 }
 
@@ -74,6 +79,7 @@ pub fn latency_distribution(p50: Duration, p95: Duration) -> LogNormal<f64> {
 }
 
 impl Llm {
+    /// The simulated model, or a real one when `base_url` is set.
     pub fn new(config: LlmConfig, metrics: LlmMetrics, faults: FaultState) -> Llm {
         let http = config.base_url.as_ref().map(|_| {
             reqwest::Client::builder()
@@ -90,6 +96,7 @@ impl Llm {
         }
     }
 
+    /// The model's name.
     pub fn model(&self) -> &str {
         &self.config.model
     }

@@ -46,6 +46,7 @@ pub const DURATION_BUCKETS: [f64; 15] = [
 /// Exemplar labels: the trace a slow request belongs to.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TraceExemplar {
+    /// The sampled request's trace id.
     pub trace_id: String,
 }
 
@@ -94,15 +95,22 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `api_requests_total` and `api_errors_total`.
 pub struct RequestLabels {
+    /// The matched route template.
     pub route: String,
+    /// The method.
     pub method: &'static str,
+    /// `2xx`, `4xx`, `5xx`.
     pub status_class: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `api_response_time_seconds`.
 pub struct RouteLabels {
+    /// The matched route template.
     pub route: String,
+    /// The method.
     pub method: &'static str,
 }
 
@@ -133,6 +141,7 @@ struct RouteSeries {
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 impl ApiMetrics {
+    /// Registers the `api_*` families.
     pub fn register(registry: &mut Registry) -> Self {
         let m = ApiMetrics {
             requests: Family::default(),
@@ -183,6 +192,7 @@ impl ApiMetrics {
             .push((method, series));
     }
 
+    /// Records one answered request.
     pub fn record(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
         let method = method_label(method);
         let class = status_class(status);
@@ -231,43 +241,42 @@ impl ApiMetrics {
     }
 }
 
-/// The onboarding steps, in order.
-pub const ONBOARDING_STEPS: [&str; 5] = [
-    "purpose_selection",
-    "proficiency",
-    "equipment",
-    "availability",
-    "complete",
-];
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `onboarding_requests_total`.
 pub struct StepOutcomeLabels {
+    /// The step.
     pub step: &'static str,
     /// `success`, `invalid` (4xx: bad data or steps missing) or `error` (5xx).
     pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `onboarding_step_duration_seconds`.
 pub struct StepLabels {
+    /// The step.
     pub step: &'static str,
 }
 
 /// `onboarding_requests_total`, `onboarding_completions_total`, `onboarding_step_duration_seconds`.
 #[derive(Clone)]
 pub struct OnboardingMetrics {
+    /// Step requests by step and outcome.
     pub requests: Family<StepOutcomeLabels, Counter>,
+    /// Onboardings completed.
     pub completions: Counter,
+    /// Step durations.
     pub step_duration: HistogramFamily<StepLabels>,
 }
 
 impl OnboardingMetrics {
+    /// Registers the `onboarding_*` families, every step at 0.
     pub fn register(registry: &mut Registry) -> Self {
         let m = OnboardingMetrics {
             requests: Family::default(),
             completions: Counter::default(),
             step_duration: histogram_family(),
         };
-        for step in ONBOARDING_STEPS {
+        for step in api::OnboardingStep::ALL.map(|s| s.as_str()) {
             for outcome in ["success", "invalid", "error"] {
                 let _ = m
                     .requests
@@ -293,6 +302,7 @@ impl OnboardingMetrics {
         m
     }
 
+    /// Records one step.
     pub fn record_step(&self, step: &'static str, outcome: &'static str, seconds: f64) {
         self.requests
             .get_or_create(&StepOutcomeLabels { step, outcome })
@@ -305,7 +315,9 @@ impl OnboardingMetrics {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `plan_generation_failures_total`.
 pub struct FailureLabels {
+    /// Why the job failed.
     pub reason: &'static str,
 }
 
@@ -319,12 +331,14 @@ pub struct PlanMetrics {
     pub requests: Counter,
     /// Submission to completion of successful jobs, queueing included.
     pub duration: DurationHistogram,
+    /// Jobs that succeeded.
     pub success: Counter,
     /// Jobs that failed for good (dead-lettered), by reason.
     pub failures: Family<FailureLabels, Counter>,
 }
 
 impl PlanMetrics {
+    /// Registers the `plan_generation_*` families.
     pub fn register(registry: &mut Registry) -> Self {
         let m = PlanMetrics {
             requests: Counter::default(),
@@ -360,18 +374,25 @@ impl PlanMetrics {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `llm_requests_total`.
 pub struct ModelStatusLabels {
+    /// The model.
     pub model: String,
+    /// `success` or `error`.
     pub status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `llm_response_time_seconds`.
 pub struct ModelLabels {
+    /// The model.
     pub model: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `llm_tokens_used_total`.
 pub struct TokenLabels {
+    /// The model.
     pub model: String,
     /// `prompt` or `completion`.
     pub kind: &'static str,
@@ -380,12 +401,16 @@ pub struct TokenLabels {
 /// `llm_requests_total`, `llm_response_time_seconds`, `llm_tokens_used_total`.
 #[derive(Clone)]
 pub struct LlmMetrics {
+    /// Calls by model and status.
     pub requests: Family<ModelStatusLabels, Counter>,
+    /// Call durations.
     pub response_time: HistogramFamily<ModelLabels>,
+    /// Tokens used.
     pub tokens: Family<TokenLabels, Counter>,
 }
 
 impl LlmMetrics {
+    /// Registers the `llm_*` families for `model`.
     pub fn register(registry: &mut Registry, model: &str) -> Self {
         let m = LlmMetrics {
             requests: Family::default(),
@@ -427,22 +452,31 @@ impl LlmMetrics {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `database_queries_total`.
 pub struct QueryStatusLabels {
+    /// The operation.
     pub operation: &'static str,
+    /// The table.
     pub table: &'static str,
+    /// `success` or `error`.
     pub status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of `database_query_duration_seconds`.
 pub struct QueryLabels {
+    /// The operation.
     pub operation: &'static str,
+    /// The table.
     pub table: &'static str,
 }
 
 /// `database_queries_total`, `database_query_duration_seconds`.
 #[derive(Clone)]
 pub struct DbMetrics {
+    /// Queries by operation, table and status.
     pub queries: Family<QueryStatusLabels, Counter>,
+    /// Query durations.
     pub duration: HistogramFamily<QueryLabels>,
 }
 
@@ -480,16 +514,24 @@ impl DbMetrics {
 /// The planning engine's queue and concurrency, for the queue dashboard.
 #[derive(Clone, Default)]
 pub struct QueueMetrics {
+    /// Jobs waiting.
     pub pending: Gauge,
+    /// Jobs being generated.
     pub in_flight: Gauge,
+    /// Jobs generated at once at most.
     pub concurrency_limit: Gauge,
+    /// Deliveries acknowledged.
     pub acks: Counter,
+    /// Deliveries refused for redelivery.
     pub naks: Counter,
+    /// Deliveries after the first.
     pub redeliveries: Counter,
+    /// Jobs dead-lettered.
     pub dead_letters: Counter,
 }
 
 impl QueueMetrics {
+    /// Registers the `plan_queue_*` families.
     pub fn register(registry: &mut Registry) -> Self {
         let m = QueueMetrics::default();
         registry.register(
@@ -578,7 +620,7 @@ async fn metrics_health(State(state): State<MetricsState>) -> Response {
 pub fn router(service: &'static str, registry: Registry, faults: FaultState) -> Router {
     Router::new()
         .route("/metrics", get(serve_metrics))
-        .route("/health", get(metrics_health))
+        .route(api::paths::HEALTH, get(metrics_health))
         .fallback(crate::error::not_found)
         .with_state(MetricsState {
             registry: Arc::new(registry),

@@ -13,21 +13,21 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::app::{self, Route};
 use crate::config::OnboardingConfig;
 use crate::db::Database;
 use crate::error::{ApiError, Json};
 use crate::faults::FaultState;
-use crate::metrics::{self, ApiMetrics, DbMetrics, ONBOARDING_STEPS, OnboardingMetrics};
+use crate::metrics::{self, ApiMetrics, DbMetrics, OnboardingMetrics};
 use crate::server::{self, Built, Context, RuntimeMode, ServiceError, ServiceHandle};
+use api::OnboardingStep;
 
 /// Service name, as Prometheus jobs and spans know it.
 pub const SERVICE: &str = "profile-onboarding";
@@ -69,12 +69,19 @@ struct Onboarding {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
+    /// The athlete.
     pub athlete_id: String,
+    /// What they train for.
     pub purpose: Option<String>,
+    /// How experienced they are.
     pub proficiency: Option<String>,
+    /// What they train with.
     pub equipment: Option<Vec<String>>,
+    /// Days per week.
     pub availability_days: Option<u32>,
+    /// Minutes per session.
     pub minutes_per_session: Option<u32>,
+    /// Whether onboarding is complete.
     pub completed: bool,
 }
 
@@ -82,16 +89,16 @@ impl Profile {
     fn missing_steps(&self) -> Vec<&'static str> {
         let mut missing = Vec::new();
         if self.purpose.is_none() {
-            missing.push("purpose_selection");
+            missing.push(OnboardingStep::PurposeSelection.as_str());
         }
         if self.proficiency.is_none() {
-            missing.push("proficiency");
+            missing.push(OnboardingStep::Proficiency.as_str());
         }
         if self.equipment.is_none() {
-            missing.push("equipment");
+            missing.push(OnboardingStep::Equipment.as_str());
         }
         if self.availability_days.is_none() {
-            missing.push("availability");
+            missing.push(OnboardingStep::Availability.as_str());
         }
         missing
     }
@@ -235,20 +242,21 @@ async fn step(
     headers: HeaderMap,
     Json(data): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let Some(step) = ONBOARDING_STEPS.iter().copied().find(|s| *s == step) else {
+    let Some(step) = OnboardingStep::parse(&step) else {
+        let names: Vec<&str> = OnboardingStep::ALL.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::not_found(
             "unknown_step",
             format!(
                 "unknown onboarding step {step:?}: use one of {}",
-                ONBOARDING_STEPS.join(", ")
+                names.join(", ")
             ),
         ));
     };
     let start = Instant::now();
     let span = tracing::info_span!(
         "onboarding.step",
-        otel.name = format!("onboarding {step}"),
-        onboarding.step = step,
+        otel.name = format!("onboarding {}", step.as_str()),
+        onboarding.step = step.as_str(),
         user.id = tracing::field::Empty,
         onboarding.purpose = tracing::field::Empty,
         onboarding.proficiency = tracing::field::Empty,
@@ -266,7 +274,7 @@ async fn step(
     let _entered = span.enter();
     state
         .metrics
-        .record_step(step, outcome, start.elapsed().as_secs_f64());
+        .record_step(step.as_str(), outcome, start.elapsed().as_secs_f64());
     match &result {
         Ok(_) => crate::telemetry::mark_ok(&span),
         Err(e) => crate::telemetry::mark_error(&span, &e.message),
@@ -274,9 +282,165 @@ async fn step(
     result
 }
 
+/// `purpose_selection {"purpose"}`.
+async fn purpose(
+    db: &Database,
+    athlete: &str,
+    data: serde_json::Value,
+    span: &tracing::Span,
+) -> Result<(), ApiError> {
+    let step = OnboardingStep::PurposeSelection.as_str();
+    let d: PurposeData = parse(step, data, r#"{"purpose": "sport_performance"}"#)?;
+    if !PURPOSES.contains(&d.purpose.as_str()) {
+        return Err(invalid(
+            step,
+            format!(
+                "purpose {:?} is not one of {}",
+                d.purpose,
+                PURPOSES.join(", ")
+            ),
+        ));
+    }
+    span.record("onboarding.purpose", d.purpose.as_str());
+    upsert(
+        db,
+        "create",
+        athlete.to_string(),
+        "purpose",
+        d.purpose.into(),
+    )
+    .await
+}
+
+/// `proficiency {"proficiency"}`.
+async fn proficiency(
+    db: &Database,
+    athlete: &str,
+    data: serde_json::Value,
+    span: &tracing::Span,
+) -> Result<(), ApiError> {
+    let step = OnboardingStep::Proficiency.as_str();
+    let d: ProficiencyData = parse(step, data, r#"{"proficiency": "intermediate"}"#)?;
+    if !PROFICIENCIES.contains(&d.proficiency.as_str()) {
+        return Err(invalid(
+            step,
+            format!(
+                "proficiency {:?} is not one of {}",
+                d.proficiency,
+                PROFICIENCIES.join(", ")
+            ),
+        ));
+    }
+    span.record("onboarding.proficiency", d.proficiency.as_str());
+    upsert(
+        db,
+        "update",
+        athlete.to_string(),
+        "proficiency",
+        d.proficiency.into(),
+    )
+    .await
+}
+
+/// `equipment {"equipment": [...]}`.
+async fn equipment(db: &Database, athlete: &str, data: serde_json::Value) -> Result<(), ApiError> {
+    let step = OnboardingStep::Equipment.as_str();
+    let d: EquipmentData = parse(step, data, r#"{"equipment": ["dumbbells", "bench"]}"#)?;
+    if d.equipment.len() > MAX_EQUIPMENT || d.equipment.iter().any(|e| e.is_empty() || e.len() > 64)
+    {
+        return Err(invalid(
+            step,
+            format!("use at most {MAX_EQUIPMENT} items of 1 to 64 characters"),
+        ));
+    }
+    let json = serde_json::Value::from(d.equipment).to_string();
+    upsert(db, "update", athlete.to_string(), "equipment", json.into()).await
+}
+
+/// `availability {"days", "minutesPerSession"}`.
+async fn availability(
+    db: &Database,
+    athlete: &str,
+    data: serde_json::Value,
+) -> Result<(), ApiError> {
+    let step = OnboardingStep::Availability.as_str();
+    let d: AvailabilityData = parse(step, data, r#"{"days": 3, "minutesPerSession": 45}"#)?;
+    if !(1..=7).contains(&d.days) {
+        return Err(invalid(
+            step,
+            format!("days = {} must be between 1 and 7", d.days),
+        ));
+    }
+    if let Some(m) = d.minutes_per_session
+        && !(10..=240).contains(&m)
+    {
+        return Err(invalid(
+            step,
+            format!("minutesPerSession = {m} must be between 10 and 240"),
+        ));
+    }
+    let athlete2 = athlete.to_string();
+    db.run_for(athlete, "update", "profiles", move |c| {
+        c.execute(
+            "INSERT INTO profiles (athlete_id, availability_days, minutes_per_session, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(athlete_id) DO UPDATE SET availability_days = excluded.availability_days,
+               minutes_per_session = excluded.minutes_per_session, updated_at_ms = excluded.updated_at_ms",
+            rusqlite::params![athlete2, d.days, d.minutes_per_session, now_ms()],
+        )
+    })
+    .await
+    .map(|_| ())
+    .map_err(db_unavailable)
+}
+
+/// `complete {}`: needs the four other steps; counts once per athlete.
+async fn complete(
+    state: &Onboarding,
+    athlete: &str,
+    data: serde_json::Value,
+) -> Result<Response, ApiError> {
+    let step = OnboardingStep::Complete.as_str();
+    let _: CompleteData = parse(step, data, "{}")?;
+    let db = &state.db;
+    let profile = read_profile(db, athlete).await?.unwrap_or_else(|| Profile {
+        athlete_id: athlete.to_string(),
+        ..Default::default()
+    });
+    let missing = profile.missing_steps();
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "onboarding_incomplete",
+            format!("complete the steps {} first", missing.join(", ")),
+        ));
+    }
+    if !profile.completed {
+        let athlete2 = athlete.to_string();
+        let changed = db
+            .run_for(athlete, "update", "profiles", move |c| {
+                c.execute(
+                    "UPDATE profiles SET completed_at_ms = ?2, updated_at_ms = ?2 WHERE athlete_id = ?1 AND completed_at_ms IS NULL",
+                    rusqlite::params![athlete2, now_ms()],
+                )
+            })
+            .await
+            .map_err(db_unavailable)?;
+        if changed == 1 {
+            state.metrics.completions.inc();
+        }
+    }
+    Ok(axum::Json(json!({
+        "athleteId": athlete,
+        "step": step,
+        "completed": true,
+        "profile": Profile { completed: true, ..profile },
+    }))
+    .into_response())
+}
+
 async fn handle_step(
     state: &Onboarding,
-    step: &'static str,
+    step: OnboardingStep,
     headers: &HeaderMap,
     data: serde_json::Value,
     span: &tracing::Span,
@@ -285,128 +449,14 @@ async fn handle_step(
     span.record("user.id", athlete.as_str());
     let db = &state.db;
     match step {
-        "purpose_selection" => {
-            let d: PurposeData = parse(step, data, r#"{"purpose": "sport_performance"}"#)?;
-            if !PURPOSES.contains(&d.purpose.as_str()) {
-                return Err(invalid(
-                    step,
-                    format!(
-                        "purpose {:?} is not one of {}",
-                        d.purpose,
-                        PURPOSES.join(", ")
-                    ),
-                ));
-            }
-            span.record("onboarding.purpose", d.purpose.as_str());
-            upsert(db, "create", athlete.clone(), "purpose", d.purpose.into()).await?;
-        }
-        "proficiency" => {
-            let d: ProficiencyData = parse(step, data, r#"{"proficiency": "intermediate"}"#)?;
-            if !PROFICIENCIES.contains(&d.proficiency.as_str()) {
-                return Err(invalid(
-                    step,
-                    format!(
-                        "proficiency {:?} is not one of {}",
-                        d.proficiency,
-                        PROFICIENCIES.join(", ")
-                    ),
-                ));
-            }
-            span.record("onboarding.proficiency", d.proficiency.as_str());
-            upsert(
-                db,
-                "update",
-                athlete.clone(),
-                "proficiency",
-                d.proficiency.into(),
-            )
-            .await?;
-        }
-        "equipment" => {
-            let d: EquipmentData = parse(step, data, r#"{"equipment": ["dumbbells", "bench"]}"#)?;
-            if d.equipment.len() > MAX_EQUIPMENT
-                || d.equipment.iter().any(|e| e.is_empty() || e.len() > 64)
-            {
-                return Err(invalid(
-                    step,
-                    format!("use at most {MAX_EQUIPMENT} items of 1 to 64 characters"),
-                ));
-            }
-            let json = serde_json::to_string(&d.equipment).expect("strings serialise");
-            upsert(db, "update", athlete.clone(), "equipment", json.into()).await?;
-        }
-        "availability" => {
-            let d: AvailabilityData = parse(step, data, r#"{"days": 3, "minutesPerSession": 45}"#)?;
-            if !(1..=7).contains(&d.days) {
-                return Err(invalid(
-                    step,
-                    format!("days = {} must be between 1 and 7", d.days),
-                ));
-            }
-            if let Some(m) = d.minutes_per_session
-                && !(10..=240).contains(&m)
-            {
-                {
-                    return Err(invalid(
-                        step,
-                        format!("minutesPerSession = {m} must be between 10 and 240"),
-                    ));
-                }
-            }
-            let athlete2 = athlete.clone();
-            db.run_for(&athlete, "update", "profiles", move |c| {
-                c.execute(
-                    "INSERT INTO profiles (athlete_id, availability_days, minutes_per_session, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(athlete_id) DO UPDATE SET availability_days = excluded.availability_days,
-                       minutes_per_session = excluded.minutes_per_session, updated_at_ms = excluded.updated_at_ms",
-                    rusqlite::params![athlete2, d.days, d.minutes_per_session, now_ms()],
-                )
-            })
-            .await
-            .map_err(db_unavailable)?;
-        }
-        _complete => {
-            let _: CompleteData = parse(step, data, "{}")?;
-            let profile = read_profile(db, &athlete)
-                .await?
-                .unwrap_or_else(|| Profile {
-                    athlete_id: athlete.clone(),
-                    ..Default::default()
-                });
-            let missing = profile.missing_steps();
-            if !missing.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "onboarding_incomplete",
-                    format!("complete the steps {} first", missing.join(", ")),
-                ));
-            }
-            if !profile.completed {
-                let athlete2 = athlete.clone();
-                let changed = db
-                    .run_for(&athlete, "update", "profiles", move |c| {
-                        c.execute(
-                            "UPDATE profiles SET completed_at_ms = ?2, updated_at_ms = ?2 WHERE athlete_id = ?1 AND completed_at_ms IS NULL",
-                            rusqlite::params![athlete2, now_ms()],
-                        )
-                    })
-                    .await
-                    .map_err(db_unavailable)?;
-                if changed == 1 {
-                    state.metrics.completions.inc();
-                }
-            }
-            return Ok(axum::Json(json!({
-                "athleteId": athlete,
-                "step": step,
-                "completed": true,
-                "profile": Profile { completed: true, ..profile },
-            }))
-            .into_response());
-        }
+        OnboardingStep::PurposeSelection => purpose(db, &athlete, data, span).await?,
+        OnboardingStep::Proficiency => proficiency(db, &athlete, data, span).await?,
+        OnboardingStep::Equipment => equipment(db, &athlete, data).await?,
+        OnboardingStep::Availability => availability(db, &athlete, data).await?,
+        OnboardingStep::Complete => return complete(state, &athlete, data).await,
     }
     Ok(
-        axum::Json(json!({ "athleteId": athlete, "step": step, "completed": false }))
+        axum::Json(json!({ "athleteId": athlete, "step": step.as_str(), "completed": false }))
             .into_response(),
     )
 }
@@ -430,16 +480,20 @@ async fn get_profile(
     }
 }
 
-async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "service": SERVICE })).into_response()
-}
-
 /// Known database operations, created at 0 in the metrics.
 const DB_OPERATIONS: [(&str, &str); 3] = [
     ("create", "profiles"),
     ("read", "profiles"),
     ("update", "profiles"),
 ];
+
+/// The API of profile-onboarding.
+fn routes() -> Vec<Route<Onboarding>> {
+    vec![
+        Route::post("/onboarding/{step}", step),
+        Route::get("/profiles/{athlete_id}", get_profile),
+    ]
+}
 
 async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceError> {
     let start_error = |message: String| ServiceError::Start {
@@ -458,29 +512,15 @@ async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceE
         metrics: onboarding_metrics,
     };
 
-    let routes: [(&str, Method); 2] = [
-        ("/onboarding/{step}", Method::POST),
-        ("/profiles/{athlete_id}", Method::GET),
-    ];
-    for (route, method) in routes.iter().cloned() {
-        api_metrics.init_route(route, method);
-    }
-    let api = Router::new()
-        .route("/onboarding/{step}", post(step))
-        .route("/profiles/{athlete_id}", get(get_profile))
-        .with_state(state);
-    let app = crate::app::finish(
-        SERVICE,
-        api.route("/health", get(health))
-            .merge(crate::admin::router(
-                SERVICE,
-                config.common.admin_token.clone(),
-                faults.clone(),
-            )),
-        api_metrics,
-        None,
-        faults.clone(),
-    );
+    let api = app::routes(routes(), &api_metrics).with_state(state);
+    let service = app::Service {
+        name: SERVICE,
+        admin_token: config.common.admin_token.clone(),
+        faults: faults.clone(),
+        api: api_metrics,
+        cors: None,
+    };
+    let app = app::finish(service, api);
     Ok(Built {
         app,
         metrics: metrics::router(SERVICE, registry, faults),

@@ -15,11 +15,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::json;
@@ -27,6 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::{self, Route};
 use crate::config::PlanningConfig;
 use crate::db::Database;
 use crate::error::{ApiError, Json};
@@ -518,10 +517,6 @@ async fn concurrency_status(State(engine): State<Arc<Engine>>) -> Response {
     .into_response()
 }
 
-async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "service": SERVICE })).into_response()
-}
-
 /// Takes deliveries while permits are free; at shutdown, stops taking and waits for
 /// the jobs in flight.
 async fn consume(engine: Arc<Engine>, mut source: Source, shutdown: CancellationToken) {
@@ -585,6 +580,16 @@ async fn watch_backlog(engine: Arc<Engine>, shutdown: CancellationToken) {
     }
 }
 
+/// The API of planning-engine.
+fn routes() -> Vec<Route<Arc<Engine>>> {
+    vec![
+        Route::post("/jobs", submit_job),
+        Route::get("/jobs/{job_id}", get_job),
+        Route::get("/queue/status", queue_status),
+        Route::get("/concurrency/status", concurrency_status),
+    ]
+}
+
 async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceError> {
     let start_error = |message: String| ServiceError::Start {
         service: SERVICE,
@@ -633,29 +638,15 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
         nak_backoff: config.nak_backoff,
     });
 
-    let routes: [(&str, Method); 5] = [
-        ("/queue/status", Method::GET),
-        ("/concurrency/status", Method::GET),
-        ("/jobs", Method::POST),
-        ("/jobs/{job_id}", Method::GET),
-        ("/health", Method::GET),
-    ];
-    for (route, method) in routes.iter().cloned() {
-        api_metrics.init_route(route, method);
-    }
-    let api = Router::new()
-        .route("/jobs", post(submit_job))
-        .route("/jobs/{job_id}", get(get_job))
-        .route("/queue/status", get(queue_status))
-        .route("/concurrency/status", get(concurrency_status))
-        .route("/health", get(health))
-        .with_state(engine.clone())
-        .merge(crate::admin::router(
-            SERVICE,
-            config.common.admin_token.clone(),
-            faults.clone(),
-        ));
-    let app = crate::app::finish(SERVICE, api, api_metrics, None, faults.clone());
+    let api = app::routes(routes(), &api_metrics).with_state(engine.clone());
+    let service = app::Service {
+        name: SERVICE,
+        admin_token: config.common.admin_token.clone(),
+        faults: faults.clone(),
+        api: api_metrics,
+        cors: None,
+    };
+    let app = app::finish(service, api);
 
     let consumer = tokio::spawn(consume(engine.clone(), source, ctx.shutdown.clone()));
     let watcher = tokio::spawn(watch_backlog(engine, ctx.shutdown.clone()));

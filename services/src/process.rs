@@ -83,6 +83,7 @@ pub struct ProcessCollector {
 }
 
 impl ProcessCollector {
+    /// Metrics of `scope` (the process, or a runtime's threads).
     pub fn new(scope: CpuScope) -> Self {
         let start_time_seconds = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -98,14 +99,20 @@ impl ProcessCollector {
 /// One reading of the process metrics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProcessSample {
+    /// Resident memory.
     pub resident_memory_bytes: u64,
+    /// Virtual memory.
     pub virtual_memory_bytes: u64,
+    /// CPU time of the scope.
     pub cpu_seconds: f64,
+    /// Threads of the process.
     pub threads: u64,
+    /// Open file descriptors.
     pub open_fds: u64,
 }
 
 impl ProcessCollector {
+    /// Reads `/proc` now (`None` when it cannot).
     pub fn sample(&self) -> Option<ProcessSample> {
         let me = procfs::process::Process::myself().ok()?;
         let stat = me.stat().ok()?;

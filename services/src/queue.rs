@@ -43,10 +43,15 @@ pub const DLQ_REASON_HEADER: &str = "Athlete-Ally-Dead-Letter-Reason";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanJob {
+    /// The job's id (HMAC-signed, bound to its athlete).
     pub job_id: String,
+    /// The athlete.
     pub athlete_id: String,
+    /// `basic`, `standard` or `advanced`.
     pub complexity: String,
+    /// Equipment items.
     pub equipment_count: u32,
+    /// Days per week.
     pub availability_days: u32,
     /// When the gateway accepted the request (unix ms); plan duration counts from here.
     pub submitted_at_ms: u64,
@@ -56,14 +61,28 @@ pub struct PlanJob {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// A queue operation that failed.
 pub enum QueueError {
     #[error(
         "NATS unreachable at NATS_URL={url}: {reason} (start nats-server with -js, or unset NATS_URL)"
     )]
-    Connect { url: String, reason: String },
+    /// NATS cannot be reached.
+    Connect {
+        /// The server's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     #[error("JetStream {what} failed: {reason}")]
-    JetStream { what: &'static str, reason: String },
+    /// A JetStream call failed.
+    JetStream {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
     #[error("the in-process queue is closed")]
+    /// The queue is closed (shutting down).
     Closed,
 }
 
@@ -122,6 +141,7 @@ pub async fn publish_job(js: &jetstream::Context, job: &PlanJob) -> Result<(), Q
 
 /// One delivery of a job.
 pub struct Delivery {
+    /// The job.
     pub job: PlanJob,
     /// 1 for the first delivery.
     pub attempt: u32,
@@ -207,6 +227,7 @@ pub struct InProcessQueue {
 }
 
 impl InProcessQueue {
+    /// A queue and the receiver of its deliveries.
     pub fn new() -> (InProcessQueue, mpsc::UnboundedReceiver<Delivery>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
@@ -219,6 +240,7 @@ impl InProcessQueue {
         )
     }
 
+    /// Queues a job.
     pub fn enqueue(&self, job: PlanJob) -> Result<(), QueueError> {
         self.send(job, 1)
     }
@@ -254,6 +276,7 @@ impl InProcessQueue {
         self.pending.load(Ordering::Relaxed)
     }
 
+    /// Jobs dead-lettered so far.
     pub fn dead_letters(&self) -> i64 {
         self.dead_letters.load(Ordering::Relaxed)
     }
@@ -261,12 +284,18 @@ impl InProcessQueue {
 
 /// Where the planning engine takes its deliveries from.
 pub enum Source {
+    /// The in-process queue.
     InProcess {
+        /// The queue (for redeliveries).
         queue: InProcessQueue,
+        /// Its deliveries.
         rx: mpsc::UnboundedReceiver<Delivery>,
     },
+    /// JetStream.
     Nats {
+        /// The context (for acks, naks, dead letters).
         js: Box<jetstream::Context>,
+        /// The pull consumer's messages.
         messages: Box<pull::Stream>,
     },
 }
@@ -385,6 +414,7 @@ pub struct NatsBacklog {
     pub num_pending: u64,
     /// Delivered, not yet acked (running or waiting for a redelivery).
     pub num_ack_pending: u64,
+    /// Deliveries after the first.
     pub num_redelivered: u64,
     /// Messages in the dead-letter stream.
     pub dead_letter_messages: u64,

@@ -76,6 +76,7 @@ impl RateLimiter {
 #[derive(Debug, Clone)]
 pub struct VerifiedAthlete(pub String);
 
+/// Refuses a client past its rate with 429 and `Retry-After`.
 pub async fn middleware(
     State(limiter): State<RateLimiter>,
     mut request: Request,

@@ -27,27 +27,41 @@ pub enum RuntimeMode {
     /// On the caller's runtime; process metrics cover the whole process.
     Current,
     /// On a new runtime with this many worker threads; CPU metrics cover its threads.
-    Isolated { workers: usize },
+    Isolated {
+        /// Worker threads of the runtime.
+        workers: usize,
+    },
 }
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{service}: cannot listen on {addr}: {source} (choose another port with {port_var})")]
+    /// A port cannot be bound.
     Bind {
+        /// The service.
         service: &'static str,
+        /// The address.
         addr: SocketAddr,
+        /// The variable that sets the port.
         port_var: &'static str,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{service}: {message}")]
+    /// The service could not start.
     Start {
+        /// The service.
         service: &'static str,
+        /// Why.
         message: String,
     },
     #[error("{service}: {message}")]
+    /// The service stopped with an error.
     Serve {
+        /// The service.
         service: &'static str,
+        /// Why.
         message: String,
     },
 }
@@ -55,7 +69,9 @@ pub enum ServiceError {
 /// What a service's builder hands back: its two routers and the background work
 /// to wait for at shutdown.
 pub struct Built {
+    /// The API.
     pub app: Router,
+    /// `/metrics` and `/health` on the metrics port.
     pub metrics: Router,
     /// Finishes after shutdown is requested, once background work has drained.
     pub drain: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -64,14 +80,19 @@ pub struct Built {
 /// Given to a service's builder.
 #[derive(Clone)]
 pub struct Context {
+    /// Whose CPU the service's metrics count.
     pub cpu_scope: CpuScope,
+    /// Cancelled when the service must stop.
     pub shutdown: CancellationToken,
 }
 
 /// A running service.
 pub struct ServiceHandle {
+    /// Its name.
     pub name: &'static str,
+    /// Where its API listens.
     pub http_addr: SocketAddr,
+    /// Where its metrics listen.
     pub metrics_addr: SocketAddr,
     shutdown: CancellationToken,
     done: Option<JoinHandle<Result<(), ServiceError>>>,
@@ -153,26 +174,13 @@ fn bind(
     Ok(listener)
 }
 
-/// Binds both ports, builds the service and serves it until shutdown.
-pub async fn launch<F, Fut>(
+/// The runtime a service runs on (`None`: the caller's) and the scope of its CPU metric.
+fn runtime_for(
     name: &'static str,
-    listen: Listen,
-    port_vars: (&'static str, &'static str),
     mode: RuntimeMode,
-    build: F,
-) -> Result<ServiceHandle, ServiceError>
-where
-    F: FnOnce(Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Built, ServiceError>> + Send + 'static,
-{
-    let http = bind(name, listen.http, port_vars.0)?;
-    let metrics = bind(name, listen.metrics, port_vars.1)?;
-    let http_addr = http.local_addr().expect("bound socket has an address");
-    let metrics_addr = metrics.local_addr().expect("bound socket has an address");
-    let shutdown = CancellationToken::new();
-
-    let (runtime, cpu_scope) = match mode {
-        RuntimeMode::Current => (None, CpuScope::Process),
+) -> Result<(Option<tokio::runtime::Runtime>, CpuScope), ServiceError> {
+    match mode {
+        RuntimeMode::Current => Ok((None, CpuScope::Process)),
         RuntimeMode::Isolated { workers } => {
             let threads = Arc::new(ThreadSet::default());
             let (on_start, on_stop) = (threads.clone(), threads.clone());
@@ -187,61 +195,104 @@ where
                     service: name,
                     message: format!("cannot start a runtime: {e}"),
                 })?;
-            (Some(runtime), CpuScope::Threads(threads))
+            Ok((Some(runtime), CpuScope::Threads(threads)))
+        }
+    }
+}
+
+/// Builds the service, says it is ready, and serves both ports until `token` is
+/// cancelled and its background work has drained.
+async fn serve<F, Fut>(
+    name: &'static str,
+    listeners: (std::net::TcpListener, std::net::TcpListener),
+    build: F,
+    context: Context,
+    ready: oneshot::Sender<Result<(), ServiceError>>,
+) -> Result<(), ServiceError>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Built, ServiceError>>,
+{
+    let serve_error = |message: String| ServiceError::Serve {
+        service: name,
+        message,
+    };
+    let token = context.shutdown.clone();
+    let built = match build(context).await {
+        Ok(b) => b,
+        Err(e) => {
+            let message = e.to_string();
+            let _ = ready.send(Err(e));
+            return Err(serve_error(message));
         }
     };
+    let (http, metrics) = match tokio::net::TcpListener::from_std(listeners.0)
+        .and_then(|h| tokio::net::TcpListener::from_std(listeners.1).map(|m| (h, m)))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(serve_error(format!("cannot register listeners: {e}"))));
+            return Err(serve_error(e.to_string()));
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let app = axum::serve(
+        http,
+        built
+            .app
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.clone().cancelled_owned());
+    let metrics =
+        axum::serve(metrics, built.metrics).with_graceful_shutdown(token.clone().cancelled_owned());
+    let drain = async {
+        if let Some(drain) = built.drain {
+            drain.await;
+        }
+    };
+    let (app, metrics, ()) = tokio::join!(app, metrics, drain);
+    app.and(metrics).map_err(|e| serve_error(e.to_string()))
+}
+
+/// Binds both ports, builds the service and serves it until shutdown.
+pub async fn launch<F, Fut>(
+    name: &'static str,
+    listen: Listen,
+    port_vars: (&'static str, &'static str),
+    mode: RuntimeMode,
+    build: F,
+) -> Result<ServiceHandle, ServiceError>
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Built, ServiceError>> + Send + 'static,
+{
+    let http = bind(name, listen.http, port_vars.0)?;
+    let metrics = bind(name, listen.metrics, port_vars.1)?;
+    let address = |l: &std::net::TcpListener| {
+        l.local_addr().map_err(|e| ServiceError::Start {
+            service: name,
+            message: format!("no local address: {e}"),
+        })
+    };
+    let (http_addr, metrics_addr) = (address(&http)?, address(&metrics)?);
+    let shutdown = CancellationToken::new();
+    let (runtime, cpu_scope) = runtime_for(name, mode)?;
     let spawner = match &runtime {
         Some(rt) => rt.handle().clone(),
         None => tokio::runtime::Handle::current(),
     };
-
     let context = Context {
         cpu_scope,
         shutdown: shutdown.clone(),
     };
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), ServiceError>>();
-    let token = shutdown.clone();
-    let done = spawner.spawn(async move {
-        let serve_error = |message: String| ServiceError::Serve {
-            service: name,
-            message,
-        };
-        let built = match build(context).await {
-            Ok(b) => b,
-            Err(e) => {
-                let message = e.to_string();
-                let _ = ready_tx.send(Err(e));
-                return Err(serve_error(message));
-            }
-        };
-        let listeners = tokio::net::TcpListener::from_std(http)
-            .and_then(|h| tokio::net::TcpListener::from_std(metrics).map(|m| (h, m)));
-        let (http, metrics) = match listeners {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = ready_tx.send(Err(serve_error(format!("cannot register listeners: {e}"))));
-                return Err(serve_error(e.to_string()));
-            }
-        };
-        let _ = ready_tx.send(Ok(()));
-        let app = axum::serve(
-            http,
-            built
-                .app
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let metrics = axum::serve(metrics, built.metrics)
-            .with_graceful_shutdown(token.clone().cancelled_owned());
-        let drain = async {
-            if let Some(drain) = built.drain {
-                drain.await;
-            }
-        };
-        let (app, metrics, ()) = tokio::join!(app, metrics, drain);
-        app.and(metrics).map_err(|e| serve_error(e.to_string()))
-    });
-
+    let done = spawner.spawn(serve(name, (http, metrics), build, context, ready_tx));
+    let failed = |runtime: Option<tokio::runtime::Runtime>, e: ServiceError| {
+        if let Some(rt) = runtime {
+            rt.shutdown_background();
+        }
+        Err(e)
+    };
     match ready_rx.await {
         Ok(Ok(())) => Ok(ServiceHandle {
             name,
@@ -251,20 +302,13 @@ where
             done: Some(done),
             runtime,
         }),
-        Ok(Err(e)) => {
-            if let Some(rt) = runtime {
-                rt.shutdown_background();
-            }
-            Err(e)
-        }
-        Err(_) => {
-            if let Some(rt) = runtime {
-                rt.shutdown_background();
-            }
-            Err(ServiceError::Start {
+        Ok(Err(e)) => failed(runtime, e),
+        Err(_) => failed(
+            runtime,
+            ServiceError::Start {
                 service: name,
                 message: "the service stopped while starting".to_string(),
-            })
-        }
+            },
+        ),
     }
 }

@@ -190,11 +190,11 @@ async fn onboarding_flow_persists_and_counts_completion_once() {
         "a completion counts once"
     );
     assert_eq!(
-        m[r#"onboarding_requests_total{step="complete",outcome="invalid"}"#],
+        m[r#"onboarding_requests_total{outcome="invalid",step="complete"}"#],
         1.0
     );
     assert_eq!(
-        m[r#"onboarding_requests_total{step="complete",outcome="success"}"#],
+        m[r#"onboarding_requests_total{outcome="success",step="complete"}"#],
         2.0
     );
     s.shutdown().await.unwrap();
@@ -568,7 +568,7 @@ async fn admin_faults_need_the_admin_token_and_apply_at_run_time() {
     );
     let m = scrape(&c, &s.gateway.metrics_url()).await;
     assert_eq!(
-        m[r#"api_errors_total{route="/api/health",method="GET",status_class="5xx"}"#],
+        m[r#"api_errors_total{method="GET",route="/api/health",status_class="5xx"}"#],
         1.0
     );
     s.shutdown().await.unwrap();

@@ -228,7 +228,7 @@ async fn wait_in_flight(c: &reqwest::Client, s: &services::Services) {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_the_job_in_flight() {
-    let dir = tempdir::Dir::new("aa-shutdown");
+    let dir = testkit::TempDir::new("aa-shutdown");
     let db = dir.0.join("planning.db");
     let mut config = fast_config();
     config.planning.database_url = db.display().to_string();
