@@ -4,6 +4,9 @@
 
 use std::time::Instant;
 
+#[path = "../tests/fixtures/synthetic.rs"]
+mod synthetic;
+
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -13,7 +16,7 @@ fn main() {
     let rate = args.get(1).copied().unwrap_or(5000);
     let slice = args.get(2).copied().unwrap_or(5);
     let built = Instant::now();
-    let run = reports::synthetic::run(seconds, rate, slice);
+    let run = synthetic::run(seconds, rate, slice);
     let build_ms = built.elapsed().as_secs_f64() * 1000.0;
     let dir = std::env::temp_dir().join(format!("synthetic-report-{}", std::process::id()));
     let started = Instant::now();

@@ -43,10 +43,13 @@ pub struct Row {
     pub item: String,
     /// `p50`, `p95`, `p99`, `error rate`, `SLO`.
     pub metric: String,
+    /// The baseline's value, as shown.
     pub baseline: String,
+    /// This run's value, as shown.
     pub current: String,
     /// Relative change, when meaningful.
     pub change: Option<f64>,
+    /// Whether it is worse beyond the noise margins.
     pub regression: bool,
     /// Why it is or is not a regression.
     pub note: String,
@@ -55,16 +58,21 @@ pub struct Row {
 /// A run against its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// The baseline's run id.
     pub baseline_run: String,
+    /// The margins the comparison used.
     pub margins: Margins,
+    /// One row per compared figure.
     pub rows: Vec<Row>,
 }
 
 impl Comparison {
+    /// The rows that are regressions.
     pub fn regressions(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.regression)
     }
 
+    /// Whether anything regressed.
     pub fn has_regression(&self) -> bool {
         self.rows.iter().any(|r| r.regression)
     }

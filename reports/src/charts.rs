@@ -25,15 +25,20 @@ pub const PALETTE: [RGBColor; 6] = [
 
 /// One line of a chart.
 pub struct Line {
+    /// The legend's name.
     pub name: String,
+    /// (x, y) points, x ascending.
     pub points: Vec<(f64, f64)>,
+    /// The line's colour.
     pub color: RGBColor,
 }
 
 /// How a long series is reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduce {
+    /// The mean of the points merged.
     Mean,
+    /// The largest of the points merged (peaks stay visible).
     Max,
 }
 

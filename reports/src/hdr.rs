@@ -33,10 +33,13 @@ pub fn new_histogram() -> Histogram<u64> {
 /// One interval of a log.
 #[derive(Debug, Clone)]
 pub struct Interval {
+    /// The tag (`req.<name>`, `flow.<name>`), when tagged.
     pub tag: Option<String>,
     /// Offset from the log's start time.
     pub start: Duration,
+    /// Its length.
     pub duration: Duration,
+    /// The values recorded in it, microseconds.
     pub histogram: Histogram<u64>,
 }
 

@@ -160,6 +160,72 @@ fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
     }
 }
 
+/// What every time chart of a run shares: its slices, its length and its stages.
+struct TimeAxis<'a> {
+    slices: &'a [crate::summary::Slice],
+    step: f64,
+    x_max: f64,
+    markers: Vec<(f64, String)>,
+}
+
+impl TimeAxis<'_> {
+    fn t(slice: &crate::summary::Slice) -> f64 {
+        slice.t_ms as f64 / 1000.0
+    }
+
+    /// One value per slice, reduced to at most [`MAX_POINTS`].
+    fn series(&self, f: &dyn Fn(&crate::summary::Slice) -> f64, how: Reduce) -> Vec<(f64, f64)> {
+        let points: Vec<(f64, f64)> = self.slices.iter().map(|x| (Self::t(x), f(x))).collect();
+        charts::reduce(&points, MAX_POINTS, how)
+    }
+
+    /// A chart with the stage boundaries marked.
+    fn chart(&self, title: &str, caption: &str, unit: &str, lines: &[Line]) -> Chart {
+        Chart {
+            title: title.into(),
+            svg: Value::from_safe_string(charts::time_chart(
+                caption,
+                unit,
+                lines,
+                &self.markers,
+                self.x_max,
+            )),
+        }
+    }
+
+    /// p50, p95 and p99 of one flow's completed iterations per slice.
+    fn flow_latency(&self, flow: &str) -> Chart {
+        let pick = |f: fn(&crate::summary::SlicePercentiles) -> f64| {
+            let points: Vec<(f64, f64)> = self
+                .slices
+                .iter()
+                .filter_map(|x| {
+                    x.flows
+                        .get(flow)
+                        .filter(|p| p.count > 0)
+                        .map(|p| (Self::t(x), f(p)))
+                })
+                .collect();
+            charts::reduce(&points, MAX_POINTS, Reduce::Max)
+        };
+        let line = |name: &str, f, color| Line {
+            name: name.into(),
+            points: pick(f),
+            color,
+        };
+        self.chart(
+            &format!("Latency: {flow}"),
+            &format!("Latency of the {flow} flow (ms, per slice)"),
+            "ms",
+            &[
+                line("p50", |p| p.p50, PALETTE[2]),
+                line("p95", |p| p.p95, PALETTE[1]),
+                line("p99", |p| p.p99, PALETTE[3]),
+            ],
+        )
+    }
+}
+
 fn time_charts(run: &RunData) -> Vec<Chart> {
     let s = &run.summary;
     let slices = &run.timeline.slices;
@@ -167,142 +233,81 @@ fn time_charts(run: &RunData) -> Vec<Chart> {
         return Vec::new();
     }
     let step = run.timeline.slice_seconds.max(1e-3);
-    let x_max = s.duration_seconds().max(step);
-    let markers: Vec<(f64, String)> = s
-        .stages
-        .iter()
-        .map(|st| {
-            (
-                st.start_ms.saturating_sub(s.start_ms) as f64 / 1000.0,
-                st.name.clone(),
-            )
-        })
-        .collect();
-    let t = |slice: &crate::summary::Slice| slice.t_ms as f64 / 1000.0;
-    let series = |f: &dyn Fn(&crate::summary::Slice) -> f64, how: Reduce| -> Vec<(f64, f64)> {
-        charts::reduce(
-            &slices.iter().map(|x| (t(x), f(x))).collect::<Vec<_>>(),
-            MAX_POINTS,
-            how,
-        )
+    let axis = TimeAxis {
+        slices,
+        step,
+        x_max: s.duration_seconds().max(step),
+        markers: s
+            .stages
+            .iter()
+            .map(|st| {
+                (
+                    st.start_ms.saturating_sub(s.start_ms) as f64 / 1000.0,
+                    st.name.clone(),
+                )
+            })
+            .collect(),
+    };
+    let line = |name: &str, points, color| Line {
+        name: name.into(),
+        points,
+        color,
+    };
+    let error_rate = |x: &crate::summary::Slice| {
+        if x.requests > 0 {
+            100.0 * x.errors as f64 / x.requests as f64
+        } else {
+            0.0
+        }
     };
     let mut out = vec![
-        Chart {
-            title: "Throughput".into(),
-            svg: Value::from_safe_string(charts::time_chart(
-                "Throughput (requests per second)",
-                "req/s",
-                &[Line {
-                    name: "requests".into(),
-                    points: series(&|x| x.requests as f64 / step, Reduce::Mean),
-                    color: PALETTE[0],
-                }],
-                &markers,
-                x_max,
-            )),
-        },
-        Chart {
-            title: "Error rate".into(),
-            svg: Value::from_safe_string(charts::time_chart(
-                "Error rate (failed requests and iterations, %)",
-                "%",
-                &[Line {
-                    name: "errors".into(),
-                    points: series(
-                        &|x| {
-                            if x.requests > 0 {
-                                100.0 * x.errors as f64 / x.requests as f64
-                            } else {
-                                0.0
-                            }
-                        },
-                        Reduce::Max,
-                    ),
-                    color: PALETTE[3],
-                }],
-                &markers,
-                x_max,
-            )),
-        },
+        axis.chart(
+            "Throughput",
+            "Throughput (requests per second)",
+            "req/s",
+            &[line(
+                "requests",
+                axis.series(&|x| x.requests as f64 / axis.step, Reduce::Mean),
+                PALETTE[0],
+            )],
+        ),
+        axis.chart(
+            "Error rate",
+            "Error rate (failed requests and iterations, %)",
+            "%",
+            &[line(
+                "errors",
+                axis.series(&error_rate, Reduce::Max),
+                PALETTE[3],
+            )],
+        ),
     ];
-    let flows: Vec<String> = slices
+    let flows: std::collections::BTreeSet<String> = slices
         .iter()
         .flat_map(|x| x.flows.keys().cloned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
-    for flow in flows {
-        let pick = |f: fn(&crate::summary::SlicePercentiles) -> f64| {
-            charts::reduce(
-                &slices
-                    .iter()
-                    .filter_map(|x| {
-                        x.flows
-                            .get(&flow)
-                            .filter(|p| p.count > 0)
-                            .map(|p| (t(x), f(p)))
-                    })
-                    .collect::<Vec<_>>(),
-                MAX_POINTS,
-                Reduce::Max,
-            )
-        };
-        out.push(Chart {
-            title: format!("Latency: {flow}"),
-            svg: Value::from_safe_string(charts::time_chart(
-                &format!("Latency of the {flow} flow (ms, per slice)"),
-                "ms",
-                &[
-                    Line {
-                        name: "p50".into(),
-                        points: pick(|p| p.p50),
-                        color: PALETTE[2],
-                    },
-                    Line {
-                        name: "p95".into(),
-                        points: pick(|p| p.p95),
-                        color: PALETTE[1],
-                    },
-                    Line {
-                        name: "p99".into(),
-                        points: pick(|p| p.p99),
-                        color: PALETTE[3],
-                    },
-                ],
-                &markers,
-                x_max,
-            )),
-        });
-    }
-    out.push(Chart {
-        title: "Active users".into(),
-        svg: Value::from_safe_string(charts::time_chart(
-            "Active virtual users (stage boundaries marked)",
+    out.extend(flows.iter().map(|flow| axis.flow_latency(flow)));
+    out.push(axis.chart(
+        "Active users",
+        "Active virtual users (stage boundaries marked)",
+        "users",
+        &[line(
             "users",
-            &[Line {
-                name: "users".into(),
-                points: series(&|x| x.users as f64, Reduce::Max),
-                color: PALETTE[4],
-            }],
-            &markers,
-            x_max,
-        )),
-    });
+            axis.series(&|x| x.users as f64, Reduce::Max),
+            PALETTE[4],
+        )],
+    ));
     if s.dropped_iterations > 0 {
-        out.push(Chart {
-            title: "Dropped iterations".into(),
-            svg: Value::from_safe_string(charts::time_chart(
-                "Dropped iterations per slice (paced flows started too late)",
-                "iterations",
-                &[Line {
-                    name: "dropped".into(),
-                    points: series(&|x| x.dropped as f64, Reduce::Max),
-                    color: PALETTE[5],
-                }],
-                &markers,
-                x_max,
-            )),
-        });
+        out.push(axis.chart(
+            "Dropped iterations",
+            "Dropped iterations per slice (paced flows started too late)",
+            "iterations",
+            &[line(
+                "dropped",
+                axis.series(&|x| x.dropped as f64, Reduce::Max),
+                PALETTE[5],
+            )],
+        ));
     }
     out
 }
@@ -368,14 +373,8 @@ pub fn exit_meaning(code: u8) -> &'static str {
     }
 }
 
-/// Renders the whole page.
-pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, minijinja::Error> {
-    let s = &run.summary;
-    let status = match s.exit_code {
-        0 => "pass",
-        1 => "fail",
-        _ => "inconclusive",
-    };
+/// The slowest sampled requests per flow, slowest first, at most ten each.
+fn slowest_rows(s: &RunSummary) -> BTreeMap<String, Vec<TraceRow>> {
     let jaeger = s.target.jaeger_url.as_deref();
     let mut slowest: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
     for t in &s.slowest {
@@ -396,6 +395,60 @@ pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, 
         });
         rows.truncate(10);
     }
+    slowest
+}
+
+fn request_rows(s: &RunSummary) -> Vec<RequestRow> {
+    s.requests
+        .iter()
+        .map(|r| RequestRow {
+            name: r.name.clone(),
+            flow: r.flow.clone(),
+            count: r.count,
+            errors: r.errors,
+            classes: r
+                .status_classes
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            p50: ms(r.latency_ms.p50),
+            p90: ms(r.latency_ms.p90),
+            p95: ms(r.latency_ms.p95),
+            p99: ms(r.latency_ms.p99),
+            p999: ms(r.latency_ms.p999),
+            max: ms(r.latency_ms.max),
+        })
+        .collect()
+}
+
+fn flow_rows(s: &RunSummary) -> Vec<FlowRow> {
+    s.flows
+        .iter()
+        .map(|f| FlowRow {
+            name: f.name.clone(),
+            done: f.iterations.saturating_sub(f.failed),
+            failed: f.failed,
+            abandoned: f.abandoned,
+            dropped: f.dropped,
+            interrupted: f.interrupted,
+            p50: ms(f.latency_ms.p50),
+            p95: ms(f.latency_ms.p95),
+            p99: ms(f.latency_ms.p99),
+            max: ms(f.latency_ms.max),
+        })
+        .collect()
+}
+
+/// Renders the whole page.
+pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, minijinja::Error> {
+    let s = &run.summary;
+    let status = match s.exit_code {
+        0 => "pass",
+        1 => "fail",
+        _ => "inconclusive",
+    };
+    let slowest = slowest_rows(s);
     let verdicts = s.verdicts.as_ref();
     let page = Page {
         status,
@@ -425,44 +478,8 @@ pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, 
             .unwrap_or_default(),
         charts: time_charts(run),
         distributions: distribution_charts(run),
-        requests: s
-            .requests
-            .iter()
-            .map(|r| RequestRow {
-                name: r.name.clone(),
-                flow: r.flow.clone(),
-                count: r.count,
-                errors: r.errors,
-                classes: r
-                    .status_classes
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                p50: ms(r.latency_ms.p50),
-                p90: ms(r.latency_ms.p90),
-                p95: ms(r.latency_ms.p95),
-                p99: ms(r.latency_ms.p99),
-                p999: ms(r.latency_ms.p999),
-                max: ms(r.latency_ms.max),
-            })
-            .collect(),
-        flows: s
-            .flows
-            .iter()
-            .map(|f| FlowRow {
-                name: f.name.clone(),
-                done: f.iterations.saturating_sub(f.failed),
-                failed: f.failed,
-                abandoned: f.abandoned,
-                dropped: f.dropped,
-                interrupted: f.interrupted,
-                p50: ms(f.latency_ms.p50),
-                p95: ms(f.latency_ms.p95),
-                p99: ms(f.latency_ms.p99),
-                max: ms(f.latency_ms.max),
-            })
-            .collect(),
+        requests: request_rows(s),
+        flows: flow_rows(s),
         errors: &s.errors,
         slowest,
         comparison,

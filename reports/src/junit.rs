@@ -111,7 +111,7 @@ mod tests {
             slo: name.into(),
             description: name.into(),
             area: "performance".into(),
-            kind: "ratio".into(),
+            kind: slo::definition::SloKind::Ratio,
             window: WindowKind::Whole,
             status,
             value: Some(0.02),

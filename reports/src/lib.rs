@@ -7,7 +7,9 @@
 //! - [`markdown`]: `summary.md` for a pull-request comment.
 //! - [`junit`]: `junit.xml`, one test case per SLO.
 //! - [`baseline`]: comparison with a baseline run, with noise margins.
-//! - [`synthetic`]: a synthetic run of any size, for the benchmark and tests.
+
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod baseline;
 pub mod charts;
@@ -17,7 +19,6 @@ pub mod junit;
 pub mod markdown;
 pub mod run_data;
 pub mod summary;
-pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 
@@ -28,12 +29,17 @@ use run_data::RunData;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
+    /// The run directory could not be read or written.
     RunDir(#[from] summary::RunDirError),
     #[error("rendering the HTML report failed: {0}")]
+    /// The HTML template failed.
     Template(#[from] minijinja::Error),
     #[error("{path}: {source}")]
+    /// A report file could not be written.
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
 }
@@ -41,8 +47,11 @@ pub enum ReportError {
 /// The files written by [`render_all`].
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    /// `report.html`.
     pub html: PathBuf,
+    /// `summary.md`.
     pub markdown: PathBuf,
+    /// `junit.xml`, when the run was judged.
     pub junit: Option<PathBuf>,
 }
 

@@ -33,6 +33,96 @@ pub fn headline(summary: &RunSummary) -> &'static str {
     }
 }
 
+fn verdicts_table(s: &RunSummary, out: &mut String) {
+    let Some(v) = &s.verdicts else { return };
+    let _ = writeln!(out, "SLOs judged from **{}**.\n", v.source);
+    let _ = writeln!(
+        out,
+        "| SLO | verdict | value | objective | samples | budget used |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---:|---:|");
+    for (window, verdicts) in [("", Some(&v.whole)), (" (steady)", v.steady.as_ref())] {
+        for x in verdicts.into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {}{} | {} | {} | {} |",
+                cell(&x.slo),
+                window,
+                mark(x.status),
+                cell(&x.display),
+                if x.exact { "" } else { " (est.)" },
+                cell(&x.objective),
+                x.samples,
+                x.budget_consumed
+                    .map(|b| format!("{:.0}%", b * 100.0))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    out.push('\n');
+}
+
+fn requests_table(s: &RunSummary, out: &mut String) {
+    let mut busiest: Vec<_> = s.requests.iter().collect();
+    busiest.sort_by_key(|r| std::cmp::Reverse(r.count));
+    if busiest.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| request | count | errors | p50 ms | p95 ms | p99 ms |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for r in busiest.iter().take(8) {
+        let l = &r.latency_ms;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+            cell(&r.name),
+            r.count,
+            r.errors,
+            l.p50,
+            l.p95,
+            l.p99
+        );
+    }
+    out.push('\n');
+}
+
+fn comparison_table(c: &Comparison, out: &mut String) {
+    let regressions: Vec<_> = c.regressions().collect();
+    if regressions.is_empty() {
+        let _ = writeln!(
+            out,
+            "No regression against baseline `{}`.",
+            cell(&c.baseline_run)
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "**{} regressions** against baseline `{}`:\n",
+        regressions.len(),
+        cell(&c.baseline_run)
+    );
+    let _ = writeln!(out, "| item | metric | baseline | now | change |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    for r in regressions.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&r.item),
+            cell(&r.metric),
+            cell(&r.baseline),
+            cell(&r.current),
+            r.change
+                .map(|c| format!("{:+.0}%", c * 100.0))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// `summary.md`: the verdicts and the requests, for a pull-request comment.
 pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -54,87 +144,10 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
         s.total_errors,
         if s.interrupted { ", stopped early" } else { "" }
     );
-    if let Some(v) = &s.verdicts {
-        let _ = writeln!(out, "SLOs judged from **{}**.\n", v.source);
-        let _ = writeln!(
-            out,
-            "| SLO | verdict | value | objective | samples | budget used |"
-        );
-        let _ = writeln!(out, "|---|---|---|---|---:|---:|");
-        for (window, verdicts) in [("", Some(&v.whole)), (" (steady)", v.steady.as_ref())] {
-            for x in verdicts.into_iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "| {}{} | {} | {}{} | {} | {} | {} |",
-                    cell(&x.slo),
-                    window,
-                    mark(x.status),
-                    cell(&x.display),
-                    if x.exact { "" } else { " (est.)" },
-                    cell(&x.objective),
-                    x.samples,
-                    x.budget_consumed
-                        .map(|b| format!("{:.0}%", b * 100.0))
-                        .unwrap_or_default()
-                );
-            }
-        }
-        out.push('\n');
-    }
-    let mut busiest: Vec<_> = s.requests.iter().collect();
-    busiest.sort_by_key(|r| std::cmp::Reverse(r.count));
-    if !busiest.is_empty() {
-        let _ = writeln!(
-            out,
-            "| request | count | errors | p50 ms | p95 ms | p99 ms |"
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
-        for r in busiest.iter().take(8) {
-            let l = &r.latency_ms;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.1} |",
-                cell(&r.name),
-                r.count,
-                r.errors,
-                l.p50,
-                l.p95,
-                l.p99
-            );
-        }
-        out.push('\n');
-    }
+    verdicts_table(s, &mut out);
+    requests_table(s, &mut out);
     if let Some(c) = comparison {
-        let regressions: Vec<_> = c.regressions().collect();
-        if regressions.is_empty() {
-            let _ = writeln!(
-                out,
-                "No regression against baseline `{}`.",
-                cell(&c.baseline_run)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "**{} regressions** against baseline `{}`:\n",
-                regressions.len(),
-                cell(&c.baseline_run)
-            );
-            let _ = writeln!(out, "| item | metric | baseline | now | change |");
-            let _ = writeln!(out, "|---|---|---:|---:|---:|");
-            for r in regressions.iter().take(10) {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} |",
-                    cell(&r.item),
-                    cell(&r.metric),
-                    cell(&r.baseline),
-                    cell(&r.current),
-                    r.change
-                        .map(|c| format!("{:+.0}%", c * 100.0))
-                        .unwrap_or_default()
-                );
-            }
-        }
+        comparison_table(c, &mut out);
     }
     out
 }

@@ -10,7 +10,9 @@ use crate::summary::{RunDirError, RunSummary, TOTAL_LOG_FILE, Timeline};
 /// What the renderers need from a run directory.
 #[derive(Debug, Clone)]
 pub struct RunData {
+    /// `summary.json`.
     pub summary: RunSummary,
+    /// `timeline.json`.
     pub timeline: Timeline,
     /// Whole-run histograms by tag (`req.<name>`, `flow.<name>`), microseconds.
     pub histograms: BTreeMap<String, Histogram<u64>>,

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use slo::verdict::Verdicts;
 
@@ -26,30 +27,67 @@ use slo::verdict::Verdicts;
 pub const SCHEMA: &str = "athlete-ally-loadgen/summary/v1";
 /// File names inside a run directory.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The per-slice timeline.
 pub const TIMELINE_FILE: &str = "timeline.json";
+/// The HdrHistogram interval log, one interval per slice and tag.
 pub const INTERVAL_LOG_FILE: &str = "histograms.hlog";
+/// The whole run's histogram per tag.
 pub const TOTAL_LOG_FILE: &str = "histograms-total.hlog";
+/// The scenario as run.
 pub const SCENARIO_FILE: &str = "scenario.toml";
+/// The SLO set as run.
 pub const SLO_FILE: &str = "slo.toml";
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
+    /// Median.
     pub p50: f64,
+    /// 90th percentile.
     pub p90: f64,
+    /// 95th percentile.
     pub p95: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// 99.9th percentile.
     pub p999: f64,
+    /// Slowest.
     pub max: f64,
+    /// Mean.
     pub mean: f64,
+}
+
+/// Microseconds to milliseconds.
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+impl Percentiles {
+    /// The percentiles of a histogram of microseconds (zero when empty).
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
 }
 
 /// One named request (a step of a flow).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestStats {
+    /// The request's name (`purpose_selection`).
     pub name: String,
     /// The flow it belongs to.
     pub flow: String,
+    /// Requests sent.
     pub count: u64,
     /// Requests that failed (transport error, 4xx/5xx, or a body saying failure).
     pub errors: u64,
@@ -62,9 +100,11 @@ pub struct RequestStats {
 /// One flow (a user journey): its iterations end to end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowStats {
+    /// The flow's name.
     pub name: String,
     /// Iterations that ran to their end (completed or failed).
     pub iterations: u64,
+    /// Iterations that failed.
     pub failed: u64,
     /// Onboarding: iterations abandoned part-way on purpose (not failures).
     pub abandoned: u64,
@@ -80,33 +120,47 @@ pub struct FlowStats {
 /// One kind of error, with an example message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorStats {
+    /// The error's kind (`http_5xx`, `timeout`, ...).
     pub kind: String,
+    /// The request it happened on.
     pub request: String,
+    /// How many times.
     pub count: u64,
+    /// The first message seen.
     pub example: String,
 }
 
 /// A slow sampled request, with its trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TracedRequest {
+    /// The flow.
     pub flow: String,
+    /// The request.
     pub request: String,
+    /// Its response time, milliseconds.
     pub latency_ms: f64,
+    /// Its W3C trace id.
     pub trace_id: String,
     /// Unix milliseconds when it started.
     pub at_ms: u64,
+    /// Its HTTP status, when answered.
     pub status: Option<u16>,
 }
 
 /// A stage of the load shape, with when it ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRun {
+    /// The stage's name.
     pub name: String,
     /// `ramp`, `steady`, `spike` or `soak`.
     pub kind: String,
+    /// Users at its end.
     pub users: u64,
+    /// Its planned length, seconds.
     pub duration_s: f64,
+    /// When it started (unix ms).
     pub start_ms: u64,
+    /// When it ended (unix ms).
     pub end_ms: u64,
 }
 
@@ -115,6 +169,7 @@ pub struct StageRun {
 pub struct TargetInfo {
     /// `embedded` or `url`.
     pub kind: String,
+    /// The gateway's base URL.
     pub base_url: String,
     /// Metrics endpoints scraped, by Prometheus job name.
     #[serde(default)]
@@ -127,10 +182,15 @@ pub struct TargetInfo {
 /// The tool and the machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
+    /// The tool's name.
     pub tool: String,
+    /// Its version.
     pub version: String,
+    /// The machine's name.
     pub hostname: String,
+    /// Operating system and architecture.
     pub os: String,
+    /// CPUs available.
     pub cpus: usize,
     /// The command line as run.
     pub command: String,
@@ -139,21 +199,31 @@ pub struct Environment {
 /// `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// [`SCHEMA`].
     pub schema: String,
+    /// The run's id (its directory's name).
     pub run_id: String,
+    /// The scenario's name.
     pub scenario: String,
+    /// The scenario's description.
     pub description: String,
+    /// The scenario file as given.
     pub scenario_file: String,
+    /// What was driven.
     pub target: TargetInfo,
+    /// The tool and the machine.
     pub environment: Environment,
     /// Run window, unix milliseconds.
     pub start_ms: u64,
+    /// End of the run window, unix milliseconds.
     pub end_ms: u64,
     /// Steady window (first ramp and final ramp-down excluded), when distinct.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_start_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// End of the steady window.
     pub steady_end_ms: Option<u64>,
+    /// The load shape's stages, with when they ran.
     pub stages: Vec<StageRun>,
     /// Peak virtual users planned.
     pub users: u64,
@@ -162,13 +232,21 @@ pub struct RunSummary {
     /// Whether the run stopped early (Ctrl-C, SIGTERM, target down).
     pub interrupted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why it stopped early.
     pub stop_reason: Option<String>,
+    /// Requests sent.
     pub total_requests: u64,
+    /// Requests that failed.
     pub total_errors: u64,
+    /// Requests per second over the run window.
     pub requests_per_second: f64,
+    /// Paced iterations dropped (started too late).
     pub dropped_iterations: u64,
+    /// One row per named request.
     pub requests: Vec<RequestStats>,
+    /// One row per flow.
     pub flows: Vec<FlowStats>,
+    /// Errors by kind and request.
     pub errors: Vec<ErrorStats>,
     /// Slowest sampled requests per flow, slowest first.
     pub slowest: Vec<TracedRequest>,
@@ -184,9 +262,13 @@ pub struct RunSummary {
 pub struct Slice {
     /// Milliseconds since the run's start, at the slice's start.
     pub t_ms: u64,
+    /// Users active at the slice's end.
     pub users: u64,
+    /// Requests completed in the slice.
     pub requests: u64,
+    /// Failed requests and iterations in the slice.
     pub errors: u64,
+    /// Iterations dropped in the slice.
     pub dropped: u64,
     /// Latency percentiles of completed flow iterations, per flow, in milliseconds.
     pub flows: BTreeMap<String, SlicePercentiles>,
@@ -197,17 +279,40 @@ pub struct Slice {
 /// p50/p95/p99 of one slice, milliseconds; zero count means no data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SlicePercentiles {
+    /// Events in the slice.
     pub count: u64,
+    /// Median.
     pub p50: f64,
+    /// 95th percentile.
     pub p95: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// Slowest.
     pub max: f64,
+}
+
+impl SlicePercentiles {
+    /// The percentiles of a slice's histogram of microseconds (zero when none).
+    pub fn of(h: Option<&Histogram<u64>>) -> SlicePercentiles {
+        match h {
+            Some(h) if !h.is_empty() => SlicePercentiles {
+                count: h.len(),
+                p50: ms(h.value_at_quantile(0.50)),
+                p95: ms(h.value_at_quantile(0.95)),
+                p99: ms(h.value_at_quantile(0.99)),
+                max: ms(h.max()),
+            },
+            _ => SlicePercentiles::default(),
+        }
+    }
 }
 
 /// `timeline.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
+    /// Seconds per slice.
     pub slice_seconds: f64,
+    /// The slices, in time order.
     pub slices: Vec<Slice>,
 }
 
@@ -215,19 +320,31 @@ pub struct Timeline {
 #[derive(Debug, thiserror::Error)]
 pub enum RunDirError {
     #[error("{path}: {source}")]
+    /// The file could not be read or written.
     Io {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: not a run summary: {source}")]
+    /// The file is not the JSON expected.
     Json {
+        /// The file.
         path: String,
+        /// Why.
         source: serde_json::Error,
     },
     #[error(
         "{path}: schema {found:?} is not {SCHEMA:?}: render it with the loadgen version that wrote it"
     )]
-    Schema { path: String, found: String },
+    /// The summary was written with another schema.
+    Schema {
+        /// The file read.
+        path: String,
+        /// The schema it declares.
+        found: String,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
@@ -271,6 +388,7 @@ impl RunSummary {
         })
     }
 
+    /// Writes `summary.json` into a run directory.
     pub fn write(&self, dir: &Path) -> Result<(), RunDirError> {
         write_json(&dir.join(SUMMARY_FILE), self)
     }
@@ -282,6 +400,7 @@ impl RunSummary {
 }
 
 impl Timeline {
+    /// Reads `timeline.json` from a run directory.
     pub fn read(dir: &Path) -> Result<Timeline, RunDirError> {
         let path = dir.join(TIMELINE_FILE);
         let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
@@ -291,6 +410,7 @@ impl Timeline {
         })
     }
 
+    /// Writes `timeline.json` into a run directory.
     pub fn write(&self, dir: &Path) -> Result<(), RunDirError> {
         write_json(&dir.join(TIMELINE_FILE), self)
     }

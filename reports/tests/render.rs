@@ -1,8 +1,10 @@
 //! The rendered reports: structure, escaping of untrusted text, and the baseline
 //! comparison's regression rule.
 
+#[path = "fixtures/synthetic.rs"]
+mod synthetic;
+
 use reports::baseline::{Margins, compare};
-use reports::synthetic;
 use slo::verdict::Status;
 
 #[test]

@@ -1,48 +1,47 @@
-//! The client's own view: what the load generator measured, per SLO that names a
-//! client measurement (`client = "api_latency"`, ...).
+//! The client's own view: what the load generator measured, by the client
+//! measurement an SLO names (`client = "api_latency"`, ...).
 //!
-//! Client latencies come from HDR histograms (3 significant digits), so a share at
-//! or under a threshold is estimated to within 0.1% of the threshold.
+//! This crate does not know how a measurement is made: the load generator fills
+//! [`ClientData`] with one [`Measurement`] per [`ClientMeasure`] it can see, and
+//! the verifier judges each the same way as the server's value. Client latencies
+//! come from HDR histograms (3 significant digits), so a share at or under a
+//! threshold is estimated to within 0.1% of the threshold.
+
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+
+use crate::definition::ClientMeasure;
+
+/// One measurement of the client.
+#[derive(Debug, Clone)]
+pub enum Measurement {
+    /// `part` events of `total` (bad or good, as the SLO's ratio counts them).
+    Ratio {
+        /// The events the SLO's numerator counts.
+        part: u64,
+        /// All events.
+        total: u64,
+    },
+    /// Times of events, in microseconds.
+    Latency(Histogram<u64>),
+}
 
 /// What the load generator measured over the whole run.
 #[derive(Debug, Clone, Default)]
 pub struct ClientData {
-    /// Every request sent to the gateway: count, 5xx answers, full response times (µs).
-    pub api: Option<ApiData>,
-    /// Plan jobs: finished (completed or failed), failed, end-to-end times of completed ones (µs).
-    pub plans: Option<PlanData>,
-    /// Onboardings started (first step accepted) and completed.
-    pub onboarding: Option<OnboardingData>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiData {
-    pub requests: u64,
-    pub server_errors: u64,
-    pub latency_us: Histogram<u64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct PlanData {
-    pub finished: u64,
-    pub failed: u64,
-    pub end_to_end_us: Histogram<u64>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct OnboardingData {
-    pub started: u64,
-    pub completed: u64,
+    measures: BTreeMap<ClientMeasure, Measurement>,
 }
 
 /// One client measurement: the value judged the same way as the server's, how many
 /// events it covers, and how to show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientValue {
+    /// A ratio, or the share within a latency threshold.
     pub value: f64,
+    /// Events behind it.
     pub samples: u64,
+    /// As people read it.
     pub display: String,
 }
 
@@ -83,22 +82,21 @@ fn latency(h: &Histogram<u64>, threshold: Option<f64>) -> Option<ClientValue> {
 }
 
 impl ClientData {
-    /// The measurement `name` (`api_errors`, `api_latency`, `onboarding_completion`,
-    /// `plan_failure`, `plan_duration`); latency ones need the SLO's threshold.
-    pub fn measure(&self, name: &str, threshold_seconds: Option<f64>) -> Option<ClientValue> {
-        match name {
-            "api_errors" => self
-                .api
-                .as_ref()
-                .and_then(|a| ratio(a.server_errors, a.requests)),
-            "api_latency" => latency(&self.api.as_ref()?.latency_us, threshold_seconds),
-            "plan_duration" => latency(&self.plans.as_ref()?.end_to_end_us, threshold_seconds),
-            "plan_failure" => self
-                .plans
-                .as_ref()
-                .and_then(|p| ratio(p.failed, p.finished)),
-            "onboarding_completion" => self.onboarding.and_then(|o| ratio(o.completed, o.started)),
-            _ => None,
+    /// Records what the client measured for `measure`.
+    pub fn insert(&mut self, measure: ClientMeasure, value: Measurement) {
+        self.measures.insert(measure, value);
+    }
+
+    /// The measurement `measure`, judged like the server's value; latency ones
+    /// need the SLO's threshold. `None` when the client saw no such events.
+    pub fn measure(
+        &self,
+        measure: ClientMeasure,
+        threshold_seconds: Option<f64>,
+    ) -> Option<ClientValue> {
+        match self.measures.get(&measure)? {
+            Measurement::Ratio { part, total } => ratio(*part, *total),
+            Measurement::Latency(h) => latency(h, threshold_seconds),
         }
     }
 }
@@ -113,28 +111,31 @@ mod tests {
         for ms in 1..=100u64 {
             h.record(ms * 30_000).unwrap(); // 30 ms .. 3 s
         }
-        let data = ClientData {
-            api: Some(ApiData {
-                requests: 200,
-                server_errors: 3,
-                latency_us: h,
-            }),
-            plans: None,
-            onboarding: Some(OnboardingData {
-                started: 10,
-                completed: 8,
-            }),
-        };
-        let e = data.measure("api_errors", None).unwrap();
+        let mut data = ClientData::default();
+        data.insert(
+            ClientMeasure::ApiErrors,
+            Measurement::Ratio {
+                part: 3,
+                total: 200,
+            },
+        );
+        data.insert(ClientMeasure::ApiLatency, Measurement::Latency(h));
+        data.insert(
+            ClientMeasure::OnboardingCompletion,
+            Measurement::Ratio { part: 8, total: 10 },
+        );
+        let e = data.measure(ClientMeasure::ApiErrors, None).unwrap();
         assert_eq!((e.value, e.samples), (0.015, 200));
-        let l = data.measure("api_latency", Some(2.0)).unwrap();
+        let l = data.measure(ClientMeasure::ApiLatency, Some(2.0)).unwrap();
         assert!((l.value - 0.66).abs() < 0.011, "{l:?}");
         assert_eq!(
-            data.measure("onboarding_completion", None).unwrap().value,
+            data.measure(ClientMeasure::OnboardingCompletion, None)
+                .unwrap()
+                .value,
             0.8
         );
         assert!(
-            data.measure("plan_failure", None).is_none(),
+            data.measure(ClientMeasure::PlanFailure, None).is_none(),
             "no plans, no value"
         );
     }

@@ -3,23 +3,32 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::Error;
+
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The series' metric name.
     pub name: String,
+    /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// Its value.
     pub value: f64,
 }
 
 /// Parses every sample of a page; the error names the first bad line.
-pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
+pub fn parse(text: &str) -> Result<Vec<Sample>, Error> {
     let mut samples = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        samples.push(parse_line(line).map_err(|e| format!("line {}: {e}: {line}", n + 1))?);
+        samples.push(parse_line(line).map_err(|message| Error::Exposition {
+            line: n + 1,
+            message,
+            text: line.to_string(),
+        })?);
     }
     Ok(samples)
 }
@@ -113,7 +122,7 @@ weird{v="a \"quoted\" \\ value"} 1 1700000000
 
     #[test]
     fn bad_lines_are_named() {
-        let e = parse("ok 1\nbroken{a=b} 2\n").unwrap_err();
+        let e = parse("ok 1\nbroken{a=b} 2\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2:"), "{e}");
     }
 }

@@ -1,22 +1,38 @@
 //! SLOs as data, and the verdicts on them.
 //!
 //! - [`definition`]: the SLO set file (`slo/athlete-ally.toml`): ratio, latency and gauge SLOs.
-//! - [`selector`]: metric selectors, read the same way by every source.
+//! - [`selector`]: metric selectors, read the same way by every source; [`promql`]:
+//!   every PromQL text the verifier sends and the rules hold, escaped, in one place.
 //! - [`evaluate`]: judging a set over a window from any [`evaluate::Reader`].
-//! - [`prometheus`]: the Prometheus source (PromQL at the window's end, `@` modifier).
+//! - [`prometheus`]: the Prometheus source (PromQL at the window's end, `@` modifier);
+//!   [`managed`]: a Prometheus started for one run.
 //! - [`scrape`] and [`exposition`]: the embedded source, from the services' own `/metrics`.
 //! - [`client`]: the load generator's own measurements, shown beside the server's.
-//! - [`verdict`]: pass / fail / inconclusive verdicts and the exit codes they map to.
+//! - [`verdict`]: pass / fail / inconclusive verdicts.
 //! - [`rules`]: Prometheus recording and alerting rules derived from the set.
-//! - [`toml_file`]: reading TOML files with errors that name the file, line, key and fix.
+//! - [`toml_file`] and [`schema`]: reading files with errors that name the file, line,
+//!   key and fix, and the checker and closed sets their schemas share;
+//!   [`duration`]: the one duration grammar; [`format`]: numbers as verdicts show them.
+//! - [`error`]: the crate's error type.
+
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod client;
 pub mod definition;
+pub mod duration;
+pub mod error;
 pub mod evaluate;
 pub mod exposition;
+pub mod format;
+pub mod managed;
 pub mod prometheus;
+pub mod promql;
 pub mod rules;
+pub mod schema;
 pub mod scrape;
 pub mod selector;
 pub mod toml_file;
 pub mod verdict;
+
+pub use error::Error;

@@ -1,24 +1,23 @@
-//! A Prometheus the run starts for itself when the `prometheus` binary is installed:
-//! temporary storage, loopback only, 1 s scrape interval by default, the target's
-//! metrics endpoints as jobs, stopped (by its PID) after the run.
+//! A Prometheus started for one run (or one test) when the `prometheus` binary is
+//! installed: temporary storage, loopback only, a scrape interval of its own, the
+//! target's metrics endpoints as jobs, stopped by its PID afterwards.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use slo::prometheus::Prometheus;
+use crate::error::Error;
+use crate::prometheus::Prometheus;
 
-/// The binary looked up on `PATH` (or `PROMETHEUS_BIN`).
-pub fn binary() -> PathBuf {
-    std::env::var_os("PROMETHEUS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("prometheus"))
-}
+/// The binary used when none is named: `prometheus` on `PATH`.
+pub const DEFAULT_BINARY: &str = "prometheus";
+/// How long the managed Prometheus may take to see every target up.
+pub const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// Whether a Prometheus binary can be run.
-pub fn available() -> bool {
-    Command::new(binary())
+pub fn available(binary: &Path) -> bool {
+    Command::new(binary)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -27,9 +26,11 @@ pub fn available() -> bool {
         .unwrap_or(false)
 }
 
+/// A running managed Prometheus.
 pub struct ManagedPrometheus {
     child: Child,
     dir: PathBuf,
+    /// Its base URL (`http://127.0.0.1:PORT`).
     pub url: String,
 }
 
@@ -58,65 +59,105 @@ pub fn config(targets: &BTreeMap<String, String>, interval: Duration) -> String 
     yaml
 }
 
+/// Starts the process: a temporary directory with its configuration and storage,
+/// a free loopback port. Returns the child, its port and the directory.
+fn spawn(
+    binary: &Path,
+    targets: &BTreeMap<String, String>,
+    interval: Duration,
+    log_to: &Path,
+) -> Result<(Child, u16, PathBuf), Error> {
+    let failed = Error::Managed;
+    let dir = std::env::temp_dir().join(format!(
+        "loadgen-prometheus-{}-{}",
+        std::process::id(),
+        free_port().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(dir.join("data"))
+        .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    std::fs::write(dir.join("prometheus.yml"), config(targets, interval))
+        .map_err(|e| failed(e.to_string()))?;
+    let port = free_port().map_err(|e| failed(e.to_string()))?;
+    let log =
+        std::fs::File::create(log_to).map_err(|e| failed(format!("{}: {e}", log_to.display())))?;
+    let child = Command::new(binary)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {}: {e}", binary.display())))?;
+    Ok((child, port, dir))
+}
+
 impl ManagedPrometheus {
-    /// Starts Prometheus scraping `targets` and waits until every job is up.
-    pub async fn start(
+    /// Starts `binary` without waiting for it (tests that wait themselves).
+    pub fn spawn(
+        binary: &Path,
         targets: &BTreeMap<String, String>,
         interval: Duration,
         log_to: &Path,
-    ) -> Result<ManagedPrometheus, String> {
-        let dir = std::env::temp_dir().join(format!(
-            "loadgen-prometheus-{}-{}",
-            std::process::id(),
-            free_port().unwrap_or(0)
-        ));
-        std::fs::create_dir_all(dir.join("data")).map_err(|e| format!("{}: {e}", dir.display()))?;
-        std::fs::write(dir.join("prometheus.yml"), config(targets, interval))
-            .map_err(|e| e.to_string())?;
-        let port = free_port().map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(log_to).map_err(|e| format!("{}: {e}", log_to.display()))?;
-        let child = Command::new(binary())
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary().display()))?;
-        let managed = ManagedPrometheus {
+    ) -> Result<ManagedPrometheus, Error> {
+        let (child, port, dir) = spawn(binary, targets, interval, log_to)?;
+        Ok(ManagedPrometheus {
             child,
             dir,
             url: format!("http://127.0.0.1:{port}"),
-        };
-        let prometheus = Prometheus::new(&managed.url)?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let jobs: Vec<&String> = targets.keys().collect();
-        loop {
-            if Instant::now() >= deadline {
+        })
+    }
+
+    /// Kills the process at once (by its PID), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts `binary` scraping `targets` (job -> metrics URL) every `interval`,
+    /// logging to `log_to`, and waits until every job is up.
+    pub async fn start(
+        binary: &Path,
+        targets: &BTreeMap<String, String>,
+        interval: Duration,
+        log_to: &Path,
+    ) -> Result<ManagedPrometheus, Error> {
+        let managed = ManagedPrometheus::spawn(binary, targets, interval, log_to)?;
+        match managed.wait_up(targets).await {
+            Ok(()) => Ok(managed),
+            Err(()) => {
                 managed.stop().await;
-                return Err(format!(
-                    "the managed Prometheus did not see every target up within 30 s (log: {})",
+                Err(Error::Managed(format!(
+                    "it did not see every target up within {} s (log: {})",
+                    START_LIMIT.as_secs(),
                     log_to.display()
-                ));
+                )))
             }
+        }
+    }
+
+    /// Waits until Prometheus has scraped every job successfully.
+    async fn wait_up(&self, targets: &BTreeMap<String, String>) -> Result<(), ()> {
+        let prometheus = Prometheus::new(&self.url).map_err(|_| ())?;
+        let deadline = Instant::now() + START_LIMIT;
+        while Instant::now() < deadline {
             if prometheus.ready().await
                 && let Ok(rows) = prometheus.query("up == 1").await
-                && jobs
-                    .iter()
+                && targets
+                    .keys()
                     .all(|j| rows.iter().any(|(l, _)| l.get("job") == Some(j)))
             {
-                return Ok(managed);
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        Err(())
     }
 
     /// Stops Prometheus (SIGTERM to its PID, then waits) and removes its storage.
@@ -133,8 +174,17 @@ impl ManagedPrometheus {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+    }
+}
+
+impl Drop for ManagedPrometheus {
+    /// A Prometheus never outlives its run (or test): killed if still running,
+    /// its storage removed.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

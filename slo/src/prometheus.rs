@@ -4,7 +4,7 @@
 //! Ratios come from `increase()` of the counters (extrapolation at the window edges
 //! cancels out between numerator and total); latency from the increase of every
 //! bucket, summed by `le` (values like `2` and `2.0` are the same bound); gauges per
-//! job. [`wait_for_scrape_after`] makes sure Prometheus has scraped every job after
+//! job. [`Prometheus::wait_for_scrape_after`] makes sure Prometheus has scraped every job after
 //! the window's end before anything is asked.
 
 use std::collections::BTreeMap;
@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use prometheus_http_query::Client;
 use prometheus_http_query::response::Data;
 
-use crate::definition::{Aggregation, Kind, Slo};
-use crate::evaluate::{GaugeValue, Reader};
+use crate::definition::{Aggregation, Slo};
+use crate::error::Error;
+use crate::evaluate::{Buckets, GaugeValue, Reader};
+use crate::promql;
 use crate::selector::Selector;
 use crate::verdict::{Source, Window};
 
@@ -28,34 +30,45 @@ pub struct Prometheus {
     url: String,
 }
 
+/// Rows of an instant query: label sets and values.
+pub type Rows = Vec<(BTreeMap<String, String>, f64)>;
+
 impl Prometheus {
-    pub fn new(url: &str) -> Result<Prometheus, String> {
+    /// A client of the Prometheus at `url`.
+    pub fn new(url: &str) -> Result<Prometheus, Error> {
+        let client_error = |message: String| Error::Client {
+            url: url.to_string(),
+            message,
+        };
         let http = reqwest::Client::builder()
             .timeout(QUERY_TIMEOUT)
             .build()
-            .map_err(|e| e.to_string())?;
-        let client = Client::from(http, url).map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| client_error(e.to_string()))?;
+        let client = Client::from(http, url).map_err(|e| client_error(e.to_string()))?;
         Ok(Prometheus {
             client,
             url: url.trim_end_matches('/').to_string(),
         })
     }
 
+    /// Its base URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// Runs an instant query: label sets and values.
-    pub async fn query(
-        &self,
-        promql: &str,
-    ) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+    pub async fn query(&self, query: &str) -> Result<Rows, Error> {
+        let error = |message: String| Error::Query {
+            url: self.url.clone(),
+            query: query.to_string(),
+            message,
+        };
         let result = self
             .client
-            .query(promql)
+            .query(query)
             .get()
             .await
-            .map_err(|e| format!("query {promql} at {}: {e}", self.url))?;
+            .map_err(|e| error(e.to_string()))?;
         match result.data() {
             Data::Vector(v) => Ok(v
                 .iter()
@@ -70,7 +83,7 @@ impl Prometheus {
                 })
                 .collect()),
             Data::Scalar(s) => Ok(vec![(BTreeMap::new(), s.value())]),
-            Data::Matrix(_) => Err(format!("query {promql}: unexpected range vector")),
+            Data::Matrix(_) => Err(error("unexpected range vector".to_string())),
         }
     }
 
@@ -88,11 +101,11 @@ impl Prometheus {
         jobs: &[String],
         end_ms: u64,
         limit: Duration,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Error> {
         let deadline = Instant::now() + limit;
-        let selector = job_selector("up", jobs);
+        let query = promql::scrape_times(jobs);
         loop {
-            let rows = self.query(&format!("timestamp({selector})")).await?;
+            let rows = self.query(&query).await?;
             let after: Vec<u64> = jobs
                 .iter()
                 .filter_map(|job| {
@@ -106,101 +119,23 @@ impl Prometheus {
                 return Ok(after.into_iter().max().unwrap_or(end_ms));
             }
             if Instant::now() >= deadline {
-                return Err(format!(
+                return Err(Error::NoData(format!(
                     "Prometheus at {} has not scraped {} since the run ended",
                     self.url,
                     jobs.join(", ")
-                ));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
 
-fn job_selector(metric: &str, jobs: &[String]) -> String {
-    format!(
-        "{metric}{{job=~\"{}\"}}",
-        jobs.iter()
-            .map(|j| regex_escape(j))
-            .collect::<Vec<_>>()
-            .join("|")
-    )
-}
-
-fn regex_escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `[Nms] @ T` for a window.
-pub fn range_at(window: Window) -> String {
-    let length = window.end_ms.saturating_sub(window.start_ms).max(1);
-    format!(
-        "[{length}ms] @ {}.{:03}",
-        window.end_ms / 1000,
-        window.end_ms % 1000
-    )
-}
-
 /// The Prometheus source over a window.
 pub struct PrometheusReader {
+    /// The server asked.
     pub prometheus: Prometheus,
     /// Jobs judged by per-service SLOs.
     pub services: Vec<String>,
-}
-
-/// The PromQL of each query a verdict rests on (shown in the verdict).
-pub fn queries(slo: &Slo, window: Window, services: &[String]) -> Vec<String> {
-    let r = range_at(window);
-    match &slo.kind {
-        Kind::Ratio {
-            numerator, total, ..
-        } => numerator
-            .iter()
-            .chain(total)
-            .map(|s| format!("sum(increase({s}{r}))"))
-            .collect(),
-        Kind::Latency { histogram, .. } => vec![format!(
-            "sum by (le) (increase({}{r}))",
-            histogram.with_name(format!("{}_bucket", histogram.name))
-        )],
-        Kind::Gauge {
-            metric,
-            aggregation,
-            ..
-        } => vec![gauge_query(metric, *aggregation, &r, services)],
-    }
-}
-
-fn gauge_query(
-    metric: &Selector,
-    aggregation: Aggregation,
-    range: &str,
-    services: &[String],
-) -> String {
-    let jobs = services
-        .iter()
-        .map(|j| regex_escape(j))
-        .collect::<Vec<_>>()
-        .join("|");
-    let selector = metric.promql_with(&format!("job=~\"{jobs}\""));
-    // The worst instance of each job: max for a resource, min for `up`.
-    let outer = if aggregation == Aggregation::MinOverTime {
-        "min"
-    } else {
-        "max"
-    };
-    format!(
-        "{outer} by (job) ({}({selector}{range}))",
-        aggregation.as_str()
-    )
 }
 
 impl Reader for PrometheusReader {
@@ -208,11 +143,9 @@ impl Reader for PrometheusReader {
         Source::Prometheus
     }
 
-    async fn increase(&self, selector: &Selector, window: Window) -> Result<Option<f64>, String> {
-        let rows = self
-            .prometheus
-            .query(&format!("sum(increase({selector}{}))", range_at(window)))
-            .await?;
+    async fn increase(&self, selector: &Selector, window: Window) -> Result<Option<f64>, Error> {
+        let query = promql::sum_increase(selector, &promql::range_at(window));
+        let rows = self.prometheus.query(&query).await?;
         Ok(rows.first().map(|r| r.1))
     }
 
@@ -220,19 +153,14 @@ impl Reader for PrometheusReader {
         &self,
         histogram: &Selector,
         window: Window,
-    ) -> Result<Option<Vec<(f64, f64)>>, String> {
-        let bucket = histogram.with_name(format!("{}_bucket", histogram.name));
-        let rows = self
-            .prometheus
-            .query(&format!(
-                "sum by (le) (increase({bucket}{}))",
-                range_at(window)
-            ))
-            .await?;
+    ) -> Result<Option<Buckets>, Error> {
+        let query = promql::bucket_increase(histogram, &promql::range_at(window));
+        let rows = self.prometheus.query(&query).await?;
         if rows.is_empty() {
             return Ok(None);
         }
-        crate::evaluate::merge_buckets(&bucket.name, rows.iter().map(|(l, v)| (l, *v))).map(Some)
+        let name = promql::bucket(histogram).name;
+        crate::evaluate::merge_buckets(&name, rows.iter().map(|(l, v)| (l, *v))).map(Some)
     }
 
     async fn gauge(
@@ -241,23 +169,15 @@ impl Reader for PrometheusReader {
         aggregation: Aggregation,
         window: Window,
         services: &[String],
-    ) -> Result<BTreeMap<String, GaugeValue>, String> {
-        let r = range_at(window);
+    ) -> Result<BTreeMap<String, GaugeValue>, Error> {
+        let r = promql::range_at(window);
         let values = self
             .prometheus
-            .query(&gauge_query(metric, aggregation, &r, services))
+            .query(&promql::gauge(metric, aggregation, &r, services))
             .await?;
-        let jobs = services
-            .iter()
-            .map(|j| regex_escape(j))
-            .collect::<Vec<_>>()
-            .join("|");
         let counts = self
             .prometheus
-            .query(&format!(
-                "max by (job) (count_over_time({}{r}))",
-                metric.promql_with(&format!("job=~\"{jobs}\""))
-            ))
+            .query(&promql::gauge_samples(metric, &r, services))
             .await?;
         let mut out = BTreeMap::new();
         for (labels, value) in values {
@@ -274,34 +194,6 @@ impl Reader for PrometheusReader {
     }
 
     fn query_text(&self, slo: &Slo, window: Window) -> Option<String> {
-        Some(queries(slo, window, &self.services).join("\n"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_use_the_at_modifier_with_milliseconds() {
-        let w = Window {
-            start_ms: 1_700_000_000_000,
-            end_ms: 1_700_000_030_250,
-        };
-        assert_eq!(range_at(w), "[30250ms] @ 1700000030.250");
-    }
-
-    #[test]
-    fn gauge_queries_take_the_worst_instance_per_job() {
-        let q = gauge_query(
-            &Selector::parse("process_resident_memory_bytes").unwrap(),
-            Aggregation::MaxOverTime,
-            "[60000ms] @ 100.000",
-            &["gateway-bff".into(), "planning-engine".into()],
-        );
-        assert_eq!(
-            q,
-            r#"max by (job) (max_over_time(process_resident_memory_bytes{job=~"gateway-bff|planning-engine"}[60000ms] @ 100.000))"#
-        );
+        Some(promql::verdict_queries(slo, window, &self.services).join("\n"))
     }
 }

@@ -10,34 +10,23 @@
 
 use std::fmt::Write;
 
-use crate::definition::{Aggregation, Kind, Slo, SloSet, quantile_name, trim_float};
+use crate::definition::{Kind, Slo, SloSet};
+use crate::duration::promql as window_text;
+use crate::format::{quantile_name, trim_float};
+use crate::promql::{self, le_matcher};
 use crate::selector::Selector;
 
-/// `le` matcher accepting both spellings of a bound (`2` and `2.0`): Prometheus 2
-/// keeps the exposition's text, and client libraries differ.
-pub fn le_matcher(threshold: f64) -> String {
-    let plain = trim_float(threshold);
-    if plain.contains('.') {
-        format!("le=\"{plain}\"")
-    } else {
-        format!("le=~\"{}(\\\\.0+)?\"", plain)
-    }
-}
-
 fn sum_increase(selectors: &[Selector], window: &str) -> String {
+    let range = format!("[{window}]");
     let parts: Vec<String> = selectors
         .iter()
-        .map(|s| format!("sum(increase({s}[{window}]))"))
+        .map(|s| promql::sum_increase(s, &range))
         .collect();
     if parts.len() == 1 {
         parts[0].clone()
     } else {
         format!("({})", parts.join(" + "))
     }
-}
-
-fn jobs_regex(set: &SloSet) -> String {
-    set.services.join("|")
 }
 
 fn camel(name: &str) -> String {
@@ -59,55 +48,35 @@ pub fn alert_name(slo: &Slo) -> String {
 
 /// The recording rule's name and expression.
 pub fn recording(set: &SloSet, slo: &Slo) -> (String, String) {
-    let w = &slo.alert_window;
+    let w = window_text(slo.alert_window);
     match &slo.kind {
-        Kind::Ratio {
-            numerator, total, ..
-        } => (
+        Kind::Ratio(r) => (
             format!("slo:{}:ratio_{w}", slo.name),
             format!(
                 "{} / {}",
-                sum_increase(numerator, w),
-                sum_increase(total, w)
+                sum_increase(&r.numerator, &w),
+                sum_increase(&r.total, &w)
             ),
         ),
-        Kind::Latency {
-            histogram,
-            threshold_seconds,
-            ..
-        } => (
+        Kind::Latency(l) => (
             format!(
                 "slo:{}:within_{}s_ratio_{w}",
                 slo.name,
-                trim_float(*threshold_seconds).replace('.', "_")
+                trim_float(l.threshold_seconds).replace('.', "_")
             ),
             format!(
                 "sum(increase({}[{w}])) / sum(increase({}[{w}]))",
-                histogram
-                    .with_name(format!("{}_bucket", histogram.name))
-                    .promql_with(&le_matcher(*threshold_seconds)),
-                histogram.with_name(format!("{}_count", histogram.name))
+                promql::selector(
+                    &promql::bucket(&l.histogram),
+                    &[&le_matcher(l.threshold_seconds)]
+                ),
+                promql::count(&l.histogram)
             ),
         ),
-        Kind::Gauge {
-            metric,
-            aggregation,
-            ..
-        } => {
-            let outer = if *aggregation == Aggregation::MinOverTime {
-                "min"
-            } else {
-                "max"
-            };
-            (
-                format!("slo:{}:{}_{w}", slo.name, aggregation.as_str()),
-                format!(
-                    "{outer} by (job) ({}({}[{w}]))",
-                    aggregation.as_str(),
-                    metric.promql_with(&format!("job=~\"{}\"", jobs_regex(set)))
-                ),
-            )
-        }
+        Kind::Gauge(g) => (
+            format!("slo:{}:{}_{w}", slo.name, g.aggregation.as_str()),
+            promql::gauge(&g.metric, g.aggregation, &format!("[{w}]"), &set.services),
+        ),
     }
 }
 
@@ -115,27 +84,22 @@ pub fn recording(set: &SloSet, slo: &Slo) -> (String, String) {
 pub fn alert_expr(set: &SloSet, slo: &Slo) -> String {
     let (record, _) = recording(set, slo);
     match &slo.kind {
-        Kind::Ratio { objective, .. } => format!(
+        Kind::Ratio(r) => format!(
             "{record} {} {}",
-            objective.op.negated(),
-            trim_float(objective.value)
+            r.objective.op.negated(),
+            trim_float(r.objective.value)
         ),
-        Kind::Latency { quantile, .. } => format!("{record} < {}", trim_float(*quantile)),
-        Kind::Gauge {
-            metric, objective, ..
-        } => {
+        Kind::Latency(l) => format!("{record} < {}", trim_float(l.quantile)),
+        Kind::Gauge(g) => {
             let breach = format!(
                 "{record} {} {}",
-                objective.op.negated(),
-                trim_float(objective.value)
+                g.objective.op.negated(),
+                trim_float(g.objective.value)
             );
-            if metric.name == "up" {
+            if g.metric.name == "up" {
                 // A target that is gone entirely is down too.
-                let absent: Vec<String> = set
-                    .services
-                    .iter()
-                    .map(|j| format!("absent(up{{job=\"{j}\"}})"))
-                    .collect();
+                let absent: Vec<String> =
+                    set.services.iter().map(|j| promql::absent_up(j)).collect();
                 format!("{breach} or {}", absent.join(" or "))
             } else {
                 breach
@@ -146,6 +110,75 @@ pub fn alert_expr(set: &SloSet, slo: &Slo) -> String {
 
 fn yaml_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The recording rules group.
+fn recording_group(set: &SloSet, out: &mut String) {
+    let _ = writeln!(out, "  - name: {}-slo-recording", set.name);
+    let _ = writeln!(out, "    interval: 30s");
+    let _ = writeln!(out, "    rules:");
+    for slo in &set.slos {
+        let (record, expr) = recording(set, slo);
+        let _ = writeln!(out, "      - record: {record}");
+        let _ = writeln!(out, "        expr: {}", yaml_string(&expr));
+        if let Kind::Latency(l) = &slo.kind {
+            let w = window_text(slo.alert_window);
+            let _ = writeln!(
+                out,
+                "      - record: slo:{}:p{}_{w}",
+                slo.name,
+                quantile_name(l.quantile).replace('.', "_"),
+            );
+            let _ = writeln!(
+                out,
+                "        expr: {}",
+                yaml_string(&format!(
+                    "histogram_quantile({}, sum by (le) (rate({}[{w}])))",
+                    trim_float(l.quantile),
+                    promql::bucket(&l.histogram),
+                ))
+            );
+        }
+    }
+}
+
+/// One alert rule.
+fn alert(set: &SloSet, slo: &Slo, out: &mut String) {
+    let _ = writeln!(out, "      - alert: {}", alert_name(slo));
+    let _ = writeln!(out, "        expr: {}", yaml_string(&alert_expr(set, slo)));
+    let _ = writeln!(out, "        for: {}", window_text(slo.alert_for));
+    let _ = writeln!(out, "        labels:");
+    let _ = writeln!(out, "          severity: {}", slo.severity);
+    let _ = writeln!(out, "          slo: {}", slo.name);
+    if !slo.area.is_empty() {
+        let _ = writeln!(out, "          area: {}", slo.area);
+    }
+    let _ = writeln!(out, "        annotations:");
+    let on = if matches!(slo.kind, Kind::Gauge(_)) {
+        " on {{ $labels.job }}"
+    } else {
+        ""
+    };
+    let summary = format!(
+        "{} breached{on}: objective {}",
+        slo.description,
+        slo.objective_text()
+    );
+    let _ = writeln!(out, "          summary: {}", yaml_string(&summary));
+    let _ = writeln!(
+        out,
+        "          description: {}",
+        yaml_string(&format!(
+            "{} over the last {} is {{{{ $value | humanize }}}}",
+            recording(set, slo).0,
+            window_text(slo.alert_window)
+        ))
+    );
+    let runbook = slo
+        .runbook
+        .clone()
+        .unwrap_or_else(|| format!("monitoring/README.md#{}", slo.name.replace('_', "-")));
+    let _ = writeln!(out, "          runbook: {}", yaml_string(&runbook));
 }
 
 /// The rules file (YAML) of a set.
@@ -166,78 +199,11 @@ pub fn render(set: &SloSet) -> String {
         }
     );
     let _ = writeln!(out, "groups:");
-    let _ = writeln!(out, "  - name: {}-slo-recording", set.name);
-    let _ = writeln!(out, "    interval: 30s");
-    let _ = writeln!(out, "    rules:");
-    for slo in &set.slos {
-        let (record, expr) = recording(set, slo);
-        let _ = writeln!(out, "      - record: {record}");
-        let _ = writeln!(out, "        expr: {}", yaml_string(&expr));
-        if let Kind::Latency {
-            histogram,
-            quantile,
-            ..
-        } = &slo.kind
-        {
-            let _ = writeln!(
-                out,
-                "      - record: slo:{}:p{}_{}",
-                slo.name,
-                quantile_name(*quantile).replace('.', "_"),
-                slo.alert_window
-            );
-            let _ = writeln!(
-                out,
-                "        expr: {}",
-                yaml_string(&format!(
-                    "histogram_quantile({}, sum by (le) (rate({}[{}])))",
-                    trim_float(*quantile),
-                    histogram.with_name(format!("{}_bucket", histogram.name)),
-                    slo.alert_window
-                ))
-            );
-        }
-    }
+    recording_group(set, &mut out);
     let _ = writeln!(out, "  - name: {}-slo-alerts", set.name);
     let _ = writeln!(out, "    rules:");
     for slo in &set.slos {
-        let _ = writeln!(out, "      - alert: {}", alert_name(slo));
-        let _ = writeln!(out, "        expr: {}", yaml_string(&alert_expr(set, slo)));
-        let _ = writeln!(out, "        for: {}", slo.alert_for);
-        let _ = writeln!(out, "        labels:");
-        let _ = writeln!(out, "          severity: {}", slo.severity);
-        let _ = writeln!(out, "          slo: {}", slo.name);
-        if !slo.area.is_empty() {
-            let _ = writeln!(out, "          area: {}", slo.area);
-        }
-        let _ = writeln!(out, "        annotations:");
-        let summary = match &slo.kind {
-            Kind::Gauge { .. } => format!(
-                "{} breached on {{{{ $labels.job }}}}: objective {}",
-                slo.description,
-                slo.objective_text()
-            ),
-            _ => format!(
-                "{} breached: objective {}",
-                slo.description,
-                slo.objective_text()
-            ),
-        };
-        let _ = writeln!(out, "          summary: {}", yaml_string(&summary));
-        let _ = writeln!(
-            out,
-            "          description: {}",
-            yaml_string(&format!(
-                "{} over the last {} is {{{{ $value | humanize }}}}",
-                recording(set, slo).0,
-                slo.alert_window
-            ))
-        );
-        let runbook = slo
-            .runbook
-            .clone()
-            .unwrap_or_else(|| format!("monitoring/README.md#{}", slo.name.replace('_', "-")));
-        let _ = writeln!(out, "          runbook: {}", yaml_string(&runbook));
+        alert(set, slo, &mut out);
     }
     out
 }

@@ -15,7 +15,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::definition::Aggregation;
-use crate::evaluate::{GaugeValue, Reader};
+use crate::error::Error;
+use crate::evaluate::{Buckets, GaugeValue, Reader};
 use crate::exposition::{self, Sample};
 use crate::selector::Selector;
 use crate::verdict::{Source, Window};
@@ -28,7 +29,7 @@ pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(3);
 struct Page {
     job: String,
     at_ms: u64,
-    samples: Result<Vec<Sample>, String>,
+    samples: Result<Vec<Sample>, Error>,
 }
 
 /// A followed gauge series: job, metric name, labels.
@@ -55,7 +56,8 @@ pub struct Scraper {
     state: Mutex<State>,
 }
 
-fn now_ms() -> u64 {
+/// Now, in unix milliseconds.
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -76,6 +78,7 @@ impl Scraper {
         })
     }
 
+    /// The jobs scraped.
     pub fn jobs(&self) -> Vec<String> {
         self.targets.iter().map(|(j, _)| j.clone()).collect()
     }
@@ -90,18 +93,22 @@ impl Scraper {
 
     async fn fetch(&self, job: &str, url: &str) -> Page {
         let at_ms = now_ms();
+        let error = |message: String| Error::Scrape {
+            url: url.to_string(),
+            message,
+        };
         let samples = async {
             let response = self
                 .client
                 .get(url)
                 .send()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| error(e.to_string()))?;
             if !response.status().is_success() {
-                return Err(format!("{url} answered {}", response.status()));
+                return Err(error(format!("answered {}", response.status())));
             }
-            let text = response.text().await.map_err(|e| e.to_string())?;
-            let mut samples = exposition::parse(&text).map_err(|e| format!("{url}: {e}"))?;
+            let text = response.text().await.map_err(|e| error(e.to_string()))?;
+            let mut samples = exposition::parse(&text).map_err(|e| error(e.to_string()))?;
             for s in &mut samples {
                 s.labels.insert("job".to_string(), job.to_string());
             }
@@ -210,7 +217,7 @@ impl Scraper {
         name: &str,
         selector: &Selector,
         window: Window,
-    ) -> Result<Option<Vec<(SeriesKey, f64)>>, String> {
+    ) -> Result<Option<Vec<(SeriesKey, f64)>>, Error> {
         let state = self.state.lock();
         let mut out = Vec::new();
         let mut found = false;
@@ -219,16 +226,20 @@ impl Scraper {
                 edge(&state.full, job, window.start_ms, true),
                 edge(&state.full, job, window.end_ms, false),
             ) else {
-                return Err(format!("no scrape of {job} around the window"));
+                return Err(Error::NoData(format!(
+                    "no scrape of {job} around the window"
+                )));
             };
-            let end = last
-                .samples
-                .as_ref()
-                .map_err(|e| format!("the scrape of {job} at the window's end failed: {e}"))?;
-            let begin = first
-                .samples
-                .as_ref()
-                .map_err(|e| format!("the scrape of {job} at the window's start failed: {e}"))?;
+            let end = last.samples.as_ref().map_err(|e| {
+                Error::NoData(format!(
+                    "the scrape of {job} at the window's end failed: {e}"
+                ))
+            })?;
+            let begin = first.samples.as_ref().map_err(|e| {
+                Error::NoData(format!(
+                    "the scrape of {job} at the window's start failed: {e}"
+                ))
+            })?;
             let start_values: BTreeMap<&BTreeMap<String, String>, f64> = begin
                 .iter()
                 .filter(|s| s.name == name)
@@ -255,7 +266,104 @@ impl Scraper {
 
 /// The embedded source over windows of a finished run.
 pub struct ScrapeReader {
+    /// The scraper holding the run's pages.
     pub scraper: Arc<Scraper>,
+}
+
+/// `up` of a job over the window, from the scrapes' success.
+fn up_value(
+    state: &State,
+    job: &str,
+    aggregation: Aggregation,
+    from: u64,
+    to: u64,
+) -> Option<GaugeValue> {
+    let points: Vec<bool> = state
+        .up
+        .get(job)?
+        .iter()
+        .filter(|(t, _)| *t >= from && *t <= to)
+        .map(|(_, up)| *up)
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let value = match aggregation {
+        Aggregation::MinOverTime => f64::from(u8::from(points.iter().all(|up| *up))),
+        Aggregation::MaxOverTime => f64::from(u8::from(points.iter().any(|up| *up))),
+        _ => points.iter().filter(|up| **up).count() as f64 / points.len() as f64,
+    };
+    Some(GaugeValue {
+        value,
+        samples: points.len() as u64,
+    })
+}
+
+/// A counter's per-second increase over time-ordered points, resets counted as
+/// starts from zero.
+fn rate(points: &[(u64, f64)]) -> f64 {
+    let increase: f64 = points
+        .windows(2)
+        .map(|w| {
+            if w[1].1 >= w[0].1 {
+                w[1].1 - w[0].1
+            } else {
+                w[1].1
+            }
+        })
+        .sum();
+    let span = (points[points.len() - 1].0 - points[0].0) as f64 / 1000.0;
+    if span > 0.0 { increase / span } else { 0.0 }
+}
+
+/// One series' points aggregated.
+fn aggregate(points: &[(u64, f64)], aggregation: Aggregation) -> f64 {
+    let values = points.iter().map(|p| p.1);
+    match aggregation {
+        Aggregation::MaxOverTime => values.fold(f64::MIN, f64::max),
+        Aggregation::MinOverTime => values.fold(f64::MAX, f64::min),
+        Aggregation::AvgOverTime => values.sum::<f64>() / points.len() as f64,
+        Aggregation::Rate if points.len() < 2 => 0.0,
+        Aggregation::Rate => rate(points),
+    }
+}
+
+/// A followed gauge of a job over the window: its worst series.
+fn series_value(
+    state: &State,
+    job: &str,
+    metric: &Selector,
+    aggregation: Aggregation,
+    from: u64,
+    to: u64,
+) -> Option<GaugeValue> {
+    let mut per_series = Vec::new();
+    for ((j, name, labels), points) in &state.series {
+        if j != job || !metric.matches(name, labels) {
+            continue;
+        }
+        let points: Vec<(u64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .collect();
+        if !points.is_empty() {
+            per_series.push((aggregate(&points, aggregation), points.len() as u64));
+        }
+    }
+    if per_series.is_empty() {
+        return None;
+    }
+    let values = per_series.iter().map(|p| p.0);
+    let worst = if aggregation == Aggregation::MinOverTime {
+        values.fold(f64::MAX, f64::min)
+    } else {
+        values.fold(f64::MIN, f64::max)
+    };
+    Some(GaugeValue {
+        value: worst,
+        samples: per_series.iter().map(|p| p.1).max().unwrap_or(0),
+    })
 }
 
 impl Reader for ScrapeReader {
@@ -263,7 +371,7 @@ impl Reader for ScrapeReader {
         Source::Scrape
     }
 
-    async fn increase(&self, selector: &Selector, window: Window) -> Result<Option<f64>, String> {
+    async fn increase(&self, selector: &Selector, window: Window) -> Result<Option<f64>, Error> {
         Ok(self
             .scraper
             .deltas(&selector.name, selector, window)?
@@ -274,7 +382,7 @@ impl Reader for ScrapeReader {
         &self,
         histogram: &Selector,
         window: Window,
-    ) -> Result<Option<Vec<(f64, f64)>>, String> {
+    ) -> Result<Option<Buckets>, Error> {
         let name = format!("{}_bucket", histogram.name);
         let Some(deltas) = self.scraper.deltas(&name, histogram, window)? else {
             return Ok(None);
@@ -288,100 +396,20 @@ impl Reader for ScrapeReader {
         aggregation: Aggregation,
         window: Window,
         services: &[String],
-    ) -> Result<BTreeMap<String, GaugeValue>, String> {
+    ) -> Result<BTreeMap<String, GaugeValue>, Error> {
         let state = self.scraper.state.lock();
         // The last scrape after the run belongs to the window; it ends a moment after.
         let (from, to) = (window.start_ms, window.end_ms + 2_000);
         let mut out = BTreeMap::new();
         for job in services {
-            if metric.name == "up" {
-                let points: Vec<(u64, bool)> = state
-                    .up
-                    .get(job)
-                    .map(|v| {
-                        v.iter()
-                            .copied()
-                            .filter(|(t, _)| *t >= from && *t <= to)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !points.is_empty() {
-                    let all_up = points.iter().all(|(_, up)| *up);
-                    let value = match aggregation {
-                        Aggregation::MinOverTime => f64::from(u8::from(all_up)),
-                        Aggregation::MaxOverTime => {
-                            f64::from(u8::from(points.iter().any(|(_, up)| *up)))
-                        }
-                        _ => {
-                            points.iter().filter(|(_, up)| *up).count() as f64 / points.len() as f64
-                        }
-                    };
-                    out.insert(
-                        job.clone(),
-                        GaugeValue {
-                            value,
-                            samples: points.len() as u64,
-                        },
-                    );
-                }
-                continue;
-            }
-            let mut per_series = Vec::new();
-            for ((j, name, labels), points) in &state.series {
-                if j != job || !metric.matches(name, labels) {
-                    continue;
-                }
-                let points: Vec<(u64, f64)> = points
-                    .iter()
-                    .copied()
-                    .filter(|(t, _)| *t >= from && *t <= to)
-                    .collect();
-                if points.is_empty() {
-                    continue;
-                }
-                let value = match aggregation {
-                    Aggregation::MaxOverTime => points.iter().map(|p| p.1).fold(f64::MIN, f64::max),
-                    Aggregation::MinOverTime => points.iter().map(|p| p.1).fold(f64::MAX, f64::min),
-                    Aggregation::AvgOverTime => {
-                        points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64
-                    }
-                    Aggregation::Rate => {
-                        if points.len() < 2 {
-                            per_series.push((0.0, points.len() as u64));
-                            continue;
-                        }
-                        let increase: f64 = points
-                            .windows(2)
-                            .map(|w| {
-                                if w[1].1 >= w[0].1 {
-                                    w[1].1 - w[0].1
-                                } else {
-                                    w[1].1
-                                }
-                            })
-                            .sum();
-                        let span = (points[points.len() - 1].0 - points[0].0) as f64 / 1000.0;
-                        if span > 0.0 { increase / span } else { 0.0 }
-                    }
-                };
-                per_series.push((value, points.len() as u64));
-            }
-            if per_series.is_empty() {
-                continue;
-            }
-            let worst = if aggregation == Aggregation::MinOverTime {
-                per_series.iter().map(|p| p.0).fold(f64::MAX, f64::min)
+            let value = if metric.name == "up" {
+                up_value(&state, job, aggregation, from, to)
             } else {
-                per_series.iter().map(|p| p.0).fold(f64::MIN, f64::max)
+                series_value(&state, job, metric, aggregation, from, to)
             };
-            let samples = per_series.iter().map(|p| p.1).max().unwrap_or(0);
-            out.insert(
-                job.clone(),
-                GaugeValue {
-                    value: worst,
-                    samples,
-                },
-            );
+            if let Some(v) = value {
+                out.insert(job.clone(), v);
+            }
         }
         Ok(out)
     }

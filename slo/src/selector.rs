@@ -8,18 +8,27 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Error;
+
 /// A label matcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matcher {
+    /// The label matched.
     pub label: String,
+    /// `=` (true) or `!=` (false).
     pub equal: bool,
+    /// The value compared with (a missing label is the empty string).
     pub value: String,
 }
 
 /// A metric name with label matchers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
+    /// The metric name.
     pub name: String,
+    /// Every matcher must hold.
     pub matchers: Vec<Matcher>,
 }
 
@@ -31,7 +40,11 @@ fn valid_name(s: &str) -> bool {
 
 impl Selector {
     /// Parses `name{a="b",c!="d"}`; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Selector, String> {
+    pub fn parse(text: &str) -> Result<Selector, Error> {
+        Self::read(text).map_err(Error::Selector)
+    }
+
+    fn read(text: &str) -> Result<Selector, String> {
         let text = text.trim();
         let (name, rest) = match text.find('{') {
             Some(i) => (&text[..i], Some(&text[i..])),
@@ -120,6 +133,12 @@ impl Selector {
 
     /// PromQL with extra matchers appended (`le=~"..."`).
     pub fn promql_with(&self, extra: &str) -> String {
+        self.promql(&[extra])
+    }
+
+    /// PromQL `name{label="value",...,extra}`, every value escaped, extra matchers
+    /// (already PromQL) appended.
+    pub fn promql(&self, extra: &[&str]) -> String {
         let mut parts: Vec<String> = self
             .matchers
             .iter()
@@ -132,9 +151,12 @@ impl Selector {
                 )
             })
             .collect();
-        if !extra.is_empty() {
-            parts.push(extra.to_string());
-        }
+        parts.extend(
+            extra
+                .iter()
+                .filter(|e| !e.is_empty())
+                .map(|e| e.to_string()),
+        );
         if parts.is_empty() {
             self.name.clone()
         } else {
@@ -143,13 +165,26 @@ impl Selector {
     }
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"")
+/// A label value inside a PromQL double-quoted string.
+pub fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.promql_with(""))
+        f.write_str(&self.promql(&[]))
+    }
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Selector::read(&text).map_err(|e| {
+            serde::de::Error::custom(crate::toml_file::with_fix(
+                &e,
+                "write a selector like name{label=\"value\"}",
+            ))
+        })
     }
 }
 
@@ -183,12 +218,14 @@ mod tests {
         assert!(
             Selector::parse(r#"a{b=~"x.*"}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("regular expression")
         );
         assert!(Selector::parse(r#"a{b="x""#).is_err());
         assert!(
             Selector::parse(r#"a{b=x}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("double quotes")
         );
     }

@@ -1,9 +1,11 @@
 //! Reading the project's TOML files (SLO sets, scenarios) with errors a person can
 //! act on: the file, the line and column, the key, what is wrong and the fix.
 //!
-//! Syntax and type errors come from the TOML parser with their position. Checks
-//! made after parsing name a key path (`load.stages[2].duration`); [`locate`] finds
-//! that key's line in the text, so every error points into the file.
+//! Syntax and type errors come from the TOML parser with their position, and
+//! [`key_at`] names the key there; values read into types of their own (durations,
+//! selectors, closed sets of names) say what is wrong and the fix through
+//! [`with_fix`]. Checks made after parsing name a key path (`load.stages[2].duration`);
+//! [`locate`] finds that key's line in the text, so every error points into the file.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use serde::de::DeserializeOwned;
 /// A problem in a file, with where it is and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileError {
+    /// The file, as named on the command line or in another file.
     pub file: PathBuf,
     /// 1-based line, when known.
     pub line: Option<usize>,
@@ -20,6 +23,7 @@ pub struct FileError {
     pub column: Option<usize>,
     /// The key path, when the error is about one key.
     pub key: Option<String>,
+    /// What is wrong.
     pub message: String,
     /// What to do about it.
     pub fix: Option<String>,
@@ -110,16 +114,33 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<(T, String), FileError> 
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, FileError> {
     toml::from_str(text).map_err(|e| {
         let position = e.span().map(|s| line_column(text, s.start));
+        let key = e.span().and_then(|s| key_at(text, s.start));
         let message = e.message().trim().to_string();
+        let (message, fix) = match message.split_once(FIX_MARK) {
+            Some((m, f)) => (m.to_string(), f.to_string()),
+            None => {
+                let fix = fix_for(&message);
+                (message, fix)
+            }
+        };
         FileError {
             file: path.to_path_buf(),
             line: position.map(|p| p.0),
             column: position.map(|p| p.1),
-            key: None,
-            fix: Some(fix_for(&message)),
+            key,
+            fix: Some(fix),
             message,
         }
     })
+}
+
+/// Separates a value's error message from its fix inside a deserializer's error.
+const FIX_MARK: &str = "; fix: ";
+
+/// A deserializer's error message carrying its fix, which [`parse`] moves into
+/// [`FileError::fix`]: for types that check their own values (durations, selectors).
+pub fn with_fix(message: &str, fix: &str) -> String {
+    format!("{message}{FIX_MARK}{fix}")
 }
 
 /// A suggestion for a serde/TOML message.
@@ -204,6 +225,36 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
     best.map(|offset| line_column(text, offset))
 }
 
+/// The key path (`flows[1].name`) of the deepest value at a byte offset of the
+/// document, for errors the TOML parser reports by position.
+pub fn key_at(text: &str, offset: usize) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    fn in_value(v: &toml::Spanned<DeValue>, offset: usize, path: &str) -> Option<String> {
+        let inner = match v.get_ref() {
+            DeValue::Table(t) => in_table(t, offset, path),
+            DeValue::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| in_value(item, offset, &format!("{path}[{i}]"))),
+            _ => None,
+        };
+        inner.or_else(|| v.span().contains(&offset).then(|| path.to_string()))
+    }
+    fn in_table(t: &DeTable, offset: usize, path: &str) -> Option<String> {
+        t.iter().find_map(|(k, v)| {
+            let key = k.get_ref().as_ref();
+            let path = if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            };
+            in_value(v, offset, &path)
+        })
+    }
+    let (document, _) = DeTable::parse_recoverable(text);
+    in_table(document.get_ref(), offset, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +312,18 @@ mod tests {
         let err = parse::<Doc>(Path::new("s.toml"), &bad).unwrap_err();
         assert_eq!(err.line, Some(4), "{err}");
         assert!(err.message.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_name_their_key() {
+        let bad = TEXT.replace("duration = \"3x\"", "duration = 3");
+        let err = parse::<Doc>(Path::new("s.toml"), &bad).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("load.stages[1].duration"), "{err}");
+        assert_eq!(key_at(TEXT, 0).as_deref(), None);
+        assert_eq!(
+            key_at(TEXT, TEXT.find("3\n").unwrap()).as_deref(),
+            Some("load.users")
+        );
     }
 
     #[test]

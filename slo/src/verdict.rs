@@ -1,5 +1,5 @@
-//! Verdicts: what the verifier concludes about each SLO, and the exit code a CI
-//! pipeline gates on.
+//! Verdicts: what the verifier concludes about each SLO (the load generator maps
+//! them to its exit codes).
 //!
 //! A verdict is `pass`, `fail` or `inconclusive`, with the measured value, the
 //! objective, the source it was judged from, the number of events behind it,
@@ -8,16 +8,22 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::definition::SloKind;
+
 /// The outcome of one SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// The objective held, and the evidence proves it.
     Pass,
+    /// The evidence does not settle it either way.
     Inconclusive,
+    /// The objective did not hold.
     Fail,
 }
 
 impl Status {
+    /// As written in summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -46,6 +52,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// As written in summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Prometheus => "prometheus",
@@ -74,11 +81,14 @@ pub enum WindowKind {
 /// A time window, unix milliseconds, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
+    /// First millisecond of the window (unix ms).
     pub start_ms: u64,
+    /// End of the window (unix ms), exclusive.
     pub end_ms: u64,
 }
 
 impl Window {
+    /// Its length in seconds.
     pub fn seconds(&self) -> f64 {
         self.end_ms.saturating_sub(self.start_ms) as f64 / 1000.0
     }
@@ -89,18 +99,26 @@ impl Window {
 pub struct Detail {
     /// The Prometheus job (service).
     pub target: String,
+    /// This target's outcome.
     pub status: Status,
+    /// Its value, when judged.
     pub value: Option<f64>,
+    /// The value as people read it.
     pub display: String,
+    /// Samples behind it.
     pub samples: u64,
 }
 
 /// The client's view of an SLO judged from the server's metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientView {
+    /// What the client's value alone would conclude.
     pub status: Status,
+    /// The client's value (a ratio, or a share within the threshold).
     pub value: Option<f64>,
+    /// The value as people read it.
     pub display: String,
+    /// Events the client measured.
     pub samples: u64,
     /// Set when client and server differ by more than the set's tolerance.
     pub disagreement: Option<String>,
@@ -109,11 +127,17 @@ pub struct ClientView {
 /// The verdict on one SLO over one window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// The SLO's name.
     pub slo: String,
+    /// What the SLO is, for people.
     pub description: String,
+    /// Its area (business, performance, resources).
     pub area: String,
-    pub kind: String,
+    /// What it measures.
+    pub kind: SloKind,
+    /// Which window this verdict covers.
     pub window: WindowKind,
+    /// The outcome.
     pub status: Status,
     /// The judged quantity: a ratio, the share of events within a latency
     /// threshold, or a gauge value (the worst target's).
@@ -122,6 +146,7 @@ pub struct Verdict {
     pub display: String,
     /// The objective as written ("p95 <= 2 s", ">= 80%").
     pub objective: String,
+    /// Where the value came from.
     pub source: Source,
     /// Events behind the value (requests, jobs, scrapes).
     pub samples: u64,
@@ -131,8 +156,10 @@ pub struct Verdict {
     pub budget_consumed: Option<f64>,
     /// Why it is inconclusive, or what else is worth knowing.
     pub note: Option<String>,
+    /// Per-service parts of a per-service SLO.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Detail>,
+    /// The client's view beside the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientView>,
     /// The PromQL evaluated (Prometheus source).
@@ -148,11 +175,14 @@ pub struct Verdicts {
     pub source: Source,
     /// The SLO set's name and file.
     pub slo_set: String,
+    /// The verdicts over the whole run.
     pub whole: Vec<Verdict>,
     /// Present when the run had a steady window distinct from the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady: Option<Vec<Verdict>>,
+    /// The whole run's window.
     pub whole_window: Window,
+    /// The steady window, when distinct.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steady_window: Option<Window>,
     /// Time spent judging, in milliseconds.
@@ -166,19 +196,6 @@ pub struct Verdicts {
     pub cross_check: Option<Vec<Verdict>>,
 }
 
-/// Exit codes of `loadgen run` and `loadgen verify`.
-pub mod exit_code {
-    /// Every SLO passed.
-    pub const PASS: u8 = 0;
-    /// At least one SLO failed (or a regression, with `--fail-on-regression`).
-    pub const FAIL: u8 = 1;
-    /// Bad input or usage: nothing was run.
-    pub const USAGE: u8 = 2;
-    /// Nothing failed, but at least one SLO could not be judged (no data, target or
-    /// Prometheus unreachable).
-    pub const INCONCLUSIVE: u8 = 3;
-}
-
 impl Verdicts {
     /// Every verdict, whole run first.
     pub fn all(&self) -> impl Iterator<Item = &Verdict> {
@@ -189,24 +206,11 @@ impl Verdicts {
     pub fn overall(&self) -> Status {
         overall(self.all().map(|v| v.status))
     }
-
-    /// 0 pass, 1 fail, 3 inconclusive.
-    pub fn exit_code(&self) -> u8 {
-        status_exit_code(self.overall())
-    }
 }
 
 /// The worst of some statuses; no status at all is inconclusive.
 pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Status {
     statuses.into_iter().max().unwrap_or(Status::Inconclusive)
-}
-
-pub fn status_exit_code(status: Status) -> u8 {
-    match status {
-        Status::Pass => exit_code::PASS,
-        Status::Fail => exit_code::FAIL,
-        Status::Inconclusive => exit_code::INCONCLUSIVE,
-    }
 }
 
 #[cfg(test)]
@@ -229,6 +233,5 @@ mod tests {
             Status::Inconclusive,
             "no verdict is not a pass"
         );
-        assert_eq!(status_exit_code(Status::Inconclusive), 3);
     }
 }

@@ -1,0 +1,326 @@
+//! Checks of an SLO file, section by section: the defaults, the services, then
+//! each SLO by its kind. Values were typed when the file was read; what is left
+//! are ranges and which keys go together.
+
+use std::time::Duration;
+
+use super::file::{SetFile, SloFile};
+use super::{Gauge, Kind, Latency, Ratio, Slo, SloKind, SloSet};
+use crate::definition::{Aggregation, Severity};
+use crate::schema::Checker;
+use crate::selector::Selector;
+use crate::toml_file::FileError;
+
+/// Fewer events than this in a window: inconclusive (the file may say otherwise).
+pub const DEFAULT_MIN_SAMPLES: u64 = 20;
+/// Client and server differing by more than this share is reported.
+pub const DEFAULT_CLIENT_TOLERANCE: f64 = 0.02;
+/// Window of a generated alert's expression.
+pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// How long a generated alert's condition must hold.
+pub const DEFAULT_ALERT_FOR: Duration = Duration::from_secs(2 * 60);
+
+/// What every SLO of the set gets unless it says otherwise.
+struct Defaults {
+    min_samples: u64,
+    alert_window: Duration,
+    alert_for: Duration,
+}
+
+pub(super) fn check(c: &Checker, file: SetFile) -> Result<SloSet, FileError> {
+    let tolerance = file
+        .defaults
+        .client_tolerance
+        .unwrap_or(DEFAULT_CLIENT_TOLERANCE);
+    if !(0.0..=1.0).contains(&tolerance) {
+        return Err(c.error(
+            "defaults.client_tolerance",
+            format!("{tolerance} is out of range"),
+            "use a share between 0 and 1 (0.02 is 2 points)",
+        ));
+    }
+    let defaults = Defaults {
+        min_samples: file.defaults.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
+        alert_window: file
+            .defaults
+            .alert_window
+            .map_or(DEFAULT_ALERT_WINDOW, |d| d.get()),
+        alert_for: file
+            .defaults
+            .alert_for
+            .map_or(DEFAULT_ALERT_FOR, |d| d.get()),
+    };
+    if file.slo.is_empty() {
+        return Err(c.error("slo", "no SLOs", "add at least one [[slo]] table"));
+    }
+    check_services(c, &file.services)?;
+    let mut slos = Vec::new();
+    for (i, s) in file.slo.iter().enumerate() {
+        if file.slo[..i].iter().any(|o| o.name == s.name) {
+            return Err(c.error(
+                &format!("slo[{i}].name"),
+                format!("{:?} is defined twice", s.name),
+                "give each SLO its own name",
+            ));
+        }
+        slos.push(check_slo(c, i, s, &file.services, &defaults)?);
+    }
+    Ok(SloSet {
+        name: file.name,
+        description: file.description,
+        path: c.path.to_path_buf(),
+        services: file.services,
+        client_tolerance: tolerance,
+        slos,
+    })
+}
+
+fn check_services(c: &Checker, services: &[String]) -> Result<(), FileError> {
+    for (i, s) in services.iter().enumerate() {
+        if s.is_empty() || s.contains('"') {
+            return Err(c.error(
+                &format!("services[{i}]"),
+                format!("{s:?} is not a job name"),
+                "use the Prometheus job names, such as gateway-bff",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_slo(
+    c: &Checker,
+    i: usize,
+    s: &SloFile,
+    services: &[String],
+    defaults: &Defaults,
+) -> Result<Slo, FileError> {
+    let key = |k: &str| format!("slo[{i}].{k}");
+    if s.name.is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    {
+        return Err(c.error(
+            &key("name"),
+            format!("{:?} is not a usable name", s.name),
+            "use letters, digits and _",
+        ));
+    }
+    let kind = match s.kind {
+        SloKind::Ratio => ratio(c, i, s)?,
+        SloKind::Latency => latency(c, i, s)?,
+        SloKind::Gauge => gauge(c, i, s, services)?,
+    };
+    Ok(Slo {
+        name: s.name.clone(),
+        description: if s.description.is_empty() {
+            s.name.clone()
+        } else {
+            s.description.clone()
+        },
+        area: s.area.clone(),
+        kind,
+        client: s.client,
+        min_samples: s.min_samples.unwrap_or(defaults.min_samples),
+        severity: s.severity.unwrap_or(Severity::Warning),
+        alert_window: s.alert_window.map_or(defaults.alert_window, |d| d.get()),
+        alert_for: s.alert_for.map_or(defaults.alert_for, |d| d.get()),
+        runbook: s.runbook.clone(),
+    })
+}
+
+/// Refuses the keys that do not apply to an SLO of `kind`.
+fn forbid(c: &Checker, i: usize, kind: SloKind, fields: &[(&str, bool)]) -> Result<(), FileError> {
+    for (field, set) in fields {
+        c.forbid(
+            &format!("slo[{i}].{field}"),
+            *set,
+            &format!("{field} does not apply to a {kind} SLO"),
+            "remove it",
+        )?;
+    }
+    Ok(())
+}
+
+fn selectors(
+    c: &Checker,
+    key: &str,
+    field: &str,
+    list: &Option<Vec<Selector>>,
+) -> Result<Vec<Selector>, FileError> {
+    match list {
+        None => Err(c.error(
+            key,
+            format!("missing {field}"),
+            "list one or more counter selectors",
+        )),
+        Some(l) if l.is_empty() => Err(c.error(
+            key,
+            format!("{field} is empty"),
+            "list one or more counter selectors",
+        )),
+        Some(l) => Ok(l.clone()),
+    }
+}
+
+fn required_objective(c: &Checker, i: usize, s: &SloFile) -> Result<super::Objective, FileError> {
+    s.objective.ok_or_else(|| {
+        c.error(
+            &format!("slo[{i}].objective"),
+            "missing objective",
+            "add objective = \">= 0.80\" (or <, <=, >, ==)",
+        )
+    })
+}
+
+fn ratio(c: &Checker, i: usize, s: &SloFile) -> Result<Kind, FileError> {
+    let key = |k: &str| format!("slo[{i}].{k}");
+    forbid(
+        c,
+        i,
+        SloKind::Ratio,
+        &[
+            ("histogram", s.histogram.is_some()),
+            ("quantile", s.quantile.is_some()),
+            ("threshold_seconds", s.threshold_seconds.is_some()),
+            ("metric", s.metric.is_some()),
+            ("aggregation", s.aggregation.is_some()),
+        ],
+    )?;
+    let (numerator, numerator_is_bad) = match (&s.good, &s.bad) {
+        (Some(_), Some(_)) => {
+            return Err(c.error(
+                &key("bad"),
+                "both good and bad are set",
+                "keep one: good events or bad events over total",
+            ));
+        }
+        (Some(_), None) => (selectors(c, &key("good"), "good", &s.good)?, false),
+        (None, Some(_)) => (selectors(c, &key("bad"), "bad", &s.bad)?, true),
+        (None, None) => {
+            return Err(c.error(
+                &key("good"),
+                "missing good or bad",
+                "add good = [...] or bad = [...]",
+            ));
+        }
+    };
+    let objective = required_objective(c, i, s)?;
+    if !(0.0..=1.0).contains(&objective.value) {
+        return Err(c.error(
+            &key("objective"),
+            format!("{} is not a ratio", objective.value),
+            "a ratio objective is between 0 and 1 (0.8 is 80%)",
+        ));
+    }
+    Ok(Kind::Ratio(Ratio {
+        numerator,
+        numerator_is_bad,
+        total: selectors(c, &key("total"), "total", &s.total)?,
+        objective,
+    }))
+}
+
+fn latency(c: &Checker, i: usize, s: &SloFile) -> Result<Kind, FileError> {
+    let key = |k: &str| format!("slo[{i}].{k}");
+    forbid(
+        c,
+        i,
+        SloKind::Latency,
+        &[
+            ("good", s.good.is_some()),
+            ("bad", s.bad.is_some()),
+            ("total", s.total.is_some()),
+            ("metric", s.metric.is_some()),
+            ("aggregation", s.aggregation.is_some()),
+            ("objective", s.objective.is_some()),
+        ],
+    )?;
+    let histogram = s.histogram.clone().ok_or_else(|| {
+        c.error(
+            &key("histogram"),
+            "missing histogram",
+            "name the histogram, such as api_response_time_seconds",
+        )
+    })?;
+    if ["_bucket", "_count", "_sum"]
+        .iter()
+        .any(|suffix| histogram.name.ends_with(suffix))
+    {
+        return Err(c.error(
+            &key("histogram"),
+            format!(
+                "{} is a histogram series, not its base name",
+                histogram.name
+            ),
+            "drop the _bucket, _count or _sum suffix",
+        ));
+    }
+    let quantile = s
+        .quantile
+        .ok_or_else(|| c.error(&key("quantile"), "missing quantile", "add quantile = 0.95"))?;
+    if !(quantile > 0.0 && quantile < 1.0) {
+        return Err(c.error(
+            &key("quantile"),
+            format!("{quantile} is not a quantile"),
+            "use a number between 0 and 1, such as 0.95",
+        ));
+    }
+    let threshold = s.threshold_seconds.ok_or_else(|| {
+        c.error(
+            &key("threshold_seconds"),
+            "missing threshold_seconds",
+            "add threshold_seconds = 2",
+        )
+    })?;
+    if !(threshold > 0.0 && threshold.is_finite()) {
+        return Err(c.error(
+            &key("threshold_seconds"),
+            format!("{threshold} is not a duration"),
+            "use a positive number of seconds",
+        ));
+    }
+    Ok(Kind::Latency(Latency {
+        histogram,
+        quantile,
+        threshold_seconds: threshold,
+    }))
+}
+
+fn gauge(c: &Checker, i: usize, s: &SloFile, services: &[String]) -> Result<Kind, FileError> {
+    forbid(
+        c,
+        i,
+        SloKind::Gauge,
+        &[
+            ("good", s.good.is_some()),
+            ("bad", s.bad.is_some()),
+            ("total", s.total.is_some()),
+            ("histogram", s.histogram.is_some()),
+            ("quantile", s.quantile.is_some()),
+            ("threshold_seconds", s.threshold_seconds.is_some()),
+        ],
+    )?;
+    let metric = s.metric.clone().ok_or_else(|| {
+        c.error(
+            &format!("slo[{i}].metric"),
+            "missing metric",
+            "name the metric, such as process_resident_memory_bytes",
+        )
+    })?;
+    if services.is_empty() {
+        return Err(c.error(
+            "services",
+            "gauge SLOs are judged per service, and no services are listed",
+            "add services = [\"gateway-bff\", ...] (Prometheus job names)",
+        ));
+    }
+    Ok(Kind::Gauge(Gauge {
+        metric,
+        aggregation: s.aggregation.unwrap_or(Aggregation::MaxOverTime),
+        objective: required_objective(c, i, s)?,
+        unit: s.unit.clone().unwrap_or_default(),
+    }))
+}

@@ -1,0 +1,61 @@
+//! The SLO file as written: every key, typed. Closed sets are enums, durations,
+//! selectors and objectives are read into their types, so a bad value is an error
+//! at its key with the fix before any check runs.
+
+use serde::Deserialize;
+
+use super::{Aggregation, ClientMeasure, Objective, Severity, SloKind};
+use crate::duration::DurationField;
+use crate::selector::Selector;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub defaults: DefaultsFile,
+    pub slo: Vec<SloFile>,
+}
+
+/// `[defaults]`: what every SLO gets unless it says otherwise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DefaultsFile {
+    pub min_samples: Option<u64>,
+    pub client_tolerance: Option<f64>,
+    pub alert_window: Option<DurationField>,
+    pub alert_for: Option<DurationField>,
+}
+
+/// One `[[slo]]` table; which keys apply depends on `kind`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SloFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub area: String,
+    pub kind: SloKind,
+    pub good: Option<Vec<Selector>>,
+    pub bad: Option<Vec<Selector>>,
+    pub total: Option<Vec<Selector>>,
+    pub histogram: Option<Selector>,
+    pub quantile: Option<f64>,
+    pub threshold_seconds: Option<f64>,
+    pub metric: Option<Selector>,
+    pub aggregation: Option<Aggregation>,
+    pub unit: Option<String>,
+    pub objective: Option<Objective>,
+    pub client: Option<ClientMeasure>,
+    pub min_samples: Option<u64>,
+    pub severity: Option<Severity>,
+    pub alert_window: Option<DurationField>,
+    pub alert_for: Option<DurationField>,
+    pub runbook: Option<String>,
+}

@@ -1,0 +1,364 @@
+//! The SLO set: `slo/athlete-ally.toml` and files like it.
+//!
+//! ```toml
+//! name = "athlete-ally"
+//! services = ["gateway-bff", "profile-onboarding", "planning-engine"]  # Prometheus jobs
+//!
+//! [defaults]
+//! min_samples = 20          # fewer events in the window: inconclusive
+//! client_tolerance = 0.02   # client and server differ by more: reported
+//!
+//! [[slo]]
+//! name = "api_error_rate"
+//! description = "API error rate"
+//! area = "performance"
+//! kind = "ratio"            # ratio | latency | gauge
+//! bad = ['api_errors_total{job="gateway-bff"}']    # or good = [...]
+//! total = ['api_requests_total{job="gateway-bff"}']
+//! objective = "< 0.01"
+//! client = "api_errors"     # the client-side measurement shown beside it
+//! ```
+//!
+//! Kinds:
+//! - `ratio`: `good` (or `bad`) over `total`, from counter increases; `objective`
+//!   compares the ratio (`>= 0.80`, `< 0.05`).
+//! - `latency`: `histogram` (a selector of the histogram's base name), `quantile` and
+//!   `threshold_seconds`: passes when the share of events at or under the threshold
+//!   is at least the quantile, read from the bucket whose `le` is the threshold.
+//! - `gauge`: `metric`, `aggregation` over the window (`max_over_time`,
+//!   `min_over_time`, `avg_over_time`, `rate`), judged per service with `objective`.
+//!
+//! The parts: [`file`] is the file as written (serde types, closed sets as enums);
+//! [`check`] validates it section by section into the [`SloSet`] defined here.
+
+mod check;
+mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::Error;
+use crate::format::{percent, quantile_name, trim_float, with_unit};
+use crate::selector::Selector;
+use crate::toml_file::{self, FileError};
+
+crate::closed_set! {
+    /// What an SLO measures.
+    pub enum SloKind ("a kind") {
+        /// Good (or bad) events over all events, from counters.
+        Ratio = "ratio",
+        /// The share of a histogram's events within a threshold.
+        Latency = "latency",
+        /// A gauge per service, aggregated over the window.
+        Gauge = "gauge",
+    }
+}
+
+crate::closed_set! {
+    /// How a gauge is aggregated over the window.
+    pub enum Aggregation ("an aggregation") {
+        /// The largest value.
+        MaxOverTime = "max_over_time",
+        /// The smallest value.
+        MinOverTime = "min_over_time",
+        /// The mean of the samples.
+        AvgOverTime = "avg_over_time",
+        /// The per-second increase of a counter.
+        Rate = "rate",
+    }
+}
+
+crate::closed_set! {
+    /// How loud the generated alert of an SLO is.
+    pub enum Severity ("a severity") {
+        /// Pages.
+        Critical = "critical",
+        /// Opens a ticket.
+        Warning = "warning",
+        /// For dashboards only.
+        Info = "info",
+    }
+}
+
+crate::closed_set! {
+    /// The load generator's own measurement shown beside (and checked against) an
+    /// SLO judged from the server's metrics.
+    pub enum ClientMeasure ("a client measurement") {
+        /// Requests answered with a 5xx (or never answered) over all requests.
+        ApiErrors = "api_errors",
+        /// Share of requests within the SLO's threshold.
+        ApiLatency = "api_latency",
+        /// Onboardings completed over onboardings started.
+        OnboardingCompletion = "onboarding_completion",
+        /// Plans that failed over plans finished.
+        PlanFailure = "plan_failure",
+        /// Share of plans finished end to end within the SLO's threshold.
+        PlanDuration = "plan_duration",
+    }
+}
+
+/// A comparison operator of an objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `<`
+    Lt,
+    /// `==`
+    Eq,
+}
+
+impl Op {
+    /// As written in objectives and PromQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Ge => ">=",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Lt => "<",
+            Op::Eq => "==",
+        }
+    }
+
+    /// The operator of the breach (the objective's negation), for alert rules.
+    pub fn negated(self) -> &'static str {
+        match self {
+            Op::Ge => "<",
+            Op::Gt => "<=",
+            Op::Le => ">",
+            Op::Lt => ">=",
+            Op::Eq => "!=",
+        }
+    }
+
+    /// Whether `value op threshold` holds.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Ge => value >= threshold,
+            Op::Gt => value > threshold,
+            Op::Le => value <= threshold,
+            Op::Lt => value < threshold,
+            Op::Eq => value == threshold,
+        }
+    }
+
+    /// Whether larger values are worse (the worst of several is the largest).
+    pub fn larger_is_worse(self) -> bool {
+        matches!(self, Op::Le | Op::Lt)
+    }
+}
+
+/// `>= 0.80`, `< 1e9`, `== 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Objective {
+    /// The comparison.
+    pub op: Op,
+    /// The threshold compared with.
+    pub value: f64,
+}
+
+/// What to write instead of a bad objective.
+const OBJECTIVE_FIX: &str = "write \">= 0.80\", \"< 0.05\" or \"== 1\"";
+
+impl Objective {
+    /// Reads `>= 0.80`; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Objective, Error> {
+        let t = text.trim();
+        let (op, rest) = [
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            ("==", Op::Eq),
+            (">", Op::Gt),
+            ("<", Op::Lt),
+        ]
+        .into_iter()
+        .find_map(|(s, op)| t.strip_prefix(s).map(|r| (op, r)))
+        .ok_or_else(|| {
+            Error::Objective(format!(
+                "{text:?} has no comparison: write it like \">= 0.80\" or \"< 0.05\""
+            ))
+        })?;
+        let value: f64 = rest.trim().parse().map_err(|_| {
+            Error::Objective(format!("{text:?}: {:?} is not a number", rest.trim()))
+        })?;
+        if !value.is_finite() {
+            return Err(Error::Objective(format!(
+                "{text:?}: the value must be finite"
+            )));
+        }
+        Ok(Objective { op, value })
+    }
+
+    /// Whether a value meets the objective.
+    pub fn holds(&self, value: f64) -> bool {
+        self.op.holds(value, self.value)
+    }
+}
+
+impl<'de> Deserialize<'de> for Objective {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Objective::parse(&text).map_err(|e| {
+            serde::de::Error::custom(toml_file::with_fix(&e.to_string(), OBJECTIVE_FIX))
+        })
+    }
+}
+
+/// Good or bad events over all events, from counter increases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratio {
+    /// Good events, or bad ones (`numerator_is_bad`).
+    pub numerator: Vec<Selector>,
+    /// True when `numerator` counts bad events.
+    pub numerator_is_bad: bool,
+    /// All events.
+    pub total: Vec<Selector>,
+    /// What the ratio must meet.
+    pub objective: Objective,
+}
+
+/// The share of a histogram's events at or under a threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    /// The histogram's base name and matchers.
+    pub histogram: Selector,
+    /// The share that must be within the threshold (0.95).
+    pub quantile: f64,
+    /// The threshold, in seconds.
+    pub threshold_seconds: f64,
+}
+
+/// A gauge aggregated over the window, judged per service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    /// The metric and its matchers.
+    pub metric: Selector,
+    /// How samples are aggregated.
+    pub aggregation: Aggregation,
+    /// What each service's value must meet.
+    pub objective: Objective,
+    /// How values are shown (`bytes`, `cores`, or free text).
+    pub unit: String,
+}
+
+/// What an SLO measures, and its objective.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// A ratio of counters.
+    Ratio(Ratio),
+    /// A share of a histogram.
+    Latency(Latency),
+    /// A gauge per service.
+    Gauge(Gauge),
+}
+
+/// One SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// Its name, unique in the set.
+    pub name: String,
+    /// What it is, for people.
+    pub description: String,
+    /// Its area (business, performance, resources).
+    pub area: String,
+    /// What it measures.
+    pub kind: Kind,
+    /// The client measurement shown beside it.
+    pub client: Option<ClientMeasure>,
+    /// Fewer events than this in a window: inconclusive.
+    pub min_samples: u64,
+    /// The severity of its alert.
+    pub severity: Severity,
+    /// Window of the alert expression, such as 5 minutes.
+    pub alert_window: Duration,
+    /// How long the alert condition must hold.
+    pub alert_for: Duration,
+    /// Where the runbook entry is.
+    pub runbook: Option<String>,
+}
+
+/// A checked SLO set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloSet {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Prometheus jobs judged by per-service (gauge) SLOs.
+    pub services: Vec<String>,
+    /// Client and server values differing by more than this are reported.
+    pub client_tolerance: f64,
+    /// The SLOs, in file order.
+    pub slos: Vec<Slo>,
+}
+
+impl Slo {
+    /// Which of the three kinds it is.
+    pub fn kind_name(&self) -> SloKind {
+        match self.kind {
+            Kind::Ratio(_) => SloKind::Ratio,
+            Kind::Latency(_) => SloKind::Latency,
+            Kind::Gauge(_) => SloKind::Gauge,
+        }
+    }
+
+    /// The objective as people read it.
+    pub fn objective_text(&self) -> String {
+        match &self.kind {
+            Kind::Ratio(r) => format!("{} {}", r.objective.op.as_str(), percent(r.objective.value)),
+            Kind::Latency(l) => format!(
+                "p{} <= {} s",
+                quantile_name(l.quantile),
+                trim_float(l.threshold_seconds)
+            ),
+            Kind::Gauge(g) => format!(
+                "{} {}",
+                g.objective.op.as_str(),
+                with_unit(g.objective.value, &g.unit)
+            ),
+        }
+    }
+
+    /// The latency threshold, for latency SLOs.
+    pub fn threshold_seconds(&self) -> Option<f64> {
+        match &self.kind {
+            Kind::Latency(l) => Some(l.threshold_seconds),
+            _ => None,
+        }
+    }
+
+    /// Whether a value (a ratio, a share within the threshold, a gauge) meets the
+    /// objective.
+    pub fn holds(&self, value: f64) -> bool {
+        match &self.kind {
+            Kind::Ratio(Ratio { objective, .. }) | Kind::Gauge(Gauge { objective, .. }) => {
+                objective.holds(value)
+            }
+            Kind::Latency(l) => value >= l.quantile,
+        }
+    }
+}
+
+/// Reads and checks an SLO file; `text` is returned for copying into a run directory.
+pub fn load(path: &Path) -> Result<(SloSet, String), FileError> {
+    let (file, text): (file::SetFile, String) = toml_file::read(path)?;
+    let set = check::check(&crate::schema::Checker::new(path, &text), file)?;
+    Ok((set, text))
+}
+
+/// Parses and checks SLO text read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<SloSet, FileError> {
+    let file: file::SetFile = toml_file::parse(path, text)?;
+    check::check(&crate::schema::Checker::new(path, text), file)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+use std::path::Path;
+
+use super::*;
+
+const SET: &str = r#"
+name = "t"
+services = ["gateway-bff"]
+[[slo]]
+name = "api_error_rate"
+kind = "ratio"
+bad = ['api_errors_total{job="gateway-bff"}']
+total = ['api_requests_total{job="gateway-bff"}']
+objective = "< 0.01"
+[[slo]]
+name = "api_p95"
+kind = "latency"
+histogram = 'api_response_time_seconds{job="gateway-bff"}'
+quantile = 0.95
+threshold_seconds = 2
+[[slo]]
+name = "memory"
+kind = "gauge"
+metric = "process_resident_memory_bytes"
+aggregation = "max_over_time"
+objective = "< 1e9"
+unit = "bytes"
+"#;
+
+#[test]
+fn parses_the_three_kinds() {
+    let set = parse(Path::new("s.toml"), SET).unwrap();
+    assert_eq!(set.slos.len(), 3);
+    assert_eq!(set.slos[0].objective_text(), "< 1%");
+    assert_eq!(set.slos[1].objective_text(), "p95 <= 2 s");
+    assert_eq!(set.slos[2].objective_text(), "< 1000 MB");
+    assert_eq!(set.slos[0].min_samples, 20);
+    assert!(matches!(
+        set.slos[0].kind,
+        Kind::Ratio(Ratio {
+            numerator_is_bad: true,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn objectives_parse_and_hold() {
+    let o = Objective::parse(">= 0.80").unwrap();
+    assert!(o.holds(0.8) && !o.holds(0.79));
+    assert!(Objective::parse("< 1e9").unwrap().holds(5e8));
+    assert!(Objective::parse("== 1").unwrap().holds(1.0));
+    assert!(Objective::parse("about 3").is_err());
+    assert!(Objective::parse(">= x").is_err());
+}
+
+#[test]
+fn errors_point_at_the_slo_and_key() {
+    let e = parse(
+        Path::new("s.toml"),
+        &SET.replace("quantile = 0.95", "quantile = 95"),
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("slo[1].quantile"));
+    assert_eq!(e.line, Some(14), "{e}");
+    let e = parse(
+        Path::new("s.toml"),
+        &SET.replace("kind = \"gauge\"", "kind = \"vibe\""),
+    )
+    .unwrap_err();
+    assert!(
+        e.fix.as_ref().unwrap().contains("ratio, latency or gauge"),
+        "{e}"
+    );
+    let e = parse(
+        Path::new("s.toml"),
+        &SET.replace("objective = \"< 0.01\"", "objective = \"less than 1%\""),
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("slo[0].objective"));
+    let e = parse(
+        Path::new("s.toml"),
+        &SET.replace(
+            "histogram = 'api_response_time_seconds{",
+            "histogram = 'api_response_time_seconds_bucket{",
+        ),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("base name"), "{e}");
+    let e = parse(
+        Path::new("s.toml"),
+        &SET.replace("name = \"memory\"", "name = \"api_p95\""),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("defined twice"), "{e}");
+}

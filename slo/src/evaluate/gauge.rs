@@ -1,0 +1,98 @@
+//! Gauge SLOs: a metric aggregated over the window, judged per service; the
+//! verdict is the worst service's.
+
+use super::{GaugeValue, Reader, inconclusive};
+use crate::definition::{Aggregation, Gauge, Slo, SloSet};
+use crate::error::Error;
+use crate::format::with_unit;
+use crate::verdict::{Detail, Status, Verdict, Window, WindowKind};
+
+/// One service's part of the verdict.
+fn detail(g: &Gauge, service: &str, value: Option<&GaugeValue>) -> Detail {
+    let enough =
+        |v: &GaugeValue| v.samples >= 2 || (g.aggregation != Aggregation::Rate && v.samples >= 1);
+    match value {
+        Some(v) if enough(v) => Detail {
+            target: service.to_string(),
+            status: if g.objective.holds(v.value) {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            value: Some(v.value),
+            display: with_unit(v.value, &g.unit),
+            samples: v.samples,
+        },
+        Some(v) => Detail {
+            target: service.to_string(),
+            status: Status::Inconclusive,
+            value: None,
+            display: format!("{} scrapes: not enough", v.samples),
+            samples: v.samples,
+        },
+        None => Detail {
+            target: service.to_string(),
+            status: Status::Inconclusive,
+            value: None,
+            display: format!("no {} series", g.metric.name),
+            samples: 0,
+        },
+    }
+}
+
+/// The worst service's value: the largest when larger is worse, else the smallest.
+fn worst<'a>(g: &Gauge, details: &'a [Detail]) -> Option<(f64, &'a Detail)> {
+    details
+        .iter()
+        .filter_map(|d| d.value.map(|x| (x, d)))
+        .reduce(|a, b| {
+            let b_worse = if g.objective.op.larger_is_worse() {
+                b.0 > a.0
+            } else {
+                b.0 < a.0
+            };
+            if b_worse { b } else { a }
+        })
+}
+
+/// Judges a gauge SLO over one window.
+pub async fn judge<R: Reader>(
+    set: &SloSet,
+    slo: &Slo,
+    g: &Gauge,
+    reader: &R,
+    window: Window,
+    window_kind: WindowKind,
+) -> Result<Verdict, Error> {
+    let values = reader
+        .gauge(&g.metric, g.aggregation, window, &set.services)
+        .await?;
+    let details: Vec<Detail> = set
+        .services
+        .iter()
+        .map(|service| detail(g, service, values.get(service)))
+        .collect();
+    let mut v = inconclusive(slo, window_kind, reader.source(), String::new());
+    let status = crate::verdict::overall(details.iter().map(|d| d.status));
+    v.status = status;
+    v.samples = details.iter().map(|d| d.samples).sum();
+    if let Some((value, d)) = worst(g, &details) {
+        v.value = Some(value);
+        v.display = format!("{} ({})", with_unit(value, &g.unit), d.target);
+    }
+    let failing: Vec<&str> = details
+        .iter()
+        .filter(|d| d.status != Status::Pass)
+        .map(|d| d.target.as_str())
+        .collect();
+    if !failing.is_empty() {
+        let what = if status == Status::Fail {
+            "breached"
+        } else {
+            "no data"
+        };
+        v.note = Some(format!("{what} for {}", failing.join(", ")));
+    }
+    v.details = details;
+    Ok(v)
+}

@@ -1,0 +1,177 @@
+//! Every PromQL text this crate sends to Prometheus or writes into rules, built in
+//! one place with every label value escaped: job matchers, `le` matchers, windows,
+//! and the query of each kind of SLO (a selector's own text is
+//! [`Selector::promql`]).
+
+use crate::definition::{Aggregation, Kind, Slo};
+use crate::format::trim_float;
+use crate::selector::Selector;
+use crate::verdict::Window;
+
+pub use crate::selector::escape;
+
+/// A literal text inside a PromQL regular expression (itself inside a string):
+/// regex metacharacters get a backslash, written `\\` in the string.
+pub fn regex_escape(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push_str("\\\\");
+        }
+        if c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `name{label="value",...,extra}`: a selector with extra matchers appended.
+pub fn selector(s: &Selector, extra: &[&str]) -> String {
+    s.promql(extra)
+}
+
+/// `job=~"a|b"`: any of these jobs, exactly.
+pub fn jobs_matcher(jobs: &[String]) -> String {
+    let alternatives: Vec<String> = jobs.iter().map(|j| regex_escape(j)).collect();
+    format!("job=~\"{}\"", alternatives.join("|"))
+}
+
+/// `job="a"`.
+pub fn job_matcher(job: &str) -> String {
+    format!("job=\"{}\"", escape(job))
+}
+
+/// `le` matcher accepting both spellings of a bound (`2` and `2.0`): Prometheus 2
+/// keeps the exposition's text, and client libraries differ.
+pub fn le_matcher(threshold: f64) -> String {
+    let plain = trim_float(threshold);
+    if plain.contains('.') {
+        format!("le=\"{plain}\"")
+    } else {
+        format!("le=~\"{plain}(\\\\.0+)?\"")
+    }
+}
+
+/// `[Nms] @ T` for a window: exactly the window, evaluated at its end.
+pub fn range_at(window: Window) -> String {
+    let length = window.end_ms.saturating_sub(window.start_ms).max(1);
+    format!(
+        "[{length}ms] @ {}.{:03}",
+        window.end_ms / 1000,
+        window.end_ms % 1000
+    )
+}
+
+/// `sum(increase(selector[range]))`.
+pub fn sum_increase(s: &Selector, range: &str) -> String {
+    format!("sum(increase({s}{range}))")
+}
+
+/// `sum by (le) (increase(histogram_bucket[range]))`.
+pub fn bucket_increase(histogram: &Selector, range: &str) -> String {
+    format!("sum by (le) (increase({}{range}))", bucket(histogram))
+}
+
+/// The `_bucket` series of a histogram.
+pub fn bucket(histogram: &Selector) -> Selector {
+    histogram.with_name(format!("{}_bucket", histogram.name))
+}
+
+/// The `_count` series of a histogram.
+pub fn count(histogram: &Selector) -> Selector {
+    histogram.with_name(format!("{}_count", histogram.name))
+}
+
+/// The outer aggregation over a job's instances: the worst one (max for a
+/// resource, min for `up`).
+fn worst_instance(aggregation: Aggregation) -> &'static str {
+    if aggregation == Aggregation::MinOverTime {
+        "min"
+    } else {
+        "max"
+    }
+}
+
+/// A gauge aggregated over `range`, the worst instance of each job.
+pub fn gauge(metric: &Selector, aggregation: Aggregation, range: &str, jobs: &[String]) -> String {
+    format!(
+        "{} by (job) ({}({}{range}))",
+        worst_instance(aggregation),
+        aggregation.as_str(),
+        selector(metric, &[&jobs_matcher(jobs)])
+    )
+}
+
+/// How many samples of a gauge each job has in `range` (its best instance).
+pub fn gauge_samples(metric: &Selector, range: &str, jobs: &[String]) -> String {
+    format!(
+        "max by (job) (count_over_time({}{range}))",
+        selector(metric, &[&jobs_matcher(jobs)])
+    )
+}
+
+/// When each job's instances were last scraped.
+pub fn scrape_times(jobs: &[String]) -> String {
+    format!("timestamp(up{{{}}})", jobs_matcher(jobs))
+}
+
+/// `absent(up{job="..."})`: a job that is gone entirely.
+pub fn absent_up(job: &str) -> String {
+    format!("absent(up{{{}}})", job_matcher(job))
+}
+
+/// The PromQL of each query a verdict rests on (shown in the verdict).
+pub fn verdict_queries(slo: &Slo, window: Window, services: &[String]) -> Vec<String> {
+    let r = range_at(window);
+    match &slo.kind {
+        Kind::Ratio(ratio) => ratio
+            .numerator
+            .iter()
+            .chain(&ratio.total)
+            .map(|s| sum_increase(s, &r))
+            .collect(),
+        Kind::Latency(l) => vec![bucket_increase(&l.histogram, &r)],
+        Kind::Gauge(g) => vec![gauge(&g.metric, g.aggregation, &r, services)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_use_the_at_modifier_with_milliseconds() {
+        let w = Window {
+            start_ms: 1_700_000_000_000,
+            end_ms: 1_700_000_030_250,
+        };
+        assert_eq!(range_at(w), "[30250ms] @ 1700000030.250");
+    }
+
+    #[test]
+    fn gauge_queries_take_the_worst_instance_per_job() {
+        let q = gauge(
+            &Selector::parse("process_resident_memory_bytes").unwrap(),
+            Aggregation::MaxOverTime,
+            "[60000ms] @ 100.000",
+            &["gateway-bff".into(), "planning-engine".into()],
+        );
+        assert_eq!(
+            q,
+            r#"max by (job) (max_over_time(process_resident_memory_bytes{job=~"gateway-bff|planning-engine"}[60000ms] @ 100.000))"#
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(
+            jobs_matcher(&["a.b".into(), "c\"d".into()]),
+            r#"job=~"a\\.b|c\"d""#
+        );
+        assert_eq!(absent_up("x\"y"), r#"absent(up{job="x\"y"})"#);
+        assert_eq!(le_matcher(0.5), "le=\"0.5\"");
+        assert_eq!(le_matcher(2.0), r#"le=~"2(\\.0+)?""#);
+    }
+}
