@@ -9,7 +9,6 @@
 //! saves about 170 KB per user.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use goose::client::GooseClientBuilder;
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
@@ -57,6 +56,3 @@ pub async fn run(
 pub fn stop(reason: &str) {
     goose::trigger_killswitch(reason);
 }
-
-/// Time goose takes beyond the test plan to stop users that are mid-iteration.
-pub const STOP_GRACE: Duration = Duration::from_secs(2);

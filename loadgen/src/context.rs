@@ -17,18 +17,10 @@ use rand::Rng;
 
 use crate::recorder::{Recorder, Series};
 use crate::scenario::ThinkTime;
+use crate::settings::Tokens;
 
 /// Longest single sleep, so a stop is noticed quickly.
 const SLEEP_STEP: Duration = Duration::from_millis(200);
-
-/// How virtual users get bearer tokens.
-#[derive(Debug, Clone)]
-pub enum Tokens {
-    /// `POST <path> {"athleteId"}` on the gateway.
-    Endpoint(String),
-    /// One fixed token for every user.
-    Fixed(String),
-}
 
 pub struct RunContext {
     pub recorder: Arc<Recorder>,

@@ -115,85 +115,102 @@ impl HttpClient {
     }
 
     async fn exchange(&self, call: Call<'_>) -> Result<Response, (Failure, String)> {
-        let url = || format!("{}{}", self.base, call.path);
         match &self.inner {
-            Inner::Plain(client) => {
-                let uri = Uri::builder()
-                    .scheme(self.scheme.clone())
-                    .authority(self.authority.clone())
-                    .path_and_query(call.path)
-                    .build()
-                    .map_err(|e| (Failure::Transport, format!("{}: {e}", url())))?;
-                let mut builder = Request::builder()
-                    .method(call.method)
-                    .uri(uri)
-                    .header(USER_AGENT, self.user_agent.clone())
-                    .header("traceparent", call.traceparent);
-                if let Some(token) = call.bearer {
-                    builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
-                }
-                let body = match call.json {
-                    Some(json) => {
-                        builder = builder.header(CONTENT_TYPE, "application/json");
-                        Full::new(Bytes::from(json))
-                    }
-                    None => Full::new(Bytes::new()),
-                };
-                let request = builder
-                    .body(body)
-                    .map_err(|e| (Failure::Transport, e.to_string()))?;
-                let response = client.request(request).await.map_err(|e| {
-                    let kind = if e.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Transport
-                    };
-                    (kind, format!("{}: {e}", url()))
-                })?;
-                let status = response.status().as_u16();
-                let body = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        (
-                            Failure::Transport,
-                            format!("{}: reading the body: {e}", url()),
-                        )
-                    })?
-                    .to_bytes();
-                Ok(Response { status, body })
-            }
-            Inner::Tls(client) => {
-                let mut request = client
-                    .request(call.method, url())
-                    .header(USER_AGENT, self.user_agent.clone())
-                    .header("traceparent", call.traceparent);
-                if let Some(token) = call.bearer {
-                    request = request.bearer_auth(token);
-                }
-                if let Some(json) = call.json {
-                    request = request.header(CONTENT_TYPE, "application/json").body(json);
-                }
-                let response = request.send().await.map_err(|e| {
-                    let kind = if e.is_timeout() {
-                        Failure::Timeout
-                    } else if e.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Transport
-                    };
-                    (kind, e.to_string())
-                })?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await.map_err(|e| {
-                    (
-                        Failure::Transport,
-                        format!("{}: reading the body: {e}", url()),
-                    )
-                })?;
-                Ok(Response { status, body })
-            }
+            Inner::Plain(client) => self.plain(client, call).await,
+            Inner::Tls(client) => self.tls(client, call).await,
         }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Over hyper's pooled client (`http://`).
+    async fn plain(
+        &self,
+        client: &PooledClient<HttpConnector, Full<Bytes>>,
+        call: Call<'_>,
+    ) -> Result<Response, (Failure, String)> {
+        let uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(call.path)
+            .build()
+            .map_err(|e| (Failure::Transport, format!("{}: {e}", self.url(call.path))))?;
+        let mut builder = Request::builder()
+            .method(call.method)
+            .uri(uri)
+            .header(USER_AGENT, self.user_agent.clone())
+            .header("traceparent", call.traceparent);
+        if let Some(token) = call.bearer {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match call.json {
+            Some(json) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Full::new(Bytes::from(json))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let request = builder
+            .body(body)
+            .map_err(|e| (Failure::Transport, e.to_string()))?;
+        let response = client.request(request).await.map_err(|e| {
+            let kind = if e.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Transport
+            };
+            (kind, format!("{}: {e}", self.url(call.path)))
+        })?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| {
+                (
+                    Failure::Transport,
+                    format!("{}: reading the body: {e}", self.url(call.path)),
+                )
+            })?
+            .to_bytes();
+        Ok(Response { status, body })
+    }
+
+    /// Over reqwest (`https://`).
+    async fn tls(
+        &self,
+        client: &reqwest::Client,
+        call: Call<'_>,
+    ) -> Result<Response, (Failure, String)> {
+        let mut request = client
+            .request(call.method, self.url(call.path))
+            .header(USER_AGENT, self.user_agent.clone())
+            .header("traceparent", call.traceparent);
+        if let Some(token) = call.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(json) = call.json {
+            request = request.header(CONTENT_TYPE, "application/json").body(json);
+        }
+        let response = request.send().await.map_err(|e| {
+            let kind = if e.is_timeout() {
+                Failure::Timeout
+            } else if e.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Transport
+            };
+            (kind, e.to_string())
+        })?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| {
+            (
+                Failure::Transport,
+                format!("{}: reading the body: {e}", self.url(call.path)),
+            )
+        })?;
+        Ok(Response { status, body })
     }
 }

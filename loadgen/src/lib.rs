@@ -1,32 +1,41 @@
 //! The Athlete Ally load generator and SLO verifier: the `loadgen` command.
 //!
-//! The main job (`loadgen run`), in the order data flows through it:
-//! - [`scenario`]: scenario files, checked before anything starts.
-//! - [`target`]: the embedded reference services, or a deployment by URL.
-//! - [`attack`] and [`flows`]: goose drives the onboarding, plans and health flows.
-//! - [`context`]: what virtual users share (pacing, the stop signal).
-//! - [`client`]: one request, timed to the last byte, traced, checked, recorded;
-//!   [`http`]: the pooled HTTP client every user shares.
-//! - [`recorder`]: HDR histograms per request and flow, per time slice, bounded memory.
-//! - [`monitor`]: the run's clock and live progress; [`printer`]: the final tables.
-//! - [`verify`] and [`managed_prometheus`]: choosing the SLO source and judging.
-//! - [`report`]: the reports, the baseline comparison and the exit code.
-//! - [`run`]: the main job end to end; [`cli`]: every command and flag; [`rules`]:
-//!   the Prometheus rules of an SLO set.
+//! The command line: [`cli`] defines every command, flag and environment variable;
+//! [`settings`] resolves them with the scenario file (the one place precedence is
+//! decided); [`commands`] runs each command; [`exit`] is the exit codes.
+//!
+//! The main job (`loadgen run`, [`job`]), in the order data flows through it:
+//! - `scenario`: scenario files, checked before anything starts.
+//! - `target`: the embedded reference services, or a deployment by URL.
+//! - `attack` and `flows`: goose drives the onboarding, plans and health flows;
+//!   `context`: what virtual users share (pacing, the stop signal); `client`: one
+//!   request, timed to the last byte, traced, checked, recorded; `http`: the pooled
+//!   HTTP client every user shares.
+//! - `recorder`: HDR histograms per request and flow, per time slice, bounded memory;
+//!   `monitor`: the run's clock and live progress.
+//! - `summary`: the run's summary built from what was recorded; `printer`: the
+//!   terminal tables.
+//! - `judge`: choosing the SLO source and judging the run against the SLO set.
+//! - `report`: the reports, the baseline comparison and the exit code.
 
-pub mod attack;
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod attack;
 pub mod cli;
-pub mod client;
-pub mod context;
-pub mod flows;
-pub mod http;
-pub mod managed_prometheus;
-pub mod monitor;
-pub mod printer;
-pub mod recorder;
-pub mod report;
-pub mod rules;
-pub mod run;
-pub mod scenario;
-pub mod target;
-pub mod verify;
+mod client;
+pub mod commands;
+mod context;
+pub mod exit;
+mod flows;
+mod http;
+pub mod job;
+mod judge;
+mod monitor;
+mod printer;
+mod recorder;
+mod report;
+mod scenario;
+pub mod settings;
+mod summary;
+mod target;

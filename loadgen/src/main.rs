@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use loadgen::cli::{Cli, Command, TracingArgs};
+use loadgen::exit::Exit;
 
 /// mimalloc: a load generator allocates per request; it is measurably faster here.
 #[cfg(feature = "mimalloc")]
@@ -26,17 +28,26 @@ fn raise_fd_limit() {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = match loadgen::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                slo::verdict::exit_code::USAGE
-            } else {
-                0
-            });
+/// The command line, with where each value came from; `Err` is the exit of a
+/// usage error or of `--help` / `--version`.
+fn parse() -> Result<(Cli, clap::ArgMatches), Exit> {
+    let failed = |e: clap::Error| {
+        let _ = e.print();
+        if e.use_stderr() {
+            Exit::Usage
+        } else {
+            Exit::Pass
         }
+    };
+    let matches = Cli::command().try_get_matches().map_err(failed)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(failed)?;
+    Ok((cli, matches))
+}
+
+fn main() -> ExitCode {
+    let (cli, matches) = match parse() {
+        Ok(p) => p,
+        Err(exit) => return exit.into(),
     };
     raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -46,43 +57,40 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(slo::verdict::exit_code::USAGE);
+            return Exit::Usage.into();
         }
     };
-    let code = runtime.block_on(async {
-        let tracing = init_tracing();
-        let code = loadgen::cli::execute(cli).await;
+    let filter = loadgen::settings::log_filter(cli.log.as_deref());
+    let spans = match &cli.command {
+        Command::Run(a) => Some(a.tracing.clone()),
+        Command::Services(a) => Some(a.tracing.clone()),
+        _ => None,
+    };
+    let exit = runtime.block_on(async {
+        let tracing = init_tracing(&filter, spans.as_ref());
+        let exit = loadgen::commands::execute(cli.command, Some(&matches)).await;
         tracing.shutdown().await;
-        code
+        exit
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    ExitCode::from(code)
+    exit.into()
 }
 
-/// Logs (`LOADGEN_LOG`, default `warn`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-/// `JAEGER_ENDPOINT`) is set, the embedded services' spans, each under its own
-/// service name (`OTEL_TRACES_SAMPLER_ARG`: share of new traces sampled, default 1).
+/// Logs to stderr and, for the commands that run the embedded services when an
+/// OTLP endpoint is set, their spans, each under its own service name.
 #[cfg(feature = "embedded")]
-fn init_tracing() -> services::otlp::Tracing {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let endpoint = ["OTEL_EXPORTER_OTLP_ENDPOINT", "JAEGER_ENDPOINT"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-    let ratio = std::env::var("OTEL_TRACES_SAMPLER_ARG")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|r| (0.0..=1.0).contains(r))
-        .unwrap_or(1.0);
+fn init_tracing(filter: &str, spans: Option<&TracingArgs>) -> services::otlp::Tracing {
+    let filter = tracing_subscriber::EnvFilter::new(filter);
+    let (endpoint, ratio) = spans
+        .map(loadgen::settings::span_export)
+        .unwrap_or((None, loadgen::settings::DEFAULT_TRACE_SAMPLE_RATIO));
     services::otlp::init_embedded(filter, endpoint.as_deref(), ratio)
 }
 
 #[cfg(not(feature = "embedded"))]
-fn init_tracing() -> NoTracing {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+fn init_tracing(filter: &str, _spans: Option<&TracingArgs>) -> NoTracing {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .try_init();
     NoTracing

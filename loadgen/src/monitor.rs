@@ -125,13 +125,13 @@ mod tests {
         let stages = vec![
             Stage {
                 name: "ramp".into(),
-                kind: "ramp".into(),
+                kind: crate::scenario::StageKind::Ramp,
                 users: 5,
                 duration: Duration::from_secs(5),
             },
             Stage {
                 name: "steady".into(),
-                kind: "steady".into(),
+                kind: crate::scenario::StageKind::Steady,
                 users: 5,
                 duration: Duration::from_secs(10),
             },

@@ -15,11 +15,9 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// The requests, flows and errors tables.
-pub fn summary_tables(s: &RunSummary) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+/// The first line: what ran, how long, how much.
+fn headline(s: &RunSummary) -> String {
+    format!(
         "\n{} on {} ({}): {:.1}s, {} requests, {:.1} req/s, {} errors{}",
         s.scenario,
         s.target.base_url,
@@ -36,7 +34,10 @@ pub fn summary_tables(s: &RunSummary) -> String {
         } else {
             String::new()
         }
-    );
+    )
+}
+
+fn requests_table(s: &RunSummary, out: &mut String) {
     let _ = writeln!(
         out,
         "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -58,6 +59,9 @@ pub fn summary_tables(s: &RunSummary) -> String {
             ms(l.max)
         );
     }
+}
+
+fn flows_table(s: &RunSummary, out: &mut String) {
     let _ = writeln!(
         out,
         "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -79,24 +83,37 @@ pub fn summary_tables(s: &RunSummary) -> String {
             ms(l.max)
         );
     }
-    if !s.errors.is_empty() {
+}
+
+fn errors_table(s: &RunSummary, out: &mut String) {
+    if s.errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:<20} {:>8}  example",
+        "error", "request", "count"
+    );
+    for e in &s.errors {
+        let example: String = e.example.chars().take(80).collect();
         let _ = writeln!(
             out,
-            "\n{:<14} {:<20} {:>8}  example",
-            "error", "request", "count"
+            "{:<14} {:<20} {:>8}  {}",
+            e.kind,
+            e.request,
+            e.count,
+            example.replace('\n', " ")
         );
-        for e in &s.errors {
-            let example: String = e.example.chars().take(80).collect();
-            let _ = writeln!(
-                out,
-                "{:<14} {:<20} {:>8}  {}",
-                e.kind,
-                e.request,
-                e.count,
-                example.replace('\n', " ")
-            );
-        }
     }
+}
+
+/// The requests, flows and errors tables.
+pub fn summary_tables(s: &RunSummary) -> String {
+    let mut out = headline(s);
+    out.push('\n');
+    requests_table(s, &mut out);
+    flows_table(s, &mut out);
+    errors_table(s, &mut out);
     out
 }
 

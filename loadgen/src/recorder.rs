@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use reports::hdr::{LogWriter, MAX_MICROS, new_histogram};
-use reports::summary::{Percentiles, Slice, SlicePercentiles, TracedRequest};
+use reports::summary::{Slice, SlicePercentiles, TracedRequest};
+
+use crate::scenario::FlowName;
 
 /// Every measured series: one per named request, one per flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,13 +108,23 @@ impl Series {
         }
     }
 
-    /// The flow series of a flow name.
-    pub fn of_flow(flow: &str) -> Option<Series> {
+    /// The series of an onboarding step.
+    pub fn of_step(step: api::OnboardingStep) -> Series {
+        match step {
+            api::OnboardingStep::PurposeSelection => Series::PurposeSelection,
+            api::OnboardingStep::Proficiency => Series::Proficiency,
+            api::OnboardingStep::Equipment => Series::Equipment,
+            api::OnboardingStep::Availability => Series::Availability,
+            api::OnboardingStep::Complete => Series::Complete,
+        }
+    }
+
+    /// The flow series of a flow.
+    pub fn of_flow(flow: FlowName) -> Series {
         match flow {
-            "onboarding" => Some(Series::FlowOnboarding),
-            "plans" => Some(Series::FlowPlans),
-            "health" => Some(Series::FlowHealth),
-            _ => None,
+            FlowName::Onboarding => Series::FlowOnboarding,
+            FlowName::Plans => Series::FlowPlans,
+            FlowName::Health => Series::FlowHealth,
         }
     }
 }
@@ -257,6 +269,27 @@ impl ShardData {
             });
     }
 
+    /// Adds another shard's data into this one (which keeps it).
+    fn absorb(&mut self, data: &mut ShardData) {
+        for (k, h) in data.histograms.iter().enumerate() {
+            if let Some(h) = h
+                && !h.is_empty()
+            {
+                let _ = self.histograms[k].get_or_insert_with(new_histogram).add(h);
+            }
+        }
+        for k in 0..SERIES_COUNT {
+            self.counts[k].add(&data.counts[k]);
+        }
+        for (key, tally) in data.errors.drain() {
+            self.errors
+                .entry(key)
+                .and_modify(|t| t.count += tally.count)
+                .or_insert(tally);
+        }
+        self.slowest.append(&mut data.slowest);
+    }
+
     fn clear(&mut self) {
         for h in self.histograms.iter_mut().flatten() {
             h.reset();
@@ -288,6 +321,77 @@ struct Totals {
     log: Option<LogWriter>,
 }
 
+impl Totals {
+    /// Adds a merged slice to the whole run's totals.
+    fn add(&mut self, merged: ShardData) {
+        for series in Series::ALL {
+            let k = series.index();
+            if let Some(h) = &merged.histograms[k] {
+                let _ = self.histograms[k].add(h);
+            }
+            let c = merged.counts[k];
+            self.counts[k].add(&c);
+        }
+        for (key, tally) in merged.errors {
+            self.errors
+                .entry(key)
+                .and_modify(|t| t.count += tally.count)
+                .or_insert(tally);
+        }
+        for (series, traced) in merged.slowest {
+            let list = self.slowest.entry(series).or_default();
+            list.push(traced);
+            list.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+            list.truncate(SLOWEST_KEPT);
+        }
+    }
+
+    /// Requests and dropped iterations so far.
+    fn counted(&self) -> (u64, u64) {
+        Series::ALL.iter().fold((0, 0), |acc, s| {
+            let c = &self.counts[s.index()];
+            if s.is_flow() {
+                (acc.0, acc.1 + c.dropped)
+            } else {
+                (acc.0 + c.requests, acc.1)
+            }
+        })
+    }
+}
+
+/// The timeline entry of a merged slice.
+fn timeline_slice(merged: &ShardData, start: Duration, users: u64) -> Slice {
+    let mut all_requests = new_histogram();
+    let (mut requests, mut errors, mut dropped) = (0, 0, 0);
+    let mut flows = BTreeMap::new();
+    for series in Series::ALL {
+        let c = merged.counts[series.index()];
+        let h = merged.histograms[series.index()].as_ref();
+        if series.is_flow() {
+            errors += c.failed;
+            dropped += c.dropped;
+            if c.completed + c.failed + c.abandoned + c.interrupted + c.dropped > 0 || h.is_some() {
+                flows.insert(series.name().to_string(), SlicePercentiles::of(h));
+            }
+        } else {
+            requests += c.requests;
+            errors += c.errors;
+            if let Some(h) = h {
+                let _ = all_requests.add(h);
+            }
+        }
+    }
+    Slice {
+        t_ms: start.as_millis() as u64,
+        users,
+        requests,
+        errors,
+        dropped,
+        flows,
+        all: SlicePercentiles::of(Some(&all_requests)),
+    }
+}
+
 /// What the live display shows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Live {
@@ -297,7 +401,6 @@ pub struct Live {
     pub error_rate: f64,
     pub p95_ms: f64,
     pub total_requests: u64,
-    pub total_errors: u64,
     pub dropped: u64,
 }
 
@@ -320,36 +423,6 @@ fn unix_ms(t: SystemTime) -> u64 {
 
 pub fn now_unix_ms() -> u64 {
     unix_ms(SystemTime::now())
-}
-
-/// Percentiles of a histogram of microseconds, in milliseconds.
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    let ms = |v: u64| v as f64 / 1000.0;
-    Percentiles {
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-        mean: h.mean() / 1000.0,
-    }
-}
-
-fn slice_percentiles(h: Option<&Histogram<u64>>) -> SlicePercentiles {
-    match h {
-        Some(h) if !h.is_empty() => SlicePercentiles {
-            count: h.len(),
-            p50: h.value_at_quantile(0.50) as f64 / 1000.0,
-            p95: h.value_at_quantile(0.95) as f64 / 1000.0,
-            p99: h.value_at_quantile(0.99) as f64 / 1000.0,
-            max: h.max() as f64 / 1000.0,
-        },
-        _ => SlicePercentiles::default(),
-    }
 }
 
 /// Per-series results at the end of a run.
@@ -375,7 +448,6 @@ pub struct Results {
     pub errors: Vec<(ErrorKind, Series, u64, String)>,
     pub slowest: Vec<TracedRequest>,
     pub timeline: Vec<Slice>,
-    pub start_unix_ms: u64,
 }
 
 impl Results {
@@ -525,71 +597,9 @@ impl Recorder {
         let slice_start = totals.next_slice;
         let slice_length = now.saturating_sub(slice_start);
         totals.next_slice = now;
-
-        let mut merged = ShardData::new();
-        for (i, shard) in self.shards.iter().enumerate() {
-            let mut data = std::mem::replace(&mut totals.spares[i], ShardData::new());
-            std::mem::swap(&mut *shard.lock(), &mut data);
-            for (k, h) in data.histograms.iter().enumerate() {
-                if let Some(h) = h
-                    && !h.is_empty()
-                {
-                    let _ = merged.histograms[k]
-                        .get_or_insert_with(new_histogram)
-                        .add(h);
-                }
-            }
-            for k in 0..SERIES_COUNT {
-                merged.counts[k].add(&data.counts[k]);
-            }
-            for (key, tally) in data.errors.drain() {
-                merged
-                    .errors
-                    .entry(key)
-                    .and_modify(|t| t.count += tally.count)
-                    .or_insert(tally);
-            }
-            merged.slowest.append(&mut data.slowest);
-            data.clear();
-            totals.spares[i] = data;
-        }
-
-        // The timeline entry.
-        let mut all_requests = new_histogram();
-        let (mut requests, mut errors, mut dropped) = (0, 0, 0);
-        let mut flows = BTreeMap::new();
-        for series in Series::ALL {
-            let c = merged.counts[series.index()];
-            let h = merged.histograms[series.index()].as_ref();
-            if series.is_flow() {
-                errors += c.failed;
-                dropped += c.dropped;
-                if c.completed + c.failed + c.abandoned + c.interrupted + c.dropped > 0
-                    || h.is_some()
-                {
-                    flows.insert(series.name().to_string(), slice_percentiles(h));
-                }
-            } else {
-                requests += c.requests;
-                errors += c.errors;
-                if let Some(h) = h {
-                    let _ = all_requests.add(h);
-                }
-            }
-        }
+        let merged = self.merge_shards(&mut totals);
         let users = self.users.load(Ordering::Relaxed).max(0);
-        let all = slice_percentiles(Some(&all_requests));
-        totals.timeline.push(Slice {
-            t_ms: slice_start.as_millis() as u64,
-            users: users as u64,
-            requests,
-            errors,
-            dropped,
-            flows,
-            all,
-        });
-
-        // The interval log.
+        let slice = timeline_slice(&merged, slice_start, users as u64);
         if let Some(log) = &totals.log {
             for series in Series::ALL {
                 if let Some(h) = &merged.histograms[series.index()]
@@ -599,54 +609,39 @@ impl Recorder {
                 }
             }
         }
-
-        // The totals.
-        for series in Series::ALL {
-            let k = series.index();
-            if let Some(h) = &merged.histograms[k] {
-                let _ = totals.histograms[k].add(h);
-            }
-            let c = merged.counts[k];
-            totals.counts[k].add(&c);
-        }
-        for (key, tally) in merged.errors {
-            totals
-                .errors
-                .entry(key)
-                .and_modify(|t| t.count += tally.count)
-                .or_insert(tally);
-        }
-        for (series, traced) in merged.slowest {
-            let list = totals.slowest.entry(series).or_default();
-            list.push(traced);
-            list.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
-            list.truncate(SLOWEST_KEPT);
-        }
-
-        let (total_requests, total_errors, total_dropped) =
-            Series::ALL.iter().fold((0, 0, 0), |acc, s| {
-                let c = &totals.counts[s.index()];
-                if s.is_flow() {
-                    (acc.0, acc.1 + c.failed, acc.2 + c.dropped)
-                } else {
-                    (acc.0 + c.requests, acc.1 + c.errors, acc.2)
-                }
-            });
-        let seconds = slice_length.as_secs_f64().max(1e-3);
-        *self.live.lock() = Live {
+        let live = Live {
             elapsed: now,
             users,
-            requests_per_second: requests as f64 / seconds,
-            error_rate: if requests > 0 {
-                errors as f64 / requests as f64
+            requests_per_second: slice.requests as f64 / slice_length.as_secs_f64().max(1e-3),
+            error_rate: if slice.requests > 0 {
+                slice.errors as f64 / slice.requests as f64
             } else {
                 0.0
             },
-            p95_ms: all.p95,
-            total_requests,
-            total_errors,
-            dropped: total_dropped,
+            p95_ms: slice.all.p95,
+            ..Live::default()
         };
+        totals.timeline.push(slice);
+        totals.add(merged);
+        let (total_requests, dropped) = totals.counted();
+        *self.live.lock() = Live {
+            total_requests,
+            dropped,
+            ..live
+        };
+    }
+
+    /// Swaps each shard's data for an empty set and merges what they held.
+    fn merge_shards(&self, totals: &mut Totals) -> ShardData {
+        let mut merged = ShardData::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            let mut data = std::mem::replace(&mut totals.spares[i], ShardData::new());
+            std::mem::swap(&mut *shard.lock(), &mut data);
+            merged.absorb(&mut data);
+            data.clear();
+            totals.spares[i] = data;
+        }
+        merged
     }
 
     /// Collects the last (partial) slice and hands back everything recorded, with
@@ -691,7 +686,6 @@ impl Recorder {
             errors,
             slowest,
             timeline: totals.timeline.clone(),
-            start_unix_ms: self.start_unix_ms,
         })
     }
 }
@@ -761,7 +755,7 @@ mod tests {
         for v in 1..=100_000u64 {
             h.record(v).unwrap();
         }
-        let p = percentiles(&h);
+        let p = reports::summary::Percentiles::of(&h);
         assert!((p.p95 - 95.0).abs() / 95.0 < 0.001, "{p:?}");
         assert!((p.p99 - 99.0).abs() / 99.0 < 0.001, "{p:?}");
     }

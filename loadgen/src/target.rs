@@ -6,84 +6,61 @@
 
 use std::collections::BTreeMap;
 
-use crate::scenario::{Scenario, Target};
+use crate::scenario::Target;
+
+slo::closed_set! {
+    /// What kind of target a run drives.
+    pub enum TargetKind ("a target kind") {
+        /// The reference services, in this process.
+        Embedded = "embedded",
+        /// A deployment, by URL.
+        Url = "url",
+    }
+}
 
 /// A target ready to be driven.
 pub struct RunningTarget {
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: TargetKind,
+    /// The gateway's base URL.
     pub base_url: String,
     /// Metrics endpoints by Prometheus job name.
     pub metrics: BTreeMap<String, String>,
-    /// Bearer token of `/admin/faults`.
-    pub admin_token: Option<String>,
     #[cfg(feature = "embedded")]
     services: Option<services::Services>,
 }
 
+/// Why the target cannot be driven.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The embedded services did not start.
     #[error("the embedded services did not start: {0}")]
     Embedded(String),
+    /// This build has no embedded services.
+    #[cfg(not(feature = "embedded"))]
     #[error(
         "this loadgen was built without the embedded target (cargo feature `embedded`): use a scenario with [target] url = ..."
     )]
     NotBuiltIn,
+    /// The deployment does not answer.
     #[error("target {url} is unreachable: {reason} (is the gateway running? check target.url)")]
-    Unreachable { url: String, reason: String },
-}
-
-/// The embedded services' settings from a scenario.
-#[cfg(feature = "embedded")]
-pub fn services_config(e: &crate::scenario::Embedded) -> Result<services::ServicesConfig, String> {
-    let faults: services::Faults = toml::Value::Table(e.faults.clone())
-        .try_into()
-        .map_err(|err: toml::de::Error| format!("target.embedded.faults: {}", err.message()))?;
-    faults
-        .validate()
-        .map_err(|err| format!("target.embedded.faults.{err}"))?;
-    let mut c = services::ServicesConfig::ephemeral()
-        .with_faults(faults)
-        .with_nats(e.nats_url.clone());
-    let llm = &mut c.planning.llm;
-    if let Some(v) = e.llm_latency_p50 {
-        llm.latency_p50 = v;
-        llm.latency_p95 = llm.latency_p95.max(v);
-    }
-    if let Some(v) = e.llm_latency_p95 {
-        llm.latency_p95 = v;
-    }
-    if let Some(v) = e.llm_failure_rate {
-        llm.failure_rate = v;
-    }
-    if let Some(v) = e.llm_completion_tokens {
-        llm.completion_tokens = v;
-    }
-    if let Some(v) = e.plan_concurrency {
-        c.planning.concurrency = v;
-    }
-    if let Some(v) = e.plan_max_deliveries {
-        c.planning.max_deliveries = v;
-    }
-    c.gateway.rate_limit_per_second = e.rate_limit_per_second;
-    c.gateway.rate_limit_burst = e.rate_limit_burst.max(e.rate_limit_per_second);
-    Ok(c)
+    Unreachable {
+        /// Its base URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl RunningTarget {
-    /// Starts (embedded) or checks (url) the scenario's target.
-    pub async fn start(
-        scenario: &Scenario,
-        url_override: Option<&str>,
-    ) -> Result<RunningTarget, TargetError> {
-        if let Some(url) = url_override {
-            return Self::remote(url.trim_end_matches('/').to_string(), BTreeMap::new()).await;
-        }
-        match &scenario.target {
+    /// Starts (embedded) or checks (url) the target.
+    pub async fn start(target: &Target) -> Result<RunningTarget, TargetError> {
+        match target {
             Target::Url(u) => Self::remote(u.base_url.clone(), u.metrics.clone()).await,
             #[cfg(feature = "embedded")]
             Target::Embedded(e) => {
-                let config = services_config(e).map_err(TargetError::Embedded)?;
-                let admin_token = config.gateway.common.admin_token.clone();
+                let config = crate::scenario::embedded::services_config(e)
+                    .map_err(|err| TargetError::Embedded(err.message))?;
                 let running = services::start_all(
                     config,
                     services::RuntimeMode::Isolated { workers: e.workers },
@@ -91,14 +68,13 @@ impl RunningTarget {
                 .await
                 .map_err(|err| TargetError::Embedded(err.to_string()))?;
                 Ok(RunningTarget {
-                    kind: "embedded",
+                    kind: TargetKind::Embedded,
                     base_url: running.gateway.base_url(),
                     metrics: running
                         .metrics_targets()
                         .into_iter()
                         .map(|(job, url)| (job.to_string(), url))
                         .collect(),
-                    admin_token: Some(admin_token),
                     services: Some(running),
                 })
             }
@@ -127,10 +103,9 @@ impl RunningTarget {
                 reason: e.to_string(),
             })?;
         Ok(RunningTarget {
-            kind: "url",
+            kind: TargetKind::Url,
             base_url,
             metrics,
-            admin_token: None,
             #[cfg(feature = "embedded")]
             services: None,
         })

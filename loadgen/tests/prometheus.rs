@@ -120,7 +120,7 @@ fn prometheus_stopped_mid_way_is_inconclusive_and_the_results_are_kept() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(7));
-    prom.proc.stop();
+    prom.stop();
     let output = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{err}");

@@ -1,16 +1,16 @@
 //! `loadgen rules`: the Prometheus rules of an SLO set, to standard output, a file,
 //! or checked against a file (`--check`, for CI).
 
-use slo::verdict::exit_code;
-
 use crate::cli::RulesArgs;
+use crate::exit::Exit;
 
-pub fn command(args: &RulesArgs) -> u8 {
-    let loaded = match crate::verify::load_slo(&args.slo) {
+/// `loadgen rules`.
+pub fn command(args: &RulesArgs) -> Exit {
+    let loaded = match crate::judge::load_slo(&args.slo) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
-            return exit_code::USAGE;
+            return Exit::Usage;
         }
     };
     let rules = slo::rules::render(&loaded.set);
@@ -18,7 +18,7 @@ pub fn command(args: &RulesArgs) -> u8 {
         return match std::fs::read_to_string(path) {
             Ok(existing) if existing == rules => {
                 println!("{}: up to date with {}", path.display(), args.slo.display());
-                exit_code::PASS
+                Exit::Pass
             }
             Ok(_) => {
                 eprintln!(
@@ -28,11 +28,11 @@ pub fn command(args: &RulesArgs) -> u8 {
                     args.slo.display(),
                     path.display()
                 );
-                exit_code::FAIL
+                Exit::Fail
             }
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
-                exit_code::USAGE
+                Exit::Usage
             }
         };
     }
@@ -40,16 +40,16 @@ pub fn command(args: &RulesArgs) -> u8 {
         Some(path) => match std::fs::write(path, &rules) {
             Ok(()) => {
                 eprintln!("wrote {} ({} SLOs)", path.display(), loaded.set.slos.len());
-                exit_code::PASS
+                Exit::Pass
             }
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
-                exit_code::USAGE
+                Exit::Usage
             }
         },
         None => {
             print!("{rules}");
-            exit_code::PASS
+            Exit::Pass
         }
     }
 }

@@ -17,9 +17,10 @@ use std::sync::Arc;
 
 use goose::prelude::*;
 
-use crate::context::{RunContext, Tokens};
+use crate::context::RunContext;
 use crate::recorder::Series;
 use crate::scenario::{Flow, FlowKind};
+use crate::settings::Tokens;
 
 /// Per-user state kept in goose's session data.
 #[derive(Debug, Default, Clone)]
@@ -89,7 +90,7 @@ where
 
 /// The goose scenario of one flow.
 pub fn scenario(ctx: &Arc<RunContext>, flow: &Flow) -> Result<Scenario, GooseError> {
-    let mut scenario = Scenario::new(flow.name).set_weight(flow.weight as usize)?;
+    let mut scenario = Scenario::new(flow.name.as_str()).set_weight(flow.weight as usize)?;
     if flow.pace.is_none() && !flow.think_time.max.is_zero() {
         scenario = scenario.set_wait_time(flow.think_time.min, flow.think_time.max)?;
     }
@@ -121,7 +122,7 @@ pub fn scenario(ctx: &Arc<RunContext>, flow: &Flow) -> Result<Scenario, GooseErr
             Box::pin(health::iteration(ctx, flow, user))
         }),
     }
-    .set_name(flow.name);
+    .set_name(flow.name.as_str());
     Ok(scenario
         .register_transaction(started)
         .register_transaction(iteration)

@@ -2,6 +2,7 @@
 //! `equipment`, `availability` and `complete`, each its own named request, with think
 //! time between steps. A configured share abandons after one to four steps.
 
+use api::{OnboardingStep, paths};
 use goose::prelude::*;
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -35,29 +36,18 @@ const EQUIPMENT: [&str; 8] = [
 fn steps() -> [(&'static str, Series, Value); 5] {
     let mut rng = rand::rng();
     let equipment: Vec<&str> = EQUIPMENT.choose_multiple(&mut rng, 5).copied().collect();
-    [
-        (
-            "purpose_selection",
-            Series::PurposeSelection,
-            json!({ "purpose": PURPOSES.choose(&mut rng).copied().unwrap_or("sport_performance") }),
-        ),
-        (
-            "proficiency",
-            Series::Proficiency,
-            json!({ "proficiency": PROFICIENCIES.choose(&mut rng).copied().unwrap_or("intermediate") }),
-        ),
-        (
-            "equipment",
-            Series::Equipment,
-            json!({ "equipment": equipment }),
-        ),
-        (
-            "availability",
-            Series::Availability,
-            json!({ "days": rng.random_range(2..=5), "minutesPerSession": 45 }),
-        ),
-        ("complete", Series::Complete, json!({})),
-    ]
+    OnboardingStep::ALL.map(|step| {
+        let data = match step {
+            OnboardingStep::PurposeSelection => json!({ "purpose": PURPOSES.choose(&mut rng).copied().unwrap_or("sport_performance") }),
+            OnboardingStep::Proficiency => json!({ "proficiency": PROFICIENCIES.choose(&mut rng).copied().unwrap_or("intermediate") }),
+            OnboardingStep::Equipment => json!({ "equipment": equipment }),
+            OnboardingStep::Availability => {
+                json!({ "days": rng.random_range(2..=5), "minutesPerSession": 45 })
+            }
+            OnboardingStep::Complete => json!({}),
+        };
+        (step.as_str(), Series::of_step(step), data)
+    })
 }
 
 pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
@@ -94,7 +84,7 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
             return outcome(FlowOutcome::Interrupted);
         }
         let request =
-            Req::post("/api/v1/onboarding", &json!({ "step": step, "data": data })).bearer(&token);
+            Req::post(paths::ONBOARDING, &json!({ "step": step, "data": data })).bearer(&token);
         let checked = crate::client::send(ctx, hint, series, request, None, |reply| {
             let body = crate::client::json(reply)?;
             match body["step"].as_str() {

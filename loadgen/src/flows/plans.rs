@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use api::paths;
 use goose::prelude::*;
 use serde_json::json;
 
@@ -21,6 +22,14 @@ pub async fn sign_in(ctx: &RunContext, user: &mut GooseUser) {
     if let Ok(token) = super::token(ctx, hint, &athlete, None).await {
         super::state(user).token = Some(token);
     }
+}
+
+/// The plan's settings, from the flow.
+struct PlanFlow<'a> {
+    poll_interval: std::time::Duration,
+    timeout: std::time::Duration,
+    body: serde_json::Value,
+    token: &'a str,
 }
 
 pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
@@ -39,20 +48,38 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         return;
     };
     let start = from.unwrap_or_else(Instant::now);
-    let outcome = |o| ctx.recorder.flow(hint, Series::FlowPlans, o);
     if super::state(user).token.is_none() {
         sign_in(ctx, user).await;
     }
     let Some(token) = super::state(user).token.clone() else {
-        return outcome(FlowOutcome::Failed(
-            ErrorKind::Http4xx,
-            "no token".to_string(),
-        ));
+        return ctx.recorder.flow(
+            hint,
+            Series::FlowPlans,
+            FlowOutcome::Failed(ErrorKind::Http4xx, "no token".to_string()),
+        );
     };
+    let plan = PlanFlow {
+        poll_interval,
+        timeout,
+        body: json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days }),
+        token: &token,
+    };
+    let outcome = match generate(ctx, hint, &plan, from).await {
+        Ok(job) => poll(ctx, hint, &plan, &job, start).await,
+        Err(f) => FlowOutcome::Failed(f.kind, f.message),
+    };
+    ctx.recorder.flow(hint, Series::FlowPlans, outcome);
+}
 
-    let body = json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days });
-    let request = Req::post("/api/v1/plans/generate", &body).bearer(&token);
-    let job = crate::client::send(ctx, hint, Series::PlanGenerate, request, from, |reply| {
+/// `POST /api/v1/plans/generate`: the job id.
+async fn generate(
+    ctx: &RunContext,
+    hint: usize,
+    plan: &PlanFlow<'_>,
+    from: Option<Instant>,
+) -> Result<String, crate::client::Failure> {
+    let request = Req::post(paths::PLANS_GENERATE, &plan.body).bearer(plan.token);
+    crate::client::send(ctx, hint, Series::PlanGenerate, request, from, |reply| {
         if reply.status != 202 {
             return Err(format!("expected 202 Accepted, got {}", reply.status));
         }
@@ -62,52 +89,62 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
             .map(str::to_string)
             .ok_or_else(|| format!("no jobId in {body}"))
     })
-    .await;
-    let job = match job {
-        Ok(job) => job,
-        Err(f) => return outcome(FlowOutcome::Failed(f.kind, f.message)),
-    };
+    .await
+}
 
-    let deadline = start + timeout;
+/// A plan's status, as the API answers it.
+enum PlanStatus {
+    /// Queued, running or retrying.
+    Pending,
+    /// Done.
+    Completed,
+    /// Failed, with the reason.
+    Failed(String),
+}
+
+/// Reads a status answer.
+fn plan_status(reply: &crate::client::Reply) -> Result<PlanStatus, String> {
+    let body = crate::client::json(reply)?;
+    match body["status"].as_str().and_then(api::PlanStatus::parse) {
+        Some(api::PlanStatus::Completed) => Ok(PlanStatus::Completed),
+        Some(api::PlanStatus::Failed) => Ok(PlanStatus::Failed(
+            body["error"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_string(),
+        )),
+        Some(_) => Ok(PlanStatus::Pending),
+        None => Err(format!("unknown plan status in {body}")),
+    }
+}
+
+/// Polls the job's status until it is completed or failed or the flow's timeout.
+async fn poll(
+    ctx: &RunContext,
+    hint: usize,
+    plan: &PlanFlow<'_>,
+    job: &str,
+    start: Instant,
+) -> FlowOutcome {
+    let deadline = start + plan.timeout;
     loop {
-        if !ctx.sleep_until(Instant::now() + poll_interval).await {
-            return outcome(FlowOutcome::Interrupted);
+        if !ctx.sleep_until(Instant::now() + plan.poll_interval).await {
+            return FlowOutcome::Interrupted;
         }
         if Instant::now() >= deadline {
-            return outcome(FlowOutcome::Failed(
+            return FlowOutcome::Failed(
                 ErrorKind::PlanTimeout,
-                format!("plan {job} not finished after {timeout:?}"),
-            ));
+                format!("plan {job} not finished after {:?}", plan.timeout),
+            );
         }
-        let request = Req::get(format!("/api/v1/plans/status?jobId={job}")).bearer(&token);
-        let status = crate::client::send(ctx, hint, Series::PlanStatus, request, None, |reply| {
-            let body = crate::client::json(reply)?;
-            match body["status"].as_str() {
-                Some(s @ ("queued" | "running" | "retrying" | "completed")) => {
-                    Ok((s.to_string(), String::new()))
-                }
-                Some("failed") => Ok((
-                    "failed".to_string(),
-                    body["error"]
-                        .as_str()
-                        .unwrap_or("no reason given")
-                        .to_string(),
-                )),
-                _ => Err(format!("unknown plan status in {body}")),
+        let request = Req::get(format!("{}?jobId={job}", paths::PLANS_STATUS)).bearer(plan.token);
+        match crate::client::send(ctx, hint, Series::PlanStatus, request, None, plan_status).await {
+            Ok(PlanStatus::Completed) => return FlowOutcome::Completed(start.elapsed()),
+            Ok(PlanStatus::Failed(reason)) => {
+                return FlowOutcome::Failed(ErrorKind::PlanFailed, reason);
             }
-        })
-        .await;
-        match status {
-            Ok((s, _)) if s == "completed" => {
-                return outcome(FlowOutcome::Completed(start.elapsed()));
-            }
-            Ok((s, reason)) if s == "failed" => {
-                return outcome(FlowOutcome::Failed(ErrorKind::PlanFailed, reason));
-            }
-            Ok(_) => {}
-            Err(f) if f.status == Some(404) => {
-                return outcome(FlowOutcome::Failed(f.kind, f.message));
-            }
+            Ok(PlanStatus::Pending) => {}
+            Err(f) if f.status == Some(404) => return FlowOutcome::Failed(f.kind, f.message),
             // A transient error on a poll: recorded, keep polling.
             Err(_) => {}
         }

@@ -1,0 +1,63 @@
+//! `loadgen check FILE...`: scenarios (with their SLO sets) and SLO files, checked
+//! without running anything; exit 0 when every file is valid, else 2.
+
+use std::path::{Path, PathBuf};
+
+use crate::exit::Exit;
+use crate::judge::load_slo;
+
+/// Whether a TOML file is an SLO set (it has `[[slo]]` tables).
+fn is_slo_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("slo") && !t.contains_key("load"))
+}
+
+/// Checks an SLO set; the line printed when it is valid.
+fn check_slo(file: &Path) -> Result<String, String> {
+    let l = load_slo(file).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}: ok (SLO set {}, {} SLOs)",
+        file.display(),
+        l.set.name,
+        l.set.slos.len()
+    ))
+}
+
+/// Checks a scenario and its SLO set; the line printed when both are valid.
+fn check_scenario(file: &Path) -> Result<String, String> {
+    let s = crate::scenario::load(file).map_err(|e| e.to_string())?;
+    let l = load_slo(&s.slo_file)
+        .and_then(|mut l| s.select_slos(&mut l.set).map(|_| l))
+        .map_err(|e| format!("{e}\n  (the SLO set of {})", file.display()))?;
+    Ok(format!(
+        "{}: ok ({} flows, {} stages, {}s, judged by {} SLOs of {})",
+        file.display(),
+        s.flows.len(),
+        s.stages.len(),
+        s.duration().as_secs(),
+        l.set.slos.len(),
+        s.slo_file.display()
+    ))
+}
+
+/// `loadgen check`.
+pub fn command(files: &[PathBuf]) -> Exit {
+    let mut exit = Exit::Pass;
+    for file in files {
+        let checked = if is_slo_file(file) {
+            check_slo(file)
+        } else {
+            check_scenario(file)
+        };
+        match checked {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("{e}");
+                exit = Exit::Usage;
+            }
+        }
+    }
+    exit
+}

@@ -1,0 +1,35 @@
+//! One module per command, each returning the [`Exit`] the process ends with.
+//!
+//! - [`run`]: the main job (checks its input, then [`crate::job`]);
+//! - [`check`]: scenario and SLO files, checked without running anything;
+//! - [`verify`]: a window on a Prometheus, judged without driving load;
+//! - [`report`]: a run directory's reports, rendered again;
+//! - [`services`]: the reference services, until Ctrl-C;
+//! - [`rules`]: the Prometheus rules of an SLO set.
+
+pub mod check;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod services;
+pub mod verify;
+
+use clap::ArgMatches;
+
+use crate::cli::Command;
+use crate::exit::Exit;
+
+/// Runs a parsed command (`matches` tell where each value came from).
+pub async fn execute(command: Command, matches: Option<&ArgMatches>) -> Exit {
+    match command {
+        Command::Check(args) => check::command(&args.files),
+        Command::Run(args) => {
+            let matches = matches.and_then(|m| m.subcommand_matches("run"));
+            run::command(&args, matches).await
+        }
+        Command::Verify(args) => verify::command(&args).await,
+        Command::Report(args) => report::command(&args),
+        Command::Services(_) => services::command().await,
+        Command::Rules(args) => rules::command(&args),
+    }
+}

@@ -1,0 +1,254 @@
+//! Judging a run against its SLO set: the pipeline from the finished run to its
+//! verdicts.
+//!
+//! The parts: [`source`] chooses where verdicts come from and starts it before the
+//! load; [`cross_check`] compares Prometheus with the services' own metrics;
+//! [`client`] turns the recorder's results into the client's measurements. The
+//! [`Judge`] here runs them in order: close the scrapes, wait for Prometheus to
+//! have scraped past the end, judge both windows, cross-check, annotate.
+
+pub mod client;
+pub mod cross_check;
+pub mod source;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use slo::client::ClientData;
+use slo::definition::{Kind, SloSet};
+use slo::evaluate::{self, Windows};
+use slo::prometheus::{Prometheus, PrometheusReader};
+use slo::scrape::ScrapeReader;
+use slo::verdict::{Source, Status, Verdict, Verdicts, Window, WindowKind};
+
+use crate::exit::Exit;
+use crate::scenario::{Gate, Scenario};
+use source::SloSource;
+
+/// An SLO set and its text (copied into the run directory).
+pub struct LoadedSlo {
+    /// The checked set.
+    pub set: SloSet,
+    /// The file's text.
+    pub text: String,
+}
+
+/// Reads and checks an SLO set.
+pub fn load_slo(path: &Path) -> Result<LoadedSlo, slo::toml_file::FileError> {
+    let (set, text) = slo::definition::load(path)?;
+    Ok(LoadedSlo { set, text })
+}
+
+/// Note on memory verdicts of embedded services.
+const EMBEDDED_MEMORY_NOTE: &str = "embedded services share the load generator's process: each reports the whole process's memory (an upper bound)";
+
+/// The verifier of one run.
+pub struct Judge {
+    set: SloSet,
+    slo_name: String,
+    source: SloSource,
+    interval: Duration,
+    warnings: Vec<String>,
+    /// The services run inside this process (the embedded target).
+    embedded: bool,
+}
+
+impl Judge {
+    /// A judge of `slo` from `source` (started by [`source::choose`]).
+    pub fn new(
+        slo: &LoadedSlo,
+        source: SloSource,
+        interval: Duration,
+        warnings: Vec<String>,
+        embedded: bool,
+    ) -> Judge {
+        Judge {
+            set: slo.set.clone(),
+            slo_name: format!("{} ({})", slo.set.name, slo.set.path.display()),
+            source,
+            interval,
+            warnings,
+            embedded,
+        }
+    }
+
+    /// The load started at `start_ms`: keeps full scrapes around the steady window's
+    /// edges, so its counters are read from pages taken next to them.
+    pub fn started(&self, start_ms: u64, scenario: &Scenario) {
+        if let (Some(p), Some((a, b))) = (self.source.pages(), scenario.steady_offsets()) {
+            let edges = [
+                start_ms + a.as_millis() as u64,
+                start_ms + b.as_millis() as u64,
+            ];
+            p.scraper
+                .keep_full_around(&edges, self.interval + self.interval / 2);
+        }
+    }
+
+    /// Takes the pages after the run; warns when a service could not be read.
+    async fn close_pages(&mut self) {
+        if let Some(p) = self.source.pages_mut() {
+            p.close().await;
+            let failures = p.scraper.last_full_failures();
+            if !failures.is_empty() {
+                self.warnings.push(format!(
+                    "scraping after the run failed: {}",
+                    failures.join("; ")
+                ));
+            }
+        }
+    }
+
+    /// Judges the finished run over its whole window and its steady window.
+    pub async fn judge(&mut self, windows: Windows, client: &ClientData) -> Verdicts {
+        self.close_pages().await;
+        let queried = self.query_windows(windows).await;
+        let started = Instant::now();
+        let (source, mut whole, mut steady) = self.evaluate(queried, client).await;
+        let evaluation_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut cross = None;
+        if source == Source::Prometheus {
+            eprintln!(
+                "verified {} SLOs against Prometheus in {evaluation_ms:.0} ms",
+                self.set.slos.len()
+            );
+            if let Some(p) = self.source.pages() {
+                let reader = ScrapeReader {
+                    scraper: p.scraper.clone(),
+                };
+                let other =
+                    evaluate::judge_all(&self.set, &reader, windows.whole, WindowKind::Whole, None)
+                        .await;
+                let tolerance = self.set.client_tolerance;
+                cross_check::compare(&mut whole, &other, tolerance, &mut self.warnings);
+                cross = Some(other);
+            }
+        }
+        self.annotate(&mut whole);
+        if let Some(s) = steady.as_mut() {
+            self.annotate(s);
+        }
+        Verdicts {
+            source,
+            slo_set: self.slo_name.clone(),
+            whole,
+            steady,
+            whole_window: windows.whole,
+            steady_window: windows.steady,
+            evaluation_ms,
+            warnings: std::mem::take(&mut self.warnings),
+            cross_check: cross,
+        }
+    }
+
+    /// The windows as the source is asked about them: for Prometheus, up to its
+    /// first scrape after the run.
+    async fn query_windows(&mut self, windows: Windows) -> Windows {
+        let SloSource::Prometheus { prometheus, .. } = &self.source else {
+            return windows;
+        };
+        match scraped_windows(prometheus, &self.set, windows, self.interval).await {
+            Ok(w) => w,
+            Err(e) => {
+                self.warnings.push(e.to_string());
+                windows
+            }
+        }
+    }
+
+    /// The verdicts of both windows from the chosen source.
+    async fn evaluate(
+        &self,
+        windows: Windows,
+        client: &ClientData,
+    ) -> (Source, Vec<Verdict>, Option<Vec<Verdict>>) {
+        match &self.source {
+            SloSource::Prometheus { prometheus, .. } => {
+                let reader = PrometheusReader {
+                    prometheus: prometheus.clone(),
+                    services: self.set.services.clone(),
+                };
+                let (w, s) =
+                    evaluate::judge_windows(&self.set, &reader, windows, Some(client)).await;
+                (Source::Prometheus, w, s)
+            }
+            SloSource::Scrape(p) => {
+                let reader = ScrapeReader {
+                    scraper: p.scraper.clone(),
+                };
+                let (w, s) =
+                    evaluate::judge_windows(&self.set, &reader, windows, Some(client)).await;
+                (Source::Scrape, w, s)
+            }
+            SloSource::Client => (
+                Source::Client,
+                evaluate::client::judge_only(&self.set, WindowKind::Whole, client),
+                None,
+            ),
+        }
+    }
+
+    /// Adds what a reader of these verdicts must know about the embedded target.
+    fn annotate(&self, verdicts: &mut [Verdict]) {
+        if !self.embedded {
+            return;
+        }
+        for v in verdicts {
+            let memory = self.set.slos.iter().any(|s| {
+                s.name == v.slo
+                    && matches!(&s.kind, Kind::Gauge(g) if g.metric.name == "process_resident_memory_bytes")
+            });
+            if memory {
+                evaluate::add_note(v, EMBEDDED_MEMORY_NOTE);
+            }
+        }
+    }
+
+    /// Stops the managed Prometheus, if any.
+    pub async fn finish(self) {
+        self.source.finish().await;
+    }
+}
+
+/// The windows as Prometheus is asked about them. Prometheus learns the last events
+/// of the run at its first scrape after the end: judge up to that scrape (the
+/// services are idle by then), and the steady window too when it ends with the run.
+async fn scraped_windows(
+    prometheus: &Prometheus,
+    set: &SloSet,
+    windows: Windows,
+    interval: Duration,
+) -> Result<Windows, slo::Error> {
+    let end = windows.whole.end_ms;
+    let limit = interval * 3 + Duration::from_secs(2);
+    let scraped = prometheus
+        .wait_for_scrape_after(&set.services, end, limit)
+        .await?
+        .max(end);
+    let steady = windows.steady.map(|s| Window {
+        start_ms: s.start_ms,
+        end_ms: if s.end_ms == end { scraped } else { s.end_ms },
+    });
+    Ok(Windows {
+        whole: Window {
+            start_ms: windows.whole.start_ms,
+            end_ms: scraped,
+        },
+        steady,
+    })
+}
+
+/// The exit of the verdicts the scenario's gate looks at.
+pub fn gate_exit(verdicts: &Verdicts, gate: Gate) -> Exit {
+    let whole = verdicts.whole.iter().map(|v| v.status);
+    let steady: Vec<Status> = match &verdicts.steady {
+        Some(s) => s.iter().map(|v| v.status).collect(),
+        None => verdicts.whole.iter().map(|v| v.status).collect(),
+    };
+    let status = match gate {
+        Gate::Whole => slo::verdict::overall(whole),
+        Gate::Steady => slo::verdict::overall(steady),
+        Gate::Both => slo::verdict::overall(whole.chain(steady)),
+    };
+    Exit::of(status)
+}

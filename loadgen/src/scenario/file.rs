@@ -1,0 +1,166 @@
+//! The scenario file as written: every key, typed. Closed sets (flows, stage
+//! kinds, the gate) are enums and durations are read by the one duration grammar,
+//! so a bad value is an error at its key with the fix before any check runs.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use slo::duration::DurationField;
+
+use super::{FlowName, Gate, StageKind};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub target: TargetSection,
+    pub load: LoadSection,
+    pub flows: Vec<FlowSection>,
+    #[serde(default)]
+    pub slo: SloSection,
+    #[serde(default)]
+    pub prometheus: PrometheusSection,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+/// `[target]`: the embedded services, or a deployment by URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSection {
+    /// Start the reference services in-process with these settings.
+    pub embedded: Option<EmbeddedSection>,
+    /// Or drive a running deployment: the gateway's base URL.
+    pub url: Option<String>,
+    /// Path of the test-token endpoint (default `/api/v1/auth/token`).
+    pub token_path: Option<String>,
+    /// A fixed bearer token for every virtual user, instead of the token endpoint.
+    pub token: Option<String>,
+    /// Metrics endpoints of a deployment, by Prometheus job name, for the scrape source.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
+    /// Jaeger UI base URL, for trace links in the report.
+    pub jaeger_url: Option<String>,
+    /// Timeout of one request (default 30s).
+    pub request_timeout: Option<DurationField>,
+}
+
+/// `[target.embedded]`: settings of the embedded reference services.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedSection {
+    pub llm_latency_p50: Option<DurationField>,
+    pub llm_latency_p95: Option<DurationField>,
+    pub llm_failure_rate: Option<f64>,
+    pub llm_completion_tokens: Option<u32>,
+    pub plan_concurrency: Option<usize>,
+    pub plan_max_deliveries: Option<u32>,
+    /// Per-athlete rate limit at the gateway (0: off; default off for load tests).
+    pub rate_limit_per_second: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
+    /// JetStream server for plan jobs; without it, the in-process queue.
+    pub nats_url: Option<String>,
+    /// Worker threads of each embedded service's runtime (gateway: twice this).
+    pub workers: Option<usize>,
+    /// Faults, one table per service: `gateway_bff`, `profile_onboarding`, `planning_engine`.
+    pub faults: Option<toml::Table>,
+}
+
+/// `[load]`: users and duration, or stages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSection {
+    pub users: Option<u64>,
+    /// Users started per second (default: all within 10 s).
+    pub hatch_rate: Option<f64>,
+    pub duration: Option<DurationField>,
+    pub stages: Option<Vec<StageSection>>,
+    /// Wait between iterations and between steps: `{ min = "1s", max = "3s" }`.
+    pub think_time: Option<ThinkTimeSection>,
+    /// After the planned end, iterations in flight may finish for this long (default 10s).
+    pub graceful_stop: Option<DurationField>,
+}
+
+/// One stage of `[load] stages`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    pub name: Option<String>,
+    pub kind: StageKind,
+    pub users: u64,
+    pub duration: DurationField,
+}
+
+/// `think_time = { min, max }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThinkTimeSection {
+    pub min: DurationField,
+    pub max: DurationField,
+}
+
+/// One `[[flows]]` table; which keys apply depends on the flow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSection {
+    pub name: FlowName,
+    pub weight: Option<u32>,
+    /// Onboarding: share of athletes who stop part-way (default 0.1).
+    pub abandon_share: Option<f64>,
+    /// Wait between the steps of this flow (default: the load's think time).
+    pub think_time: Option<ThinkTimeSection>,
+    /// Plans: status poll interval (default 500ms).
+    pub poll_interval: Option<DurationField>,
+    /// Plans: give up on a plan after this long (default 60s).
+    pub timeout: Option<DurationField>,
+    /// Plans: request parameters.
+    pub complexity: Option<String>,
+    pub equipment_count: Option<u32>,
+    pub availability_days: Option<u32>,
+    /// Health: the path to request (default `/api/health`).
+    pub path: Option<String>,
+    /// Open model: target iterations per second for this flow.
+    pub pace: Option<f64>,
+    /// Paced: an iteration starting later than this after its intended time is dropped (default 5s).
+    pub max_start_delay: Option<DurationField>,
+}
+
+/// `[slo]`: the SLO set and which verdicts decide the exit code.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSection {
+    /// The SLO set, relative to the scenario file (default `../slo/athlete-ally.toml`).
+    pub file: Option<String>,
+    /// Which verdicts decide the exit code: `both` (default), `whole` or `steady`.
+    pub gate: Option<Gate>,
+    /// Judge only these SLOs of the set (by name), for scenarios that exercise part
+    /// of the system.
+    pub only: Option<Vec<String>>,
+}
+
+/// `[prometheus]`: judge against a Prometheus, or a managed one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSection {
+    /// Judge against this Prometheus.
+    pub url: Option<String>,
+    /// Start a local Prometheus scraping the embedded services (needs `prometheus` installed).
+    pub managed: Option<bool>,
+    /// Scrape interval of the managed Prometheus (default 1s).
+    pub scrape_interval: Option<DurationField>,
+}
+
+/// `[output]`: where results go and how they are sliced.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Results directory, relative to the current directory (default `results`).
+    pub results: Option<String>,
+    /// Time slice of the timeline and interval log: 1s to 60s (default 1s, 5s past 15 minutes).
+    pub slice: Option<DurationField>,
+    /// Share of requests sent with a sampled `traceparent` (default 0.05).
+    pub trace_sample: Option<f64>,
+}

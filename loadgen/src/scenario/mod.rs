@@ -1,0 +1,349 @@
+//! Scenario files: what to drive, how hard, for how long, and what to judge it by.
+//!
+//! A scenario is TOML (see `scenarios/` and the README for every key). Reading one
+//! checks everything before anything starts: unknown keys, wrong types and
+//! impossible values are errors that name the file, the line, the key and the fix.
+//!
+//! ```toml
+//! name = "smoke"
+//! description = "A short check of both flows"
+//!
+//! [target.embedded]              # or: [target] url = "http://127.0.0.1:4000"
+//! llm_latency_p50 = "200ms"
+//!
+//! [load]
+//! users = 20
+//! hatch_rate = 10
+//! duration = "20s"               # or: stages = [{ kind = "ramp", users = 20, duration = "10s" }, ...]
+//!
+//! [[flows]]
+//! name = "onboarding"
+//! weight = 3
+//!
+//! [slo]
+//! file = "../slo/athlete-ally.toml"
+//! ```
+//!
+//! The parts: [`file`] is the file as written; [`check`] validates it section by
+//! section into the [`Scenario`] defined here; [`embedded`] turns the embedded
+//! target's section into the services' configuration.
+
+mod check;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use slo::toml_file::{self, FileError};
+
+slo::closed_set! {
+    /// The flows a scenario can run.
+    pub enum FlowName ("a flow") {
+        /// A new athlete's onboarding steps.
+        Onboarding = "onboarding",
+        /// Plan generation, then polling its status.
+        Plans = "plans",
+        /// One `GET` per iteration.
+        Health = "health",
+    }
+}
+
+slo::closed_set! {
+    /// Stage kinds; `ramp` stages before the first other stage and after the last
+    /// one are outside the steady window.
+    pub enum StageKind ("a stage kind") {
+        /// Users change linearly to the stage's count.
+        Ramp = "ramp",
+        /// Users held.
+        Steady = "steady",
+        /// A sudden change of users.
+        Spike = "spike",
+        /// Users held for a long time.
+        Soak = "soak",
+    }
+}
+
+slo::closed_set! {
+    /// Which verdicts set the exit code.
+    pub enum Gate ("a gate") {
+        /// The whole run's and the steady window's.
+        Both = "both",
+        /// The whole run's only.
+        Whole = "whole",
+        /// The steady window's only.
+        Steady = "steady",
+    }
+}
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name (the run directory is named after it).
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The file's text, copied into the run directory.
+    pub text: String,
+    /// What to drive.
+    pub target: Target,
+    /// The load shape.
+    pub stages: Vec<Stage>,
+    /// Wait between iterations and steps.
+    pub think_time: ThinkTime,
+    /// How long iterations in flight may finish after the planned end.
+    pub graceful_stop: Duration,
+    /// The flows, each with its share of the users.
+    pub flows: Vec<Flow>,
+    /// The SLO set's file.
+    pub slo_file: PathBuf,
+    /// Which verdicts set the exit code.
+    pub gate: Gate,
+    /// SLO names to judge; `None`: all.
+    pub slo_only: Option<Vec<String>>,
+    /// `[prometheus] url`.
+    pub prometheus_url: Option<String>,
+    /// `[prometheus] managed`.
+    pub prometheus_managed: bool,
+    /// Scrape interval of the managed Prometheus and of the embedded source.
+    pub scrape_interval: Duration,
+    /// `[output] results`, when given.
+    pub results: Option<PathBuf>,
+    /// Time slice of the timeline and interval log.
+    pub slice: Duration,
+    /// Share of requests sent with a sampled `traceparent`.
+    pub trace_sample: f64,
+    /// Timeout of one request.
+    pub request_timeout: Duration,
+}
+
+/// What a scenario drives.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The reference services, started in this process.
+    Embedded(Embedded),
+    /// A running deployment.
+    Url(UrlTarget),
+}
+
+/// Settings of the embedded reference services.
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    /// Median latency of the simulated model.
+    pub llm_latency_p50: Option<Duration>,
+    /// 95th percentile latency of the simulated model.
+    pub llm_latency_p95: Option<Duration>,
+    /// Share of model calls failing.
+    pub llm_failure_rate: Option<f64>,
+    /// Mean completion tokens.
+    pub llm_completion_tokens: Option<u32>,
+    /// Plans generated at once.
+    pub plan_concurrency: Option<usize>,
+    /// Deliveries before a job is dead-lettered.
+    pub plan_max_deliveries: Option<u32>,
+    /// Per-athlete requests per second at the gateway (0: off).
+    pub rate_limit_per_second: u32,
+    /// Burst above it.
+    pub rate_limit_burst: u32,
+    /// JetStream server for plan jobs.
+    pub nats_url: Option<String>,
+    /// Worker threads per service runtime.
+    pub workers: usize,
+    /// The faults table, checked by the services when they start.
+    pub faults: toml::Table,
+}
+
+/// A deployment driven by URL.
+#[derive(Debug, Clone)]
+pub struct UrlTarget {
+    /// The gateway's base URL, no trailing slash.
+    pub base_url: String,
+    /// Path of the token endpoint.
+    pub token_path: String,
+    /// One fixed bearer token instead of the endpoint.
+    pub token: Option<String>,
+    /// Metrics endpoints by Prometheus job, for the scrape source.
+    pub metrics: BTreeMap<String, String>,
+    /// Jaeger UI for trace links.
+    pub jaeger_url: Option<String>,
+}
+
+impl Target {
+    /// `embedded` or `url`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Embedded(_) => "embedded",
+            Target::Url(_) => "url",
+        }
+    }
+}
+
+/// One step of the load shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Its name (shown live and in the report).
+    pub name: String,
+    /// What it is.
+    pub kind: StageKind,
+    /// Users at its end.
+    pub users: u64,
+    /// How long it lasts.
+    pub duration: Duration,
+}
+
+/// A random wait between `min` and `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThinkTime {
+    /// Shortest wait.
+    pub min: Duration,
+    /// Longest wait.
+    pub max: Duration,
+}
+
+/// What a flow does, with its own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlowKind {
+    /// Onboarding.
+    Onboarding {
+        /// Share of athletes who stop part-way.
+        abandon_share: f64,
+    },
+    /// Plan generation.
+    Plans {
+        /// Status poll interval.
+        poll_interval: Duration,
+        /// Give up on a plan after this long.
+        timeout: Duration,
+        /// Plan complexity.
+        complexity: String,
+        /// Equipment items.
+        equipment_count: u32,
+        /// Days per week.
+        availability_days: u32,
+    },
+    /// One `GET` per iteration.
+    Health {
+        /// The path requested.
+        path: String,
+    },
+}
+
+/// A flow of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    /// Which flow.
+    pub name: FlowName,
+    /// What it does.
+    pub kind: FlowKind,
+    /// Its share of the users.
+    pub weight: u32,
+    /// Wait between its steps.
+    pub think_time: ThinkTime,
+    /// Open-model pacing, when paced.
+    pub pace: Option<Pace>,
+}
+
+/// Open-model pacing of a flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    /// Iterations started per second.
+    pub per_second: f64,
+    /// An iteration starting later than this is dropped.
+    pub max_start_delay: Duration,
+}
+
+pub use check::DEFAULT_TOKEN_PATH;
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, FileError> {
+    let (file, text): (file::ScenarioFile, String) = toml_file::read(path)?;
+    check::check(path, text, file)
+}
+
+/// Checks scenario text read from `path`.
+#[cfg(test)]
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, FileError> {
+    let file: file::ScenarioFile = toml_file::parse(path, text)?;
+    check::check(path, text.to_string(), file)
+}
+
+impl Scenario {
+    /// Keeps the SLOs named in `[slo] only`; an unknown name is an error at that key.
+    pub fn select_slos(&self, set: &mut slo::definition::SloSet) -> Result<(), FileError> {
+        let Some(only) = &self.slo_only else {
+            return Ok(());
+        };
+        for (i, name) in only.iter().enumerate() {
+            if !set.slos.iter().any(|s| &s.name == name) {
+                let known: Vec<&str> = set.slos.iter().map(|s| s.name.as_str()).collect();
+                return Err(FileError::at_key(
+                    &self.path,
+                    &self.text,
+                    &format!("slo.only[{i}]"),
+                    format!("{name:?} is not an SLO of {}", set.path.display()),
+                    format!("use one of {}", known.join(", ")),
+                ));
+            }
+        }
+        set.slos.retain(|s| only.contains(&s.name));
+        Ok(())
+    }
+
+    /// Total planned duration.
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// Peak users.
+    pub fn peak_users(&self) -> u64 {
+        self.stages.iter().map(|s| s.users).max().unwrap_or(0)
+    }
+
+    /// Offsets of the steady window: from the end of the leading ramps to the start
+    /// of the trailing ramps. `None` when the whole run is the steady window or no
+    /// stage is steady.
+    pub fn steady_offsets(&self) -> Option<(Duration, Duration)> {
+        let first = self.stages.iter().position(|s| s.kind != StageKind::Ramp)?;
+        let last = self
+            .stages
+            .iter()
+            .rposition(|s| s.kind != StageKind::Ramp)?;
+        let start: Duration = self.stages[..first].iter().map(|s| s.duration).sum();
+        let end: Duration = self.stages[..=last].iter().map(|s| s.duration).sum();
+        if start.is_zero() && end == self.duration() {
+            None
+        } else {
+            Some((start, end))
+        }
+    }
+
+    /// Whether the run ends in a stage other than a ramp (then the steady window
+    /// runs to the end, graceful stop included).
+    pub fn ends_steady(&self) -> bool {
+        self.stages
+            .last()
+            .is_some_and(|s| s.kind != StageKind::Ramp)
+    }
+
+    /// The goose test plan: `users,seconds;...`, each step ramping linearly. Goose
+    /// holds the last step's users until canceled, so a plan not ending at 0 users
+    /// gets a final `0,0s`: every user stops when the last stage ends.
+    pub fn test_plan(&self) -> String {
+        let mut steps: Vec<String> = self
+            .stages
+            .iter()
+            .map(|s| format!("{},{}s", s.users, s.duration.as_secs()))
+            .collect();
+        if self.stages.last().is_some_and(|s| s.users > 0) {
+            steps.push("0,0s".to_string());
+        }
+        steps.join(";")
+    }
+}
+
+#[cfg(test)]
+mod tests;

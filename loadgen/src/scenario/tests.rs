@@ -1,0 +1,115 @@
+use std::path::Path;
+use std::time::Duration;
+
+use slo::toml_file::{self, FileError};
+
+use super::file::ScenarioFile;
+use super::*;
+
+fn parse(text: &str) -> Result<Scenario, FileError> {
+    let file: ScenarioFile = toml_file::parse(Path::new("t.toml"), text)?;
+    check::check(Path::new("scenarios/t.toml"), text.to_string(), file)
+}
+
+const GOOD: &str = r#"
+name = "t"
+[target.embedded]
+llm_latency_p50 = "100ms"
+[load]
+users = 10
+hatch_rate = 5
+duration = "30s"
+[[flows]]
+name = "onboarding"
+weight = 2
+[[flows]]
+name = "plans"
+poll_interval = "200ms"
+"#;
+
+#[test]
+fn a_good_scenario_becomes_ramp_and_steady() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.stages.len(), 2);
+    assert_eq!(s.stages[0].duration, Duration::from_secs(2));
+    assert_eq!(s.test_plan(), "10,2s;10,28s;0,0s");
+    assert_eq!(
+        s.steady_offsets(),
+        Some((Duration::from_secs(2), Duration::from_secs(30)))
+    );
+    assert_eq!(s.slo_file, Path::new("scenarios/../slo/athlete-ally.toml"));
+    assert!(
+        matches!(s.flows[1].kind, FlowKind::Plans { poll_interval, .. } if poll_interval == Duration::from_millis(200))
+    );
+}
+
+#[test]
+fn stages_with_ramp_down_have_a_steady_window() {
+    let s = parse(&GOOD.replace(
+        "users = 10\nhatch_rate = 5\nduration = \"30s\"",
+        "stages = [\n {kind = \"ramp\", users = 10, duration = \"5s\"},\n {kind = \"steady\", users = 10, duration = \"20s\"},\n {kind = \"spike\", users = 30, duration = \"5s\"},\n {kind = \"ramp\", users = 0, duration = \"5s\"},\n]",
+    ))
+    .unwrap();
+    assert_eq!(s.test_plan(), "10,5s;10,20s;30,5s;0,5s");
+    assert_eq!(
+        s.steady_offsets(),
+        Some((Duration::from_secs(5), Duration::from_secs(30)))
+    );
+    assert_eq!(s.peak_users(), 30);
+}
+
+fn error_of(text: &str) -> FileError {
+    parse(text).unwrap_err()
+}
+
+#[test]
+fn errors_name_the_line_and_the_fix() {
+    let e = error_of(&GOOD.replace("users = 10", "userz = 10"));
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(e.message.contains("unknown field `userz`"), "{e}");
+
+    let e = error_of(&GOOD.replace("users = 10", "users = -3"));
+    assert_eq!(e.line, Some(6), "{e}");
+
+    let e = error_of(&GOOD.replace("duration = \"30s\"", "duration = \"30 parsecs\""));
+    assert_eq!(e.line, Some(8), "{e}");
+    assert_eq!(e.key.as_deref(), Some("load.duration"));
+    assert!(e.fix.as_ref().unwrap().contains("30s"), "{e}");
+
+    let e = error_of(&GOOD.replace("name = \"plans\"", "name = \"yoga\""));
+    assert_eq!(e.key.as_deref(), Some("flows[1].name"));
+    assert_eq!(e.line, Some(13), "{e}");
+
+    let e = error_of(&GOOD.replace("poll_interval = \"200ms\"", "abandon_share = 0.5"));
+    assert!(
+        e.to_string()
+            .contains("applies to the onboarding flow only"),
+        "{e}"
+    );
+
+    let e = error_of(&GOOD.replace("hatch_rate = 5", "hatch_rate = 0.1"));
+    assert_eq!(e.key.as_deref(), Some("load.hatch_rate"), "{e}");
+
+    let e = error_of(&GOOD.replace("[target.embedded]\nllm_latency_p50 = \"100ms\"", "[target]"));
+    assert!(e.message.contains("no target"), "{e}");
+}
+
+#[test]
+fn stage_durations_must_be_whole_seconds() {
+    let text = GOOD.replace(
+        "users = 10\nhatch_rate = 5\nduration = \"30s\"",
+        "stages = [{kind = \"ramp\", users = 10, duration = \"1500ms\"}]",
+    );
+    let e = error_of(&text);
+    assert_eq!(e.key.as_deref(), Some("load.stages[0].duration"), "{e}");
+    let text = GOOD.replace(
+        "users = 10\nhatch_rate = 5\nduration = \"30s\"",
+        "stages = [{kind = \"plateau\", users = 10, duration = \"10s\"}]",
+    );
+    assert!(
+        error_of(&text)
+            .fix
+            .unwrap()
+            .contains("ramp, steady, spike or soak")
+    );
+}
