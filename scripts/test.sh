@@ -36,6 +36,10 @@ install_tools() {
     step "installing cargo-nextest"
     cargo install --locked -q cargo-nextest
   fi
+  if ! command -v cargo-machete >/dev/null; then
+    step "installing cargo-machete"
+    cargo install --locked -q cargo-machete
+  fi
 }
 
 [ -n "${SKIP_INSTALL:-}" ] || install_tools
@@ -45,6 +49,10 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "structure: no module cycle inside a crate, no unused dependency"
+python3 scripts/module-cycles.py
+cargo machete
 
 step "cargo nextest (unit and integration tests)"
 cargo nextest run --workspace --no-fail-fast

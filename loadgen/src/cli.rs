@@ -183,6 +183,10 @@ pub struct VerifyArgs {
     /// Write verdicts.json and junit.xml into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// An extra label matcher every query gets beside the SLO set's jobs (repeat
+    /// for more), so other traffic on a shared Prometheus stays out.
+    #[arg(long = "matcher", value_name = "LABEL=VALUE")]
+    pub matchers: Vec<String>,
 }
 
 /// `loadgen report`.

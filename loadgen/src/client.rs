@@ -2,12 +2,12 @@
 //! for a configured share), timed until the whole body has arrived (goose's own
 //! figure stops at the headers), classified, checked and recorded.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::Rng;
 
 use crate::context::RunContext;
-use crate::recorder::{ErrorKind, Series, Trace, now_unix_ms};
+use crate::recorder::{ErrorKind, Series, Timing, Trace, now_unix_ms};
 
 /// A response that passed the HTTP-level checks.
 pub struct Reply {
@@ -109,7 +109,12 @@ pub async fn send<T>(
 ) -> Result<T, Failure> {
     let (header, sampled) = traceparent(ctx.trace_sample);
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
-    let start = from.unwrap_or_else(Instant::now);
+    let sent = Instant::now();
+    let start = from.unwrap_or(sent);
+    let timing = || Timing {
+        service: sent.elapsed(),
+        response: start.elapsed(),
+    };
     let result = ctx
         .http
         .send(crate::http::Call {
@@ -127,7 +132,7 @@ pub async fn send<T>(
                 ctx,
                 hint,
                 series,
-                start.elapsed(),
+                timing(),
                 None,
                 failure_kind(kind),
                 message,
@@ -136,7 +141,7 @@ pub async fn send<T>(
             ));
         }
     };
-    let latency = start.elapsed();
+    let latency = timing();
     if status >= 400 {
         let text = String::from_utf8_lossy(&body);
         let message = format!("HTTP {status}: {}", text.trim());
@@ -179,7 +184,7 @@ fn record_failure(
     ctx: &RunContext,
     hint: usize,
     series: Series,
-    latency: Duration,
+    latency: Timing,
     status: Option<u16>,
     kind: ErrorKind,
     message: String,

@@ -244,9 +244,15 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
         .await;
     target.stop().await;
     judge.finish().await;
+    let integrity = crate::integrity::check(&checked.scenario, &driven.results, &run_summary);
     print!("{}", crate::printer::verdict_table(&verdicts));
-    let verdict = crate::judge::gate_exit(&verdicts, checked.scenario.gate);
+    print!("{}", crate::printer::integrity(&integrity));
+    let verdict = crate::integrity::gate(
+        crate::judge::gate_exit(&verdicts, checked.scenario.gate),
+        &integrity,
+    );
     run_summary.verdicts = Some(verdicts);
+    run_summary.integrity = Some(integrity);
     // Step 6: the reports and the exit code.
     let s = &checked.settings;
     let exit = crate::report::finish(
@@ -281,6 +287,7 @@ async fn prepare_judge(checked: &Checked, target: &RunningTarget, dir: &Path) ->
         source,
         s.scrape_interval,
         warnings,
+        s.matchers.clone(),
         target.kind == crate::target::TargetKind::Embedded,
     )
 }

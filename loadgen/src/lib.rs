@@ -15,7 +15,8 @@
 //!   `monitor`: the run's clock and live progress.
 //! - `summary`: the run's summary built from what was recorded; `printer`: the
 //!   terminal tables.
-//! - `judge`: choosing the SLO source and judging the run against the SLO set.
+//! - `integrity`: whether the load happened as planned (an invalid run never passes);
+//!   `judge`: choosing the SLO source and judging the run against the SLO set.
 //! - `report`: the reports, the baseline comparison and the exit code.
 
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ mod context;
 pub mod exit;
 mod flows;
 mod http;
+mod integrity;
 pub mod job;
 mod judge;
 mod monitor;

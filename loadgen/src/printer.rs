@@ -117,6 +117,32 @@ pub fn summary_tables(s: &RunSummary) -> String {
     out
 }
 
+/// Whether the load happened as planned, and what went wrong.
+pub fn integrity(i: &reports::summary::Integrity) -> String {
+    let mut out = String::new();
+    for f in &i.flows {
+        let _ = writeln!(
+            out,
+            "\n  load {:<11} planned {:.1}/s: {} of {} iterations started ({:.1}%), {} dropped",
+            f.name,
+            f.planned_per_second,
+            f.started,
+            f.planned,
+            f.achieved_share * 100.0,
+            f.dropped
+        );
+    }
+    if i.valid {
+        let _ = writeln!(out, "\nrun integrity: valid (the load ran as planned)");
+    } else {
+        let _ = writeln!(out, "\nrun integrity: INVALID, so no verdict can pass:");
+        for p in &i.problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    out
+}
+
 fn mark(status: Status) -> &'static str {
     match status {
         Status::Pass => "PASS",
@@ -143,7 +169,7 @@ pub fn verdict_table(v: &Verdicts) -> String {
         let _ = writeln!(
             out,
             "\n  {:<13} {:<30} {:<28} {:<14} {:>9} {:<10} {:>7}",
-            title, "SLO", "value", "objective", "samples", "source", "budget"
+            title, "SLO", "value", "objective", "samples", "source", "burn"
         );
         for x in verdicts {
             let _ = writeln!(
@@ -155,10 +181,15 @@ pub fn verdict_table(v: &Verdicts) -> String {
                 x.objective,
                 x.samples,
                 format!("{}{}", x.source, if x.exact { "" } else { "~" }),
-                x.budget_consumed
-                    .map(|b| format!("{:.0}%", b * 100.0))
+                x.burn_rate
+                    .or(x.budget_consumed)
+                    .map(|b| format!("{b:.2}x"))
                     .unwrap_or_default()
             );
+            let bounds = reports::html::bounds_text(x);
+            if !bounds.is_empty() {
+                let _ = writeln!(out, "  {:<13} {bounds}", "");
+            }
             if let Some(note) = &x.note
                 && x.status != Status::Pass
             {

@@ -39,6 +39,49 @@ pub enum Series {
 /// Number of series.
 pub const SERIES_COUNT: usize = 12;
 
+/// What a histogram of a series holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Response time from the intended start (coordinated omission corrected);
+    /// the same as the service time when the flow is not paced.
+    Response,
+    /// Service time, from the actual send: what the server can be compared with.
+    Service,
+    /// Ages of iterations still unfinished when the run ended (flows only).
+    Open,
+}
+
+impl Measure {
+    const ALL: [Measure; 3] = [Measure::Response, Measure::Service, Measure::Open];
+
+    /// The histogram slot of a series for this measure.
+    fn slot(self, series: Series) -> usize {
+        self as usize * SERIES_COUNT + series.index()
+    }
+
+    /// The interval log tag's prefix.
+    fn prefix(self) -> &'static str {
+        match self {
+            Measure::Response => "",
+            Measure::Service => "svc.",
+            Measure::Open => "open.",
+        }
+    }
+}
+
+/// Histogram slots: every measure of every series.
+const SLOTS: usize = SERIES_COUNT * 3;
+
+/// How long a request took: from the actual send (service) and from the intended
+/// start (response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// From the actual send to the last byte.
+    pub service: Duration,
+    /// From the intended start (paced flows) or the send, to the last byte.
+    pub response: Duration,
+}
+
 impl Series {
     pub const ALL: [Series; SERIES_COUNT] = [
         Series::AuthToken,
@@ -106,6 +149,11 @@ impl Series {
         } else {
             format!("req.{}", self.name())
         }
+    }
+
+    /// Tag of one measure: `req.<name>`, `svc.req.<name>`, `open.flow.<name>`.
+    pub fn measure_tag(self, m: Measure) -> String {
+        format!("{}{}", m.prefix(), self.tag())
     }
 
     /// The series of an onboarding step.
@@ -180,12 +228,13 @@ impl ErrorKind {
 /// How a flow iteration ended.
 #[derive(Debug, Clone)]
 pub enum FlowOutcome {
-    Completed(Duration),
+    /// Finished: its time end to end.
+    Completed(Timing),
     Failed(ErrorKind, String),
     /// Stopped on purpose part-way (onboarding).
     Abandoned,
-    /// Cut short by the end of the run.
-    Interrupted,
+    /// Cut short by the end of the run, this long after it started.
+    Interrupted(Duration),
 }
 
 /// A sampled request's trace, for the report's slowest-requests table.
@@ -246,17 +295,22 @@ struct ShardData {
 impl ShardData {
     fn new() -> Self {
         ShardData {
-            histograms: (0..SERIES_COUNT).map(|_| None).collect(),
+            histograms: (0..SLOTS).map(|_| None).collect(),
             counts: [Counts::default(); SERIES_COUNT],
             errors: HashMap::new(),
             slowest: Vec::new(),
         }
     }
 
-    fn record_latency(&mut self, series: Series, latency: Duration) {
+    fn record_latency(&mut self, series: Series, measure: Measure, latency: Duration) {
         let micros = (latency.as_micros() as u64).clamp(1, MAX_MICROS);
-        let h = self.histograms[series.index()].get_or_insert_with(new_histogram);
+        let h = self.histograms[measure.slot(series)].get_or_insert_with(new_histogram);
         let _ = h.record(micros);
+    }
+
+    fn record_timing(&mut self, series: Series, t: Timing) {
+        self.record_latency(series, Measure::Response, t.response);
+        self.record_latency(series, Measure::Service, t.service);
     }
 
     fn error(&mut self, kind: ErrorKind, series: Series, message: &str) {
@@ -324,11 +378,13 @@ struct Totals {
 impl Totals {
     /// Adds a merged slice to the whole run's totals.
     fn add(&mut self, merged: ShardData) {
-        for series in Series::ALL {
-            let k = series.index();
-            if let Some(h) = &merged.histograms[k] {
+        for (k, h) in merged.histograms.iter().enumerate() {
+            if let Some(h) = h {
                 let _ = self.histograms[k].add(h);
             }
+        }
+        for series in Series::ALL {
+            let k = series.index();
             let c = merged.counts[k];
             self.counts[k].add(&c);
         }
@@ -429,7 +485,12 @@ pub fn now_unix_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct SeriesResult {
     pub series: Series,
+    /// Response times (from the intended start when paced).
     pub histogram: Histogram<u64>,
+    /// Service times, from the actual send.
+    pub service: Histogram<u64>,
+    /// Ages of iterations unfinished at the end.
+    pub open: Histogram<u64>,
     pub requests: u64,
     pub errors: u64,
     pub classes: BTreeMap<String, u64>,
@@ -466,7 +527,7 @@ impl Recorder {
             slice,
             shards: (0..shards).map(|_| Mutex::new(ShardData::new())).collect(),
             totals: Mutex::new(Totals {
-                histograms: (0..SERIES_COUNT).map(|_| new_histogram()).collect(),
+                histograms: (0..SLOTS).map(|_| new_histogram()).collect(),
                 counts: [Counts::default(); SERIES_COUNT],
                 errors: BTreeMap::new(),
                 slowest: BTreeMap::new(),
@@ -501,13 +562,14 @@ impl Recorder {
         &self,
         hint: usize,
         series: Series,
-        latency: Duration,
+        timing: Timing,
         status: Option<u16>,
         error: Option<(ErrorKind, &str)>,
         trace: Option<Trace>,
     ) {
+        let latency = timing.response;
         let mut s = self.shard(hint).lock();
-        s.record_latency(series, latency);
+        s.record_timing(series, timing);
         let c = &mut s.counts[series.index()];
         c.requests += 1;
         let class = match status {
@@ -559,8 +621,8 @@ impl Recorder {
     pub fn flow(&self, hint: usize, series: Series, outcome: FlowOutcome) {
         let mut s = self.shard(hint).lock();
         match outcome {
-            FlowOutcome::Completed(latency) => {
-                s.record_latency(series, latency);
+            FlowOutcome::Completed(timing) => {
+                s.record_timing(series, timing);
                 s.counts[series.index()].completed += 1;
             }
             FlowOutcome::Failed(kind, message) => {
@@ -568,7 +630,10 @@ impl Recorder {
                 s.error(kind, series, &message);
             }
             FlowOutcome::Abandoned => s.counts[series.index()].abandoned += 1,
-            FlowOutcome::Interrupted => s.counts[series.index()].interrupted += 1,
+            FlowOutcome::Interrupted(age) => {
+                s.record_latency(series, Measure::Open, age);
+                s.counts[series.index()].interrupted += 1;
+            }
         }
     }
 
@@ -602,10 +667,12 @@ impl Recorder {
         let slice = timeline_slice(&merged, slice_start, users as u64);
         if let Some(log) = &totals.log {
             for series in Series::ALL {
-                if let Some(h) = &merged.histograms[series.index()]
-                    && !h.is_empty()
-                {
-                    log.write(&series.tag(), h.clone(), slice_start, slice_length);
+                for m in Measure::ALL {
+                    if let Some(h) = &merged.histograms[m.slot(series)]
+                        && !h.is_empty()
+                    {
+                        log.write(&series.measure_tag(m), h.clone(), slice_start, slice_length);
+                    }
                 }
             }
         }
@@ -658,7 +725,9 @@ impl Recorder {
                 let c = totals.counts[s.index()];
                 SeriesResult {
                     series: s,
-                    histogram: totals.histograms[s.index()].clone(),
+                    histogram: totals.histograms[Measure::Response.slot(s)].clone(),
+                    service: totals.histograms[Measure::Service.slot(s)].clone(),
+                    open: totals.histograms[Measure::Open.slot(s)].clone(),
                     requests: c.requests,
                     errors: c.errors,
                     classes: CLASSES
@@ -694,6 +763,14 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    /// A request timed from its send only.
+    fn t(d: Duration) -> Timing {
+        Timing {
+            service: d,
+            response: d,
+        }
+    }
+
     #[test]
     fn slices_merge_shards_and_totals_keep_everything() {
         let r = Recorder::new(Duration::from_secs(1), 4, None);
@@ -701,7 +778,7 @@ mod tests {
             r.request(
                 i as usize,
                 Series::Health,
-                Duration::from_micros(1000 + i),
+                t(Duration::from_micros(1000 + i)),
                 Some(200),
                 None,
                 None,
@@ -710,7 +787,7 @@ mod tests {
         r.request(
             1,
             Series::Health,
-            Duration::from_millis(50),
+            t(Duration::from_millis(50)),
             Some(503),
             Some((ErrorKind::Http5xx, "down")),
             None,
@@ -718,7 +795,7 @@ mod tests {
         r.flow(
             2,
             Series::FlowHealth,
-            FlowOutcome::Completed(Duration::from_millis(3)),
+            FlowOutcome::Completed(t(Duration::from_millis(3))),
         );
         r.dropped(3, Series::FlowHealth);
         r.collect();
@@ -726,7 +803,7 @@ mod tests {
             r.request(
                 0,
                 Series::Health,
-                Duration::from_millis(2),
+                t(Duration::from_millis(2)),
                 Some(200),
                 None,
                 None,
@@ -767,7 +844,7 @@ mod tests {
             r.request(
                 0,
                 Series::PlanStatus,
-                Duration::from_millis(ms),
+                t(Duration::from_millis(ms)),
                 Some(200),
                 None,
                 Some(Trace {

@@ -153,6 +153,8 @@ pub struct Settings {
     pub source: SourcePlan,
     /// Scrape interval of the managed Prometheus and the embedded source.
     pub scrape_interval: Duration,
+    /// Extra matchers every Prometheus query gets beside the SLO set's jobs.
+    pub matchers: std::collections::BTreeMap<String, String>,
     /// Jaeger UI for the report's trace links.
     pub jaeger_url: Option<String>,
     /// No live progress.
@@ -216,6 +218,7 @@ impl Settings {
             tokens,
             source: source_plan(inputs, scenario)?,
             scrape_interval: scenario.scrape_interval,
+            matchers: scenario.prometheus_matchers.clone(),
             jaeger_url,
             quiet: inputs.quiet,
             baseline: inputs.baseline.clone(),

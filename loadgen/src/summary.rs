@@ -201,6 +201,7 @@ pub fn build(f: &Finished) -> RunSummary {
         flows,
         errors,
         slowest,
+        integrity: None,
         verdicts: None,
         exit_code: Exit::Inconclusive.code(),
     }

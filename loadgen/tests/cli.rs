@@ -158,3 +158,28 @@ fn rules_in_monitoring_are_generated_from_the_slo_file() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("differs"), "{err}");
 }
+
+#[test]
+fn help_lists_every_environment_variable_a_command_reads() {
+    let (_, out, _) = run(&["run", "--help"]);
+    let help = out.replace('\n', " ").replace("  ", " ");
+    for var in [
+        "LOADGEN_LOG",
+        "LOADGEN_RESULTS",
+        "LOADGEN_TARGET_URL",
+        "PROMETHEUS_URL",
+        "PROMETHEUS_BIN",
+        "JAEGER_UI_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "JAEGER_ENDPOINT",
+        "OTEL_TRACES_SAMPLER_ARG",
+    ] {
+        assert!(help.contains(var), "run --help lacks {var}");
+    }
+    let (_, out, _) = run(&["services", "--help"]);
+    for var in ["GATEWAY_BFF_PORT", "NATS_URL", "AUTH_SECRET", "FAULTS_FILE"] {
+        assert!(out.contains(var), "services --help lacks {var}");
+    }
+    let (_, out, _) = run(&["verify", "--help"]);
+    assert!(out.contains("PROMETHEUS_URL"), "{out}");
+}

@@ -162,4 +162,11 @@ fn ctrl_c_stops_the_load_and_keeps_the_results() {
     assert!(run_dir(&results).join("report.html").is_file());
     assert!(s.verdicts.is_some(), "what ran is judged");
     assert_eq!(status.code(), Some(i32::from(s.exit_code)), "{err}");
+    // The planned load did not run: the run is invalid and cannot pass.
+    assert!(!s.integrity.as_ref().unwrap().valid);
+    assert_ne!(
+        status.code(),
+        Some(0),
+        "an interrupted run never exits 0: {err}"
+    );
 }

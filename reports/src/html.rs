@@ -42,6 +42,8 @@ struct SloRow {
     exact: bool,
     samples: u64,
     budget: String,
+    /// "95% bounds 0%-0.2%".
+    bounds: String,
     note: String,
     client: String,
     disagreement: String,
@@ -103,6 +105,19 @@ fn flow_of_slo(slo: &str) -> Option<&'static str> {
     }
 }
 
+/// A verdict's confidence bounds, as people read them.
+pub fn bounds_text(v: &Verdict) -> String {
+    match (v.bounds, v.confidence) {
+        (Some((lo, hi)), Some(c)) => format!(
+            "{}% bounds {}-{}",
+            slo::format::trim_float(c * 100.0),
+            slo::format::percent(lo),
+            slo::format::percent(hi)
+        ),
+        _ => String::new(),
+    }
+}
+
 fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
     let jaeger = summary.target.jaeger_url.as_deref();
     let examples = if v.status == Status::Fail {
@@ -131,9 +146,11 @@ fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
         exact: v.exact,
         samples: v.samples,
         budget: v
-            .budget_consumed
-            .map(|b| format!("{:.0}%", b * 100.0))
+            .burn_rate
+            .or(v.budget_consumed)
+            .map(|b| format!("{b:.2}x"))
             .unwrap_or_else(|| "-".into()),
+        bounds: bounds_text(v),
         note: v.note.clone().unwrap_or_default(),
         client: v
             .client
@@ -226,6 +243,47 @@ impl TimeAxis<'_> {
     }
 }
 
+fn line(name: &str, points: Vec<(f64, f64)>, color: plotters::style::RGBColor) -> Line {
+    Line {
+        name: name.into(),
+        points,
+        color,
+    }
+}
+
+/// Throughput and error rate per slice.
+fn rate_charts(axis: &TimeAxis) -> Vec<Chart> {
+    let error_rate = |x: &crate::summary::Slice| {
+        if x.requests > 0 {
+            100.0 * x.errors as f64 / x.requests as f64
+        } else {
+            0.0
+        }
+    };
+    vec![
+        axis.chart(
+            "Throughput",
+            "Throughput (requests per second)",
+            "req/s",
+            &[line(
+                "requests",
+                axis.series(&|x| x.requests as f64 / axis.step, Reduce::Mean),
+                PALETTE[0],
+            )],
+        ),
+        axis.chart(
+            "Error rate",
+            "Error rate (failed requests and iterations, %)",
+            "%",
+            &[line(
+                "errors",
+                axis.series(&error_rate, Reduce::Max),
+                PALETTE[3],
+            )],
+        ),
+    ]
+}
+
 fn time_charts(run: &RunData) -> Vec<Chart> {
     let s = &run.summary;
     let slices = &run.timeline.slices;
@@ -248,40 +306,7 @@ fn time_charts(run: &RunData) -> Vec<Chart> {
             })
             .collect(),
     };
-    let line = |name: &str, points, color| Line {
-        name: name.into(),
-        points,
-        color,
-    };
-    let error_rate = |x: &crate::summary::Slice| {
-        if x.requests > 0 {
-            100.0 * x.errors as f64 / x.requests as f64
-        } else {
-            0.0
-        }
-    };
-    let mut out = vec![
-        axis.chart(
-            "Throughput",
-            "Throughput (requests per second)",
-            "req/s",
-            &[line(
-                "requests",
-                axis.series(&|x| x.requests as f64 / axis.step, Reduce::Mean),
-                PALETTE[0],
-            )],
-        ),
-        axis.chart(
-            "Error rate",
-            "Error rate (failed requests and iterations, %)",
-            "%",
-            &[line(
-                "errors",
-                axis.series(&error_rate, Reduce::Max),
-                PALETTE[3],
-            )],
-        ),
-    ];
+    let mut out = rate_charts(&axis);
     let flows: std::collections::BTreeSet<String> = slices
         .iter()
         .flat_map(|x| x.flows.keys().cloned())

@@ -6,8 +6,13 @@
 //! - inconclusive: an `<error type="inconclusive">` (the SLO could not be judged:
 //!   not a breach, not a pass); CI systems count it as an error, which matches exit
 //!   code 3.
+//!
+//! A run's file opens with a `run_integrity` test case: an `<error type="invalid">`
+//! when the load did not happen as planned (then no verdict passes).
 
 use slo::verdict::{Status, Verdict, Verdicts};
+
+use crate::summary::Integrity;
 
 /// Escapes text for XML attributes and content.
 pub fn xml_escape(s: &str) -> String {
@@ -35,10 +40,19 @@ fn describe(v: &Verdict) -> String {
         v.source,
         v.samples,
         if v.exact { "exact" } else { "estimated" },
-        v.budget_consumed
-            .map(|b| format!(", {:.0}% of the error budget", b * 100.0))
+        v.burn_rate
+            .or(v.budget_consumed)
+            .map(|b| format!(", error budget burnt at {b:.2}x"))
             .unwrap_or_default()
     );
+    if let (Some((lo, hi)), Some(c)) = (v.bounds, v.confidence) {
+        text.push_str(&format!(
+            "; {:.0}% bounds {:.3}%-{:.3}%",
+            c * 100.0,
+            lo * 100.0,
+            hi * 100.0
+        ));
+    }
     if let Some(note) = &v.note {
         text.push_str(&format!("; {note}"));
     }
@@ -80,19 +94,51 @@ fn suite(name: &str, verdicts: &[Verdict]) -> String {
     out
 }
 
-/// The JUnit XML of a run's verdicts.
+/// The JUnit XML of a window's verdicts.
 pub fn render(verdicts: &Verdicts, name: &str) -> String {
+    render_run(verdicts, name, None)
+}
+
+/// The `run_integrity` suite: one case, an error when the run is invalid.
+fn integrity_suite(name: &str, i: &Integrity) -> String {
+    let text = xml_escape(&if i.valid {
+        "the load ran as planned".to_string()
+    } else {
+        format!(
+            "invalid run, no verdict can pass: {}",
+            i.problems.join("; ")
+        )
+    });
+    let error = if i.valid {
+        String::new()
+    } else {
+        format!("      <error type=\"invalid\" message=\"{text}\">{text}</error>\n")
+    };
+    format!(
+        "  <testsuite name=\"{n}.run\" tests=\"1\" failures=\"0\" errors=\"{}\" skipped=\"0\">\n    <testcase classname=\"{n}.run\" name=\"run_integrity\" time=\"0\">\n{error}      <system-out>{text}</system-out>\n    </testcase>\n  </testsuite>\n",
+        u8::from(!i.valid),
+        n = xml_escape(name),
+    )
+}
+
+/// The JUnit XML of a run: its integrity first, then its verdicts.
+pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>) -> String {
     let all: Vec<&Verdict> = verdicts.all().collect();
     let failures = all.iter().filter(|v| v.status == Status::Fail).count();
+    let invalid = integrity.is_some_and(|i| !i.valid);
     let errors = all
         .iter()
         .filter(|v| v.status == Status::Inconclusive)
-        .count();
+        .count()
+        + usize::from(invalid);
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{} SLOs\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
         xml_escape(name),
-        all.len()
+        all.len() + usize::from(integrity.is_some())
     );
+    if let Some(i) = integrity {
+        out.push_str(&integrity_suite(name, i));
+    }
     out.push_str(&suite(&format!("{name}.slo.whole_run"), &verdicts.whole));
     if let Some(steady) = &verdicts.steady {
         out.push_str(&suite(&format!("{name}.slo.steady_window"), steady));
@@ -121,6 +167,12 @@ mod tests {
             samples: 1000,
             exact: true,
             budget_consumed: Some(2.0),
+            burn_rate: Some(2.0),
+            bounds: None,
+            confidence: None,
+            events_needed: None,
+            edges: None,
+            resets: 0,
             note: Some("<b>note</b>".into()),
             details: vec![],
             client: None,
@@ -151,7 +203,7 @@ mod tests {
         let xml = render(&v, "smoke");
         assert_eq!(xml.matches("<testcase ").count(), 3);
         assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""));
-        assert!(xml.contains("<failure type=\"slo_breach\" message=\"b: 2% (20/1000) (objective &lt; 1%, source prometheus, 1000 samples, exact, 200% of the error budget)"));
+        assert!(xml.contains("<failure type=\"slo_breach\" message=\"b: 2% (20/1000) (objective &lt; 1%, source prometheus, 1000 samples, exact, error budget burnt at 2.00x)"));
         assert!(xml.contains("<error type=\"inconclusive\""));
         assert!(!xml.contains("<b>"), "escaped");
     }

@@ -81,7 +81,7 @@ pub fn render_all(
     let junit = match &run.summary.verdicts {
         Some(v) => Some(write(
             out.join("junit.xml"),
-            &junit::render(v, &run.summary.scenario),
+            &junit::render_run(v, &run.summary.scenario, run.summary.integrity.as_ref()),
         )?),
         None => None,
     };

@@ -38,7 +38,7 @@ fn verdicts_table(s: &RunSummary, out: &mut String) {
     let _ = writeln!(out, "SLOs judged from **{}**.\n", v.source);
     let _ = writeln!(
         out,
-        "| SLO | verdict | value | objective | samples | budget used |"
+        "| SLO | verdict | value | objective | samples | burn |"
     );
     let _ = writeln!(out, "|---|---|---|---|---:|---:|");
     for (window, verdicts) in [("", Some(&v.whole)), (" (steady)", v.steady.as_ref())] {
@@ -53,8 +53,9 @@ fn verdicts_table(s: &RunSummary, out: &mut String) {
                 if x.exact { "" } else { " (est.)" },
                 cell(&x.objective),
                 x.samples,
-                x.budget_consumed
-                    .map(|b| format!("{:.0}%", b * 100.0))
+                x.burn_rate
+                    .or(x.budget_consumed)
+                    .map(|b| format!("{b:.2}x"))
                     .unwrap_or_default()
             );
         }
@@ -144,6 +145,15 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
         s.total_errors,
         if s.interrupted { ", stopped early" } else { "" }
     );
+    if let Some(i) = &s.integrity
+        && !i.valid
+    {
+        let _ = writeln!(out, "**Run integrity: invalid, so no verdict can pass.**\n");
+        for p in &i.problems {
+            let _ = writeln!(out, "- {}", cell(p));
+        }
+        out.push('\n');
+    }
     verdicts_table(s, &mut out);
     requests_table(s, &mut out);
     if let Some(c) = comparison {

@@ -196,6 +196,37 @@ pub struct Environment {
     pub command: String,
 }
 
+/// Whether the load happened as planned: a run is judged only if it did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// The load ran as planned (not interrupted, no drops beyond the bound, the
+    /// planned rate achieved); when false, no verdict can pass.
+    pub valid: bool,
+    /// What went wrong, for people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The planned and achieved load of each paced flow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowLoad>,
+}
+
+/// A paced flow's load: planned against achieved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowLoad {
+    /// The flow.
+    pub name: String,
+    /// Iterations per second planned.
+    pub planned_per_second: f64,
+    /// Iterations the plan held over the run.
+    pub planned: u64,
+    /// Iterations that started.
+    pub started: u64,
+    /// Iterations dropped (could not start in time).
+    pub dropped: u64,
+    /// Started over planned.
+    pub achieved_share: f64,
+}
+
 /// `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -250,6 +281,9 @@ pub struct RunSummary {
     pub errors: Vec<ErrorStats>,
     /// Slowest sampled requests per flow, slowest first.
     pub slowest: Vec<TracedRequest>,
+    /// Whether the load happened as planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<Integrity>,
     /// The SLO verdicts, when the run was judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdicts: Option<Verdicts>,

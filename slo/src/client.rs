@@ -23,8 +23,14 @@ pub enum Measurement {
         /// All events.
         total: u64,
     },
-    /// Times of events, in microseconds.
-    Latency(Histogram<u64>),
+    /// Times of finished events, in microseconds, and the ages of events still
+    /// unfinished when the run ended (beyond the threshold, they count as late).
+    Latency {
+        /// Times of finished events.
+        finished: Histogram<u64>,
+        /// Ages of unfinished events.
+        unfinished: Option<Histogram<u64>>,
+    },
 }
 
 /// What the load generator measured over the whole run.
@@ -41,17 +47,10 @@ pub struct ClientValue {
     pub value: f64,
     /// Events behind it.
     pub samples: u64,
+    /// The events counted (`k` of `samples`), for the confidence bounds.
+    pub part: u64,
     /// As people read it.
     pub display: String,
-}
-
-fn share_within(h: &Histogram<u64>, threshold_seconds: f64) -> Option<(f64, u64)> {
-    if h.is_empty() {
-        return None;
-    }
-    let micros = (threshold_seconds * 1e6).round() as u64;
-    let within = h.count_between(0, micros);
-    Some((within as f64 / h.len() as f64, h.len()))
 }
 
 /// A share of events, shown as `12.50% (5/40)`.
@@ -61,22 +60,48 @@ fn ratio(part: u64, total: u64) -> Option<ClientValue> {
         ClientValue {
             value,
             samples: total,
+            part,
             display: format!("{:.2}% ({part}/{total})", value * 100.0),
         }
     })
 }
 
-/// The share of a latency histogram within `threshold` seconds, with its p95.
-fn latency(h: &Histogram<u64>, threshold: Option<f64>) -> Option<ClientValue> {
+/// The share of events within `threshold` seconds, with the p95 of the finished
+/// ones; unfinished events older than the threshold count as late.
+fn latency(
+    finished: &Histogram<u64>,
+    unfinished: Option<&Histogram<u64>>,
+    threshold: Option<f64>,
+) -> Option<ClientValue> {
     let t = threshold?;
-    let (value, samples) = share_within(h, t)?;
+    let micros = (t * 1e6).round() as u64;
+    let within = if finished.is_empty() {
+        0
+    } else {
+        finished.count_between(0, micros)
+    };
+    let late_open = unfinished
+        .filter(|h| !h.is_empty())
+        .map(|h| h.len() - h.count_between(0, micros))
+        .unwrap_or(0);
+    let samples = finished.len() + late_open;
+    if samples == 0 {
+        return None;
+    }
+    let value = within as f64 / samples as f64;
+    let open = if late_open > 0 {
+        format!(", {late_open} unfinished past {t} s")
+    } else {
+        String::new()
+    };
     Some(ClientValue {
         value,
         samples,
+        part: within,
         display: format!(
-            "{:.2}% <= {t} s (p95 {:.3} s)",
+            "{:.2}% <= {t} s (p95 {:.3} s{open})",
             value * 100.0,
-            h.value_at_quantile(0.95) as f64 / 1e6
+            finished.value_at_quantile(0.95) as f64 / 1e6
         ),
     })
 }
@@ -96,7 +121,10 @@ impl ClientData {
     ) -> Option<ClientValue> {
         match self.measures.get(&measure)? {
             Measurement::Ratio { part, total } => ratio(*part, *total),
-            Measurement::Latency(h) => latency(h, threshold_seconds),
+            Measurement::Latency {
+                finished,
+                unfinished,
+            } => latency(finished, unfinished.as_ref(), threshold_seconds),
         }
     }
 }
@@ -119,7 +147,13 @@ mod tests {
                 total: 200,
             },
         );
-        data.insert(ClientMeasure::ApiLatency, Measurement::Latency(h));
+        data.insert(
+            ClientMeasure::ApiLatency,
+            Measurement::Latency {
+                finished: h,
+                unfinished: None,
+            },
+        );
         data.insert(
             ClientMeasure::OnboardingCompletion,
             Measurement::Ratio { part: 8, total: 10 },

@@ -3,7 +3,8 @@
 //! - [`definition`]: the SLO set file (`slo/athlete-ally.toml`): ratio, latency and gauge SLOs.
 //! - [`selector`]: metric selectors, read the same way by every source; [`promql`]:
 //!   every PromQL text the verifier sends and the rules hold, escaped, in one place.
-//! - [`evaluate`]: judging a set over a window from any [`evaluate::Reader`].
+//! - [`evaluate`]: judging a set over a window from any [`evaluate::Reader`], on
+//!   the confidence bounds of [`stats`].
 //! - [`prometheus`]: the Prometheus source (PromQL at the window's end, `@` modifier);
 //!   [`managed`]: a Prometheus started for one run.
 //! - [`scrape`] and [`exposition`]: the embedded source, from the services' own `/metrics`.
@@ -32,6 +33,7 @@ pub mod rules;
 pub mod schema;
 pub mod scrape;
 pub mod selector;
+pub mod stats;
 pub mod toml_file;
 pub mod verdict;
 

@@ -3,6 +3,8 @@
 //! and the query of each kind of SLO (a selector's own text is
 //! [`Selector::promql`]).
 
+use std::collections::BTreeMap;
+
 use crate::definition::{Aggregation, Kind, Slo};
 use crate::format::trim_float;
 use crate::selector::Selector;
@@ -31,6 +33,52 @@ pub fn selector(s: &Selector, extra: &[&str]) -> String {
     s.promql(extra)
 }
 
+/// The matchers that keep a run's queries to its own series: its jobs, and any
+/// extra label the scenario names (`instance`, `namespace`, `env`), so a shared
+/// Prometheus with other traffic does not dilute the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The Prometheus jobs of the run's services.
+    pub jobs: Vec<String>,
+    /// Extra exact matchers, label to value.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Scope {
+    /// The jobs alone.
+    pub fn jobs(jobs: &[String]) -> Scope {
+        Scope {
+            jobs: jobs.to_vec(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The scope's matchers, as PromQL.
+    pub fn matchers(&self) -> Vec<String> {
+        let mut m = Vec::new();
+        if !self.jobs.is_empty() {
+            m.push(jobs_matcher(&self.jobs));
+        }
+        m.extend(
+            self.extra
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v))),
+        );
+        m
+    }
+
+    /// A selector with the scope's matchers added.
+    pub fn apply(&self, s: &Selector) -> String {
+        let m = self.matchers();
+        s.promql(&m.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
+/// `@ 1700000000.250`: evaluated at a time (unix ms).
+pub fn at(t_ms: u64) -> String {
+    format!("@ {}.{:03}", t_ms / 1000, t_ms % 1000)
+}
+
 /// `job=~"a|b"`: any of these jobs, exactly.
 pub fn jobs_matcher(jobs: &[String]) -> String {
     let alternatives: Vec<String> = jobs.iter().map(|j| regex_escape(j)).collect();
@@ -56,11 +104,7 @@ pub fn le_matcher(threshold: f64) -> String {
 /// `[Nms] @ T` for a window: exactly the window, evaluated at its end.
 pub fn range_at(window: Window) -> String {
     let length = window.end_ms.saturating_sub(window.start_ms).max(1);
-    format!(
-        "[{length}ms] @ {}.{:03}",
-        window.end_ms / 1000,
-        window.end_ms % 1000
-    )
+    format!("[{length}ms] {}", at(window.end_ms))
 }
 
 /// `sum(increase(selector[range]))`.
@@ -94,26 +138,30 @@ fn worst_instance(aggregation: Aggregation) -> &'static str {
 }
 
 /// A gauge aggregated over `range`, the worst instance of each job.
-pub fn gauge(metric: &Selector, aggregation: Aggregation, range: &str, jobs: &[String]) -> String {
+pub fn gauge(metric: &Selector, aggregation: Aggregation, range: &str, scope: &Scope) -> String {
     format!(
         "{} by (job) ({}({}{range}))",
         worst_instance(aggregation),
         aggregation.as_str(),
-        selector(metric, &[&jobs_matcher(jobs)])
+        scope.apply(metric)
     )
 }
 
-/// How many samples of a gauge each job has in `range` (its best instance).
-pub fn gauge_samples(metric: &Selector, range: &str, jobs: &[String]) -> String {
+/// How many samples of a gauge each job has in `range` (its worst instance:
+/// every instance must cover the window).
+pub fn gauge_samples(metric: &Selector, range: &str, scope: &Scope) -> String {
     format!(
-        "max by (job) (count_over_time({}{range}))",
-        selector(metric, &[&jobs_matcher(jobs)])
+        "min by (job) (count_over_time({}{range}))",
+        scope.apply(metric)
     )
 }
 
-/// When each job's instances were last scraped.
-pub fn scrape_times(jobs: &[String]) -> String {
-    format!("timestamp(up{{{}}})", jobs_matcher(jobs))
+/// The `up` series of the scope.
+pub fn up(scope: &Scope) -> String {
+    scope.apply(&Selector {
+        name: "up".to_string(),
+        matchers: Vec::new(),
+    })
 }
 
 /// `absent(up{job="..."})`: a job that is gone entirely.
@@ -121,18 +169,20 @@ pub fn absent_up(job: &str) -> String {
     format!("absent(up{{{}}})", job_matcher(job))
 }
 
-/// The PromQL of each query a verdict rests on (shown in the verdict).
-pub fn verdict_queries(slo: &Slo, window: Window, services: &[String]) -> Vec<String> {
-    let r = range_at(window);
+/// The series a verdict rests on, as PromQL (shown in the verdict): counters are
+/// read at both edges (`@` start and end) and walked for resets, gauges aggregated
+/// over the window.
+pub fn verdict_queries(slo: &Slo, window: Window, scope: &Scope) -> Vec<String> {
+    let edges = |s: String| format!("{s} {} .. {s} {}", at(window.start_ms), at(window.end_ms));
     match &slo.kind {
         Kind::Ratio(ratio) => ratio
             .numerator
             .iter()
             .chain(&ratio.total)
-            .map(|s| sum_increase(s, &r))
+            .map(|s| edges(scope.apply(s)))
             .collect(),
-        Kind::Latency(l) => vec![bucket_increase(&l.histogram, &r)],
-        Kind::Gauge(g) => vec![gauge(&g.metric, g.aggregation, &r, services)],
+        Kind::Latency(l) => vec![edges(scope.apply(&bucket(&l.histogram)))],
+        Kind::Gauge(g) => vec![gauge(&g.metric, g.aggregation, &range_at(window), scope)],
     }
 }
 
@@ -155,12 +205,24 @@ mod tests {
             &Selector::parse("process_resident_memory_bytes").unwrap(),
             Aggregation::MaxOverTime,
             "[60000ms] @ 100.000",
-            &["gateway-bff".into(), "planning-engine".into()],
+            &Scope::jobs(&["gateway-bff".into(), "planning-engine".into()]),
         );
         assert_eq!(
             q,
             r#"max by (job) (max_over_time(process_resident_memory_bytes{job=~"gateway-bff|planning-engine"}[60000ms] @ 100.000))"#
         );
+    }
+
+    #[test]
+    fn the_scope_keeps_queries_to_the_run() {
+        let mut scope = Scope::jobs(&["gateway-bff".into()]);
+        scope.extra.insert("env".into(), "staging".into());
+        let s = Selector::parse(r#"api_errors_total{route="/x"}"#).unwrap();
+        assert_eq!(
+            scope.apply(&s),
+            r#"api_errors_total{route="/x",job=~"gateway-bff",env="staging"}"#
+        );
+        assert_eq!(at(1_700_000_000_250), "@ 1700000000.250");
     }
 
     #[test]

@@ -75,7 +75,12 @@ pub fn recording(set: &SloSet, slo: &Slo) -> (String, String) {
         ),
         Kind::Gauge(g) => (
             format!("slo:{}:{}_{w}", slo.name, g.aggregation.as_str()),
-            promql::gauge(&g.metric, g.aggregation, &format!("[{w}]"), &set.services),
+            promql::gauge(
+                &g.metric,
+                g.aggregation,
+                &format!("[{w}]"),
+                &promql::Scope::jobs(&set.services),
+            ),
         ),
     }
 }

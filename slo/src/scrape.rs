@@ -1,14 +1,18 @@
 //! The embedded source: the verifier scrapes the services' `/metrics` itself, before
 //! the run, periodically during it, and after it, and computes the same ratios,
-//! bucket shares and gauges as Prometheus would, from the deltas.
+//! bucket shares and gauges as Prometheus would.
 //!
-//! Memory stays bounded however long the run: full pages are kept only at the
-//! window edges (before, after, and the steady window's edges); between them only
-//! the series of the gauge SLOs and each target's up/down are kept. Each page's
-//! samples get the target's job name as the `job` label, as Prometheus adds it, so
-//! the SLO file's selectors read the same series in both sources.
+//! Counters are followed at every scrape, so a restart is seen whenever it happens:
+//! each followed series keeps a reset-corrected running total (a value that went
+//! down counted up from 0 since), and the totals are kept at the scrapes next to
+//! the window edges (before, after, and the steady window's edges). A window's
+//! increase is the difference of the totals at its edges. Memory stays bounded
+//! however long the run: only the SLO set's counters and gauges and each target's
+//! up/down are kept between edges. Each page's samples get the target's job name
+//! as the `job` label, as Prometheus adds it, so the SLO file's selectors read the
+//! same series in both sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use parking_lot::Mutex;
 
 use crate::definition::Aggregation;
 use crate::error::Error;
-use crate::evaluate::{Buckets, GaugeValue, Reader};
+use crate::evaluate::{Edges, GaugeValue, HistogramIncrease, Increase, Reader};
 use crate::exposition::{self, Sample};
 use crate::selector::Selector;
 use crate::verdict::{Source, Window};
@@ -24,28 +28,87 @@ use crate::verdict::{Source, Window};
 /// Timeout of one scrape.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One target's page at one time.
+/// A series of one page: metric name and labels (`job` included).
+type SeriesKey = (String, BTreeMap<String, String>);
+
+/// One target's followed counters at one scrape next to a window edge: their
+/// reset-corrected running totals.
 #[derive(Debug, Clone)]
 struct Page {
     job: String,
     at_ms: u64,
-    samples: Result<Vec<Sample>, Error>,
+    totals: Result<BTreeMap<SeriesKey, f64>, Error>,
 }
+
+/// Increases per series between a window's edges, and where they were read.
+type Deltas = (Vec<(SeriesKey, f64)>, Edges);
+
+/// Bucket rows by series (the labels without `le`).
+type BySeries<'a> = BTreeMap<BTreeMap<String, String>, Vec<(&'a BTreeMap<String, String>, f64)>>;
 
 /// A followed gauge series: job, metric name, labels.
 type GaugeKey = (String, String, BTreeMap<String, String>);
 
+/// A counter followed at every scrape.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    last: f64,
+    total: f64,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// Full pages kept at window edges.
-    full: Vec<Page>,
+    /// Totals kept at the scrapes next to window edges.
+    pages: Vec<Page>,
+    /// Followed counters of each job: running totals.
+    running: BTreeMap<(String, SeriesKey), Running>,
+    /// Counter resets seen: (job, when).
+    resets: Vec<(String, u64)>,
+    /// Jobs scraped successfully at least once.
+    seen: BTreeSet<String>,
     /// Gauge series: (job, name, labels) -> (time, value).
     series: BTreeMap<GaugeKey, Vec<(u64, f64)>>,
     /// Up/down of each target per scrape.
     up: BTreeMap<String, Vec<(u64, bool)>>,
-    /// Keep the full pages scraped within `keep_margin` of each of these times.
+    /// Keep the totals scraped within `keep_margin` of each of these times.
     keep_at: Vec<u64>,
     keep_margin: u64,
+}
+
+impl State {
+    /// Updates the running totals with a page; returns this job's totals.
+    fn follow(
+        &mut self,
+        job: &str,
+        at_ms: u64,
+        samples: &[Sample],
+        counters: &[String],
+    ) -> BTreeMap<SeriesKey, f64> {
+        let first = self.seen.insert(job.to_string());
+        let mut totals = BTreeMap::new();
+        let mut reset = false;
+        for s in samples.iter().filter(|s| counters.contains(&s.name)) {
+            let key = (job.to_string(), (s.name.clone(), s.labels.clone()));
+            let r = self.running.entry(key.clone()).or_insert(Running {
+                last: s.value,
+                // A series already counting at the first scrape starts there; one
+                // that appears later counted up from 0 since it appeared.
+                total: if first { 0.0 } else { s.value },
+            });
+            if s.value >= r.last {
+                r.total += s.value - r.last;
+            } else {
+                r.total += s.value;
+                reset = true;
+            }
+            r.last = s.value;
+            totals.insert(key.1, r.total);
+        }
+        if reset {
+            self.resets.push((job.to_string(), at_ms));
+        }
+        totals
+    }
 }
 
 /// Scrapes a fixed set of targets.
@@ -53,6 +116,8 @@ pub struct Scraper {
     targets: Vec<(String, String)>,
     client: reqwest::Client,
     gauge_metrics: Vec<String>,
+    counters: Vec<String>,
+    interval: Duration,
     state: Mutex<State>,
 }
 
@@ -64,16 +129,31 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a scraper follows: its targets, the gauges and counters of the SLO set,
+/// and how often it scrapes.
+pub struct Follow {
+    /// (job, metrics URL) of each target.
+    pub targets: Vec<(String, String)>,
+    /// Gauge metric names followed over time.
+    pub gauges: Vec<String>,
+    /// Counter series names (`_bucket` of histograms included) followed at every scrape.
+    pub counters: Vec<String>,
+    /// The scrape interval.
+    pub interval: Duration,
+}
+
 impl Scraper {
-    /// `targets`: (job, metrics URL); `gauge_metrics`: metric names to follow over time.
-    pub fn new(targets: Vec<(String, String)>, gauge_metrics: Vec<String>) -> Arc<Scraper> {
+    /// A scraper of `follow.targets`.
+    pub fn new(follow: Follow) -> Arc<Scraper> {
         Arc::new(Scraper {
-            targets,
+            targets: follow.targets,
             client: reqwest::Client::builder()
                 .timeout(SCRAPE_TIMEOUT)
                 .build()
-                .expect("TLS backend available"),
-            gauge_metrics,
+                .unwrap_or_default(),
+            gauge_metrics: follow.gauges,
+            counters: follow.counters,
+            interval: follow.interval,
             state: Mutex::new(State::default()),
         })
     }
@@ -83,15 +163,15 @@ impl Scraper {
         self.targets.iter().map(|(j, _)| j.clone()).collect()
     }
 
-    /// Keeps the full pages scraped within `margin` of each time (unix ms): the
-    /// pages on both sides of a window edge.
+    /// Keeps the totals scraped within `margin` of each time (unix ms): the
+    /// scrapes on both sides of a window edge.
     pub fn keep_full_around(&self, times: &[u64], margin: Duration) {
         let mut state = self.state.lock();
         state.keep_at.extend_from_slice(times);
         state.keep_margin = state.keep_margin.max(margin.as_millis() as u64);
     }
 
-    async fn fetch(&self, job: &str, url: &str) -> Page {
+    async fn fetch(&self, job: &str, url: &str) -> (String, u64, Result<Vec<Sample>, Error>) {
         let at_ms = now_ms();
         let error = |message: String| Error::Scrape {
             url: url.to_string(),
@@ -115,58 +195,54 @@ impl Scraper {
             Ok(samples)
         }
         .await;
-        Page {
-            job: job.to_string(),
-            at_ms,
-            samples,
-        }
+        (job.to_string(), at_ms, samples)
     }
 
-    /// Scrapes every target once; `keep` keeps the full pages (a window edge).
+    /// Scrapes every target once; `keep` keeps the totals (a window edge).
     pub async fn scrape(&self, keep: bool) {
         let pages =
             futures::future::join_all(self.targets.iter().map(|(job, url)| self.fetch(job, url)))
                 .await;
         let mut state = self.state.lock();
-        let now = pages.iter().map(|p| p.at_ms).min().unwrap_or_else(now_ms);
+        let now = pages.iter().map(|p| p.1).min().unwrap_or_else(now_ms);
         let margin = state.keep_margin;
         let due = state
             .keep_at
             .iter()
             .any(|t| now + margin >= *t && now <= t + margin);
         state.keep_at.retain(|t| now <= t + margin);
-        for page in pages {
+        for (job, at_ms, samples) in pages {
             state
                 .up
-                .entry(page.job.clone())
+                .entry(job.clone())
                 .or_default()
-                .push((page.at_ms, page.samples.is_ok()));
-            if let Ok(samples) = &page.samples {
-                for s in samples
-                    .iter()
-                    .filter(|s| self.gauge_metrics.contains(&s.name))
-                {
-                    state
-                        .series
-                        .entry((page.job.clone(), s.name.clone(), s.labels.clone()))
-                        .or_default()
-                        .push((page.at_ms, s.value));
+                .push((at_ms, samples.is_ok()));
+            let totals = match &samples {
+                Ok(samples) => {
+                    for s in samples
+                        .iter()
+                        .filter(|s| self.gauge_metrics.contains(&s.name))
+                    {
+                        state
+                            .series
+                            .entry((job.clone(), s.name.clone(), s.labels.clone()))
+                            .or_default()
+                            .push((at_ms, s.value));
+                    }
+                    Ok(state.follow(&job, at_ms, samples, &self.counters))
                 }
-            }
+                Err(e) => Err(e.clone()),
+            };
             if keep || due {
-                state.full.push(page);
+                state.pages.push(Page { job, at_ms, totals });
             }
         }
     }
 
     /// Scrapes every `interval` until `stop` resolves.
-    pub async fn run_periodically(
-        self: Arc<Self>,
-        interval: Duration,
-        stop: tokio::sync::oneshot::Receiver<()>,
-    ) {
+    pub async fn run_periodically(self: Arc<Self>, stop: tokio::sync::oneshot::Receiver<()>) {
         let mut stop = stop;
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -176,23 +252,23 @@ impl Scraper {
         }
     }
 
-    /// Whether any target's page could not be read at the last full scrape.
+    /// Whether any target's page could not be read at the last kept scrape.
     pub fn last_full_failures(&self) -> Vec<String> {
         let state = self.state.lock();
-        let last = state.full.iter().map(|p| p.at_ms).max().unwrap_or(0);
+        let last = state.pages.iter().map(|p| p.at_ms).max().unwrap_or(0);
         state
-            .full
+            .pages
             .iter()
             .filter(|p| p.at_ms + 2000 >= last)
-            .filter_map(|p| p.samples.as_ref().err().map(|e| format!("{}: {e}", p.job)))
+            .filter_map(|p| p.totals.as_ref().err().map(|e| format!("{}: {e}", p.job)))
             .collect()
     }
 }
 
-/// The edge page of each job for one end of a window: the latest at or before
+/// The kept page of each job for one end of a window: the latest at or before
 /// `at` (start) or the earliest at or after it (end), else the nearest.
-fn edge<'a>(full: &'a [Page], job: &str, at: u64, start: bool) -> Option<&'a Page> {
-    let pages = full.iter().filter(|p| p.job == job);
+fn edge<'a>(pages: &'a [Page], job: &str, at: u64, start: bool) -> Option<&'a Page> {
+    let pages = pages.iter().filter(|p| p.job == job);
     let preferred = if start {
         pages
             .clone()
@@ -207,60 +283,59 @@ fn edge<'a>(full: &'a [Page], job: &str, at: u64, start: bool) -> Option<&'a Pag
     preferred.or_else(|| pages.min_by_key(|p| p.at_ms.abs_diff(at)))
 }
 
-type SeriesKey = (String, BTreeMap<String, String>);
-
 impl Scraper {
-    /// Per series of `name` matching `selector`: increase between the window's edges,
-    /// over every job. `None` when no job exports a matching series.
+    /// Per series of `name` matching `selector`: increase between the window's
+    /// edges, over every job. `None` when no job exports a matching series.
     fn deltas(
         &self,
         name: &str,
         selector: &Selector,
         window: Window,
-    ) -> Result<Option<Vec<(SeriesKey, f64)>>, Error> {
+    ) -> Result<Option<Deltas>, Error> {
         let state = self.state.lock();
         let mut out = Vec::new();
+        let mut edges = Edges::default();
         let mut found = false;
         for (job, _) in &self.targets {
             let (Some(first), Some(last)) = (
-                edge(&state.full, job, window.start_ms, true),
-                edge(&state.full, job, window.end_ms, false),
+                edge(&state.pages, job, window.start_ms, true),
+                edge(&state.pages, job, window.end_ms, false),
             ) else {
                 return Err(Error::NoData(format!(
                     "no scrape of {job} around the window"
                 )));
             };
-            let end = last.samples.as_ref().map_err(|e| {
+            let failed = |at: &str, e: &Error| {
                 Error::NoData(format!(
-                    "the scrape of {job} at the window's end failed: {e}"
+                    "the scrape of {job} at the window's {at} failed: {e}"
                 ))
-            })?;
-            let begin = first.samples.as_ref().map_err(|e| {
-                Error::NoData(format!(
-                    "the scrape of {job} at the window's start failed: {e}"
-                ))
-            })?;
-            let start_values: BTreeMap<&BTreeMap<String, String>, f64> = begin
+            };
+            let end = last.totals.as_ref().map_err(|e| failed("end", e))?;
+            let begin = first.totals.as_ref().map_err(|e| failed("start", e))?;
+            edges = edges.join(Edges {
+                read: Some(Window {
+                    start_ms: first.at_ms,
+                    end_ms: last.at_ms,
+                }),
+                resets: state
+                    .resets
+                    .iter()
+                    .filter(|(j, t)| j == job && *t > first.at_ms && *t <= last.at_ms)
+                    .count() as u64,
+            });
+            for ((n, labels), total) in end
                 .iter()
-                .filter(|s| s.name == name)
-                .map(|s| (&s.labels, s.value))
-                .collect();
-            for s in end
-                .iter()
-                .filter(|s| s.name == name && selector.matches(&selector.name, &s.labels))
+                .filter(|((n, l), _)| n == name && selector.matches(&selector.name, l))
             {
                 found = true;
-                let before = start_values.get(&s.labels).copied().unwrap_or(0.0);
-                // A counter that went down was reset: it counted up from 0 since.
-                let delta = if s.value >= before {
-                    s.value - before
-                } else {
-                    s.value
-                };
-                out.push(((s.name.clone(), s.labels.clone()), delta));
+                let before = begin
+                    .get(&(n.clone(), labels.clone()))
+                    .copied()
+                    .unwrap_or(0.0);
+                out.push(((n.clone(), labels.clone()), (total - before).max(0.0)));
             }
         }
-        Ok(found.then_some(out))
+        Ok(found.then_some((out, edges)))
     }
 }
 
@@ -296,6 +371,7 @@ fn up_value(
     Some(GaugeValue {
         value,
         samples: points.len() as u64,
+        expected: 0,
     })
 }
 
@@ -362,7 +438,9 @@ fn series_value(
     };
     Some(GaugeValue {
         value: worst,
-        samples: per_series.iter().map(|p| p.1).max().unwrap_or(0),
+        // Every series must cover the window: the one with the fewest samples counts.
+        samples: per_series.iter().map(|p| p.1).min().unwrap_or(0),
+        expected: 0,
     })
 }
 
@@ -371,23 +449,40 @@ impl Reader for ScrapeReader {
         Source::Scrape
     }
 
-    async fn increase(&self, selector: &Selector, window: Window) -> Result<Option<f64>, Error> {
+    async fn increase(
+        &self,
+        selector: &Selector,
+        window: Window,
+    ) -> Result<Option<Increase>, Error> {
         Ok(self
             .scraper
             .deltas(&selector.name, selector, window)?
-            .map(|d| d.iter().map(|(_, v)| v).sum()))
+            .map(|(d, edges)| Increase {
+                value: d.iter().map(|(_, v)| v).sum(),
+                edges,
+            }))
     }
 
     async fn buckets(
         &self,
         histogram: &Selector,
         window: Window,
-    ) -> Result<Option<Buckets>, Error> {
+    ) -> Result<Option<HistogramIncrease>, Error> {
         let name = format!("{}_bucket", histogram.name);
-        let Some(deltas) = self.scraper.deltas(&name, histogram, window)? else {
+        let Some((deltas, edges)) = self.scraper.deltas(&name, histogram, window)? else {
             return Ok(None);
         };
-        crate::evaluate::merge_buckets(&name, deltas.iter().map(|((_, l), v)| (l, *v))).map(Some)
+        let mut grouped: BySeries = BTreeMap::new();
+        for ((_, labels), v) in &deltas {
+            let mut key = labels.clone();
+            key.remove("le");
+            grouped.entry(key).or_default().push((labels, *v));
+        }
+        let series = grouped
+            .into_values()
+            .map(|rows| crate::evaluate::merge_buckets(&name, rows))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(HistogramIncrease { series, edges }))
     }
 
     async fn gauge(
@@ -407,7 +502,9 @@ impl Reader for ScrapeReader {
             } else {
                 series_value(&state, job, metric, aggregation, from, to)
             };
-            if let Some(v) = value {
+            if let Some(mut v) = value {
+                v.expected = window.end_ms.saturating_sub(window.start_ms)
+                    / (self.scraper.interval.as_millis() as u64).max(1);
                 out.insert(job.clone(), v);
             }
         }
@@ -418,10 +515,10 @@ impl Reader for ScrapeReader {
         let state = self.scraper.state.lock();
         let mut worst = 0u64;
         for (job, _) in &self.scraper.targets {
-            if let Some(p) = edge(&state.full, job, window.start_ms, true) {
+            if let Some(p) = edge(&state.pages, job, window.start_ms, true) {
                 worst = worst.max(p.at_ms.abs_diff(window.start_ms));
             }
-            if let Some(p) = edge(&state.full, job, window.end_ms, false) {
+            if let Some(p) = edge(&state.pages, job, window.end_ms, false) {
                 worst = worst.max(p.at_ms.abs_diff(window.end_ms));
             }
         }
@@ -438,33 +535,47 @@ impl Reader for ScrapeReader {
 mod tests {
     use super::*;
 
-    fn page(job: &str, at_ms: u64, text: &str) -> Page {
+    fn scraper() -> Arc<Scraper> {
+        Scraper::new(Follow {
+            targets: vec![("gw".into(), "http://127.0.0.1:9/metrics".into())],
+            gauges: vec![],
+            counters: vec!["c_total".into(), "h_bucket".into()],
+            interval: Duration::from_secs(1),
+        })
+    }
+
+    /// Feeds a page as if scraped at `at_ms`.
+    fn feed(scraper: &Scraper, at_ms: u64, text: &str, keep: bool) {
         let mut samples = exposition::parse(text).unwrap();
         for s in &mut samples {
-            s.labels.insert("job".into(), job.into());
+            s.labels.insert("job".into(), "gw".into());
         }
-        Page {
-            job: job.into(),
-            at_ms,
-            samples: Ok(samples),
+        let mut state = scraper.state.lock();
+        let totals = state.follow("gw", at_ms, &samples, &scraper.counters);
+        if keep {
+            state.pages.push(Page {
+                job: "gw".into(),
+                at_ms,
+                totals: Ok(totals),
+            });
         }
     }
 
     #[tokio::test]
     async fn deltas_between_edge_pages_with_reset_and_new_series() {
-        let scraper = Scraper::new(
-            vec![("gw".into(), "http://127.0.0.1:1/metrics".into())],
-            vec![],
+        let scraper = scraper();
+        feed(
+            &scraper,
+            1_000,
+            "c_total{a=\"x\"} 10\nh_bucket{le=\"1.0\"} 5\nh_bucket{le=\"+Inf\"} 6\n",
+            true,
         );
-        {
-            let mut s = scraper.state.lock();
-            s.full.push(page(
-                "gw",
-                1_000,
-                "c_total{a=\"x\"} 10\nh_bucket{le=\"1.0\"} 5\nh_bucket{le=\"+Inf\"} 6\n",
-            ));
-            s.full.push(page("gw", 5_000, "c_total{a=\"x\"} 3\nc_total{a=\"y\"} 4\nh_bucket{le=\"1.0\"} 95\nh_bucket{le=\"+Inf\"} 106\n"));
-        }
+        feed(
+            &scraper,
+            5_000,
+            "c_total{a=\"x\"} 3\nc_total{a=\"y\"} 4\nh_bucket{le=\"1.0\"} 95\nh_bucket{le=\"+Inf\"} 106\n",
+            true,
+        );
         let reader = ScrapeReader { scraper };
         let w = Window {
             start_ms: 1_100,
@@ -473,13 +584,15 @@ mod tests {
         let c = reader
             .increase(&Selector::parse("c_total").unwrap(), w)
             .await
+            .unwrap()
             .unwrap();
-        assert_eq!(c, Some(7.0), "reset counter counts 3, new series 4");
+        assert_eq!(c.value, 7.0, "reset counter counts 3, new series 4");
+        assert_eq!(c.edges.resets, 1);
         let only_y = reader
             .increase(&Selector::parse("c_total{a=\"y\"}").unwrap(), w)
             .await
             .unwrap();
-        assert_eq!(only_y, Some(4.0));
+        assert_eq!(only_y.map(|i| i.value), Some(4.0));
         assert_eq!(
             reader
                 .increase(&Selector::parse("missing_total").unwrap(), w)
@@ -492,15 +605,35 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(b, vec![(1.0, 90.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(b.series, vec![vec![(1.0, 90.0), (f64::INFINITY, 100.0)]]);
+    }
+
+    #[tokio::test]
+    async fn a_reset_between_edges_is_seen_even_when_the_end_is_higher() {
+        // 100 before, restart to 0 mid-window, 150 at the end: 50 + 150 events, not 50.
+        let scraper = scraper();
+        feed(&scraper, 1_000, "c_total 0\n", true);
+        feed(&scraper, 2_000, "c_total 100\n", true);
+        feed(&scraper, 3_000, "c_total 100\n", false);
+        feed(&scraper, 4_000, "c_total 5\n", false);
+        feed(&scraper, 6_000, "c_total 150\n", true);
+        let reader = ScrapeReader { scraper };
+        let w = Window {
+            start_ms: 2_000,
+            end_ms: 6_000,
+        };
+        let c = reader
+            .increase(&Selector::parse("c_total").unwrap(), w)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.value, 150.0, "5 after the restart, then 145 more");
+        assert_eq!(c.edges.resets, 1);
     }
 
     #[tokio::test]
     async fn a_failed_scrape_marks_the_target_down() {
-        let scraper = Scraper::new(
-            vec![("gw".into(), "http://127.0.0.1:9/metrics".into())],
-            vec![],
-        );
+        let scraper = scraper();
         scraper.scrape(true).await;
         let reader = ScrapeReader {
             scraper: scraper.clone(),

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::definition::SloKind;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The outcome of one SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -152,8 +156,30 @@ pub struct Verdict {
     pub samples: u64,
     /// True when read exactly (a bucket at the threshold, counters); false when estimated.
     pub exact: bool,
-    /// Bad share divided by the allowed bad share (1.0 = the whole budget).
+    /// The former name of `burn_rate`, kept for readers of schema v1.
     pub budget_consumed: Option<f64>,
+    /// Bad share divided by the allowed bad share: how fast the run burnt the error
+    /// budget (1.0 = exactly as fast as the objective allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_rate: Option<f64>,
+    /// The interval the value lies in at `confidence`, when it rests on counted
+    /// events: PASS needs its pessimistic end to meet the objective, FAIL its
+    /// optimistic end to miss it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<(f64, f64)>,
+    /// The confidence of `bounds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// When inconclusive for lack of events: about how many events in all would
+    /// settle it, if the observed share held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_needed: Option<u64>,
+    /// Where the window was actually read: the scrapes next to its edges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edges: Option<Window>,
+    /// Counter resets (restarts) met in the window and corrected for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resets: u64,
     /// Why it is inconclusive, or what else is worth knowing.
     pub note: Option<String>,
     /// Per-service parts of a per-service SLO.

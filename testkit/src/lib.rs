@@ -5,6 +5,8 @@
 //! - [`Proc`]: a child process killed (by its PID) when dropped;
 //! - [`Prometheus`]: a real Prometheus on loopback, started the way the load
 //!   generator's managed Prometheus is ([`slo::managed`]);
+//! - [`Exporter`]: a `/metrics` endpoint whose page the test writes, for a real
+//!   Prometheus to scrape;
 //! - [`Nats`]: a real nats-server with JetStream on loopback;
 //! - [`scrape`]: a `/metrics` page read through [`slo::exposition`].
 
@@ -103,6 +105,11 @@ pub struct Prometheus {
 
 /// Starts a Prometheus scraping `targets` (job, `host:port`) every second.
 pub fn prometheus(targets: &[(&str, String)]) -> Prometheus {
+    prometheus_every(targets, Duration::from_secs(1))
+}
+
+/// Starts a Prometheus scraping `targets` (job, `host:port`) every `interval`.
+pub fn prometheus_every(targets: &[(&str, String)], interval: Duration) -> Prometheus {
     let dir = TempDir::new("lg-prom");
     let jobs: BTreeMap<String, String> = targets
         .iter()
@@ -111,7 +118,7 @@ pub fn prometheus(targets: &[(&str, String)]) -> Prometheus {
     let managed = slo::managed::ManagedPrometheus::spawn(
         Path::new(slo::managed::DEFAULT_BINARY),
         &jobs,
-        Duration::from_secs(1),
+        interval,
         &dir.path().join("prometheus.log"),
     )
     .expect("the prometheus binary (apt-get install prometheus; scripts/test.sh installs it)");
@@ -160,6 +167,84 @@ impl Prometheus {
                 "Prometheus never saw {jobs} targets up"
             );
             std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// What an [`Exporter`] answers at a moment of its life.
+pub enum Page {
+    /// 200 with this text.
+    Text(String),
+    /// 503 (the target is down).
+    Down,
+    /// No answer for this long (longer than a scrape timeout: a stalled target).
+    Stall(Duration),
+}
+
+/// A `/metrics` endpoint on a free loopback port, answering what `page` says for
+/// the time since it started; stopped when dropped.
+pub struct Exporter {
+    /// `host:port`, as a scrape target.
+    pub address: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Exporter {
+    /// Starts serving.
+    pub fn start(page: impl Fn(Duration) -> Page + Send + Sync + 'static) -> Exporter {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let address = listener.local_addr().expect("an address").to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let page = std::sync::Arc::new(page);
+        let started = Instant::now();
+        let thread = std::thread::spawn(move || {
+            block_on(async move {
+                let app = axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let page = page.clone();
+                        async move { answer(page(started.elapsed())).await }
+                    }),
+                );
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        });
+        Exporter {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+async fn answer(page: Page) -> (axum::http::StatusCode, String) {
+    match page {
+        Page::Text(t) => (axum::http::StatusCode::OK, t),
+        Page::Down => (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new()),
+        Page::Stall(d) => {
+            tokio::time::sleep(d).await;
+            (axum::http::StatusCode::OK, String::new())
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

@@ -2,11 +2,13 @@
 //! run by another tool, or several workers), and writes `verdicts.json` and
 //! `junit.xml` when asked.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slo::evaluate::{self, Windows};
 use slo::prometheus::{Prometheus, PrometheusReader};
+use slo::promql::Scope;
 use slo::verdict::{Source, Verdicts, Window};
 
 use crate::cli::VerifyArgs;
@@ -26,6 +28,45 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.timestamp_millis().max(0) as u64)
         .map_err(|_| format!("{t:?} is not a time: use unix seconds (1700000000), milliseconds or RFC 3339 (2026-11-27T10:00:00Z)"))
+}
+
+/// A `--to` at most this far ahead is waited for; further is refused.
+pub const MAX_WAIT_FOR_END: Duration = Duration::from_secs(15 * 60);
+
+/// The scrape interval assumed when Prometheus holds too few `up` samples to learn it.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// `--matcher label=value` pairs.
+fn matchers(args: &VerifyArgs) -> Result<BTreeMap<String, String>, String> {
+    args.matchers
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && k.trim() != "job" => {
+                Ok((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            }
+            _ => Err(format!(
+                "--matcher {m:?}: write LABEL=VALUE, such as env=staging (job comes from the SLO set's services)"
+            )),
+        })
+        .collect()
+}
+
+/// Waits until a window ending ahead of now has ended; refuses one too far ahead.
+async fn wait_for_end(to_ms: u64) -> Result<(), String> {
+    let now = slo::scrape::now_ms();
+    if to_ms <= now {
+        return Ok(());
+    }
+    let ahead = Duration::from_millis(to_ms - now);
+    if ahead > MAX_WAIT_FOR_END {
+        return Err(format!(
+            "--to is {} s ahead: a window can only be judged once it has ended (wait, or give an earlier --to)",
+            ahead.as_secs()
+        ));
+    }
+    eprintln!("waiting {} s for the window to end", ahead.as_secs());
+    tokio::time::sleep(ahead).await;
+    Ok(())
 }
 
 /// The windows the arguments name.
@@ -83,12 +124,41 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
             args.prometheus
         ));
     }
+    let scope = Scope {
+        jobs: loaded.set.services.clone(),
+        extra: matchers(args).map_err(anyhow::Error::msg)?,
+    };
+    let interval = match prometheus.scrape_interval(&scope).await {
+        Ok(Some(i)) if !i.is_zero() => i,
+        _ => DEFAULT_INTERVAL,
+    };
     let reader = PrometheusReader {
         prometheus,
-        services: loaded.set.services.clone(),
+        scope,
+        interval,
     };
     let started = Instant::now();
-    let (whole, steady) = evaluate::judge_windows(&loaded.set, &reader, windows, None).await;
+    let (whole, steady) = match reader
+        .prometheus
+        .wait_for_scrape_after(&reader.scope, windows.whole.end_ms, interval)
+        .await
+    {
+        Ok(scraped) => {
+            let mut queried = windows;
+            queried.whole.end_ms = scraped.max(windows.whole.end_ms);
+            if let Some(s) = queried.steady.as_mut()
+                && s.end_ms == windows.whole.end_ms
+            {
+                s.end_ms = queried.whole.end_ms;
+            }
+            evaluate::judge_windows(&loaded.set, &reader, queried, None).await
+        }
+        Err(e) => {
+            warnings.push(e.to_string());
+            let note = format!("{e}: the window's last events may be missing");
+            evaluate::judge_undecided(&loaded.set, windows, Source::Prometheus, &note, None)
+        }
+    };
     let verdicts = Verdicts {
         source: Source::Prometheus,
         slo_set: format!("{} ({})", loaded.set.name, args.slo.display()),
@@ -116,6 +186,14 @@ pub async fn command(args: &VerifyArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    if let Err(e) = matchers(args) {
+        eprintln!("error: {e}");
+        return Exit::Usage;
+    }
+    if let Err(e) = wait_for_end(windows.whole.end_ms).await {
+        eprintln!("error: {e}");
+        return Exit::Usage;
+    }
     judge(args, windows).await.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         Exit::Inconclusive

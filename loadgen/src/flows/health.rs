@@ -11,16 +11,19 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         return;
     };
     let hint = user.weighted_users_index;
-    let Some(from) = super::start_of(ctx, Series::FlowHealth, hint).await else {
+    let Some(clock) = super::start_of(ctx, Series::FlowHealth, hint).await else {
         return;
     };
-    let start = from.unwrap_or_else(std::time::Instant::now);
     let request = crate::client::Req::get(path.as_str());
-    match crate::client::send(ctx, hint, Series::Health, request, Some(start), |_| Ok(())).await {
+    match crate::client::send(ctx, hint, Series::Health, request, clock.intended, |_| {
+        Ok(())
+    })
+    .await
+    {
         Ok(()) => ctx.recorder.flow(
             hint,
             Series::FlowHealth,
-            FlowOutcome::Completed(start.elapsed()),
+            FlowOutcome::Completed(clock.timing()),
         ),
         Err(f) => ctx.recorder.flow(
             hint,

@@ -129,17 +129,41 @@ pub fn scenario(ctx: &Arc<RunContext>, flow: &Flow) -> Result<Scenario, GooseErr
         .register_transaction(stopped))
 }
 
-/// Where a paced iteration starts: `Some(None)` unpaced, `Some(Some(t))` paced at
-/// `t`, `None` when the run is over.
-pub async fn start_of(
-    ctx: &RunContext,
-    flow_series: Series,
-    hint: usize,
-) -> Option<Option<std::time::Instant>> {
-    let start = match ctx.pacer(flow_series) {
+/// When an iteration started: when it was meant to (paced flows) and when it did.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The intended start of a paced iteration.
+    pub intended: Option<std::time::Instant>,
+    /// When it actually started.
+    pub actual: std::time::Instant,
+}
+
+impl Clock {
+    /// The start latencies count from: the intended one when paced.
+    pub fn start(&self) -> std::time::Instant {
+        self.intended.unwrap_or(self.actual)
+    }
+
+    /// The iteration's time so far, both ways.
+    pub fn timing(&self) -> crate::recorder::Timing {
+        crate::recorder::Timing {
+            service: self.actual.elapsed(),
+            response: self.start().elapsed(),
+        }
+    }
+}
+
+/// When an iteration starts (waiting for its slot when paced); `None` when the
+/// run is over.
+pub async fn start_of(ctx: &RunContext, flow_series: Series, hint: usize) -> Option<Clock> {
+    let intended = match ctx.pacer(flow_series) {
         None => ctx.accepting().then_some(None),
         Some(pacer) => pacer.next_start(ctx, hint, flow_series).await.map(Some),
     };
+    let start = intended.map(|intended| Clock {
+        intended,
+        actual: std::time::Instant::now(),
+    });
     if start.is_none() {
         // The run is ending: goose calls the transaction again until it tells the
         // user to exit. Wait a little, so a user with nothing to do does not spin

@@ -55,10 +55,10 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         return;
     };
     let hint = user.weighted_users_index;
-    let Some(from) = super::start_of(ctx, Series::FlowOnboarding, hint).await else {
+    let Some(clock) = super::start_of(ctx, Series::FlowOnboarding, hint).await else {
         return;
     };
-    let start = from.unwrap_or_else(std::time::Instant::now);
+    let from = clock.intended;
     let iteration = {
         let s = super::state(user);
         s.iteration += 1;
@@ -81,7 +81,7 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
             return outcome(FlowOutcome::Abandoned);
         }
         if i > 0 && !ctx.think(flow.think_time).await {
-            return outcome(FlowOutcome::Interrupted);
+            return outcome(FlowOutcome::Interrupted(clock.start().elapsed()));
         }
         let request =
             Req::post(paths::ONBOARDING, &json!({ "step": step, "data": data })).bearer(&token);
@@ -104,5 +104,5 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
             Err(f) => return outcome(FlowOutcome::Failed(f.kind, f.message)),
         }
     }
-    outcome(FlowOutcome::Completed(start.elapsed()));
+    outcome(FlowOutcome::Completed(clock.timing()));
 }

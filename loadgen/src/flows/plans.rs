@@ -44,10 +44,10 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         return;
     };
     let hint = user.weighted_users_index;
-    let Some(from) = super::start_of(ctx, Series::FlowPlans, hint).await else {
+    let Some(clock) = super::start_of(ctx, Series::FlowPlans, hint).await else {
         return;
     };
-    let start = from.unwrap_or_else(Instant::now);
+    let from = clock.intended;
     if super::state(user).token.is_none() {
         sign_in(ctx, user).await;
     }
@@ -65,7 +65,7 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         token: &token,
     };
     let outcome = match generate(ctx, hint, &plan, from).await {
-        Ok(job) => poll(ctx, hint, &plan, &job, start).await,
+        Ok(job) => poll(ctx, hint, &plan, &job, clock).await,
         Err(f) => FlowOutcome::Failed(f.kind, f.message),
     };
     ctx.recorder.flow(hint, Series::FlowPlans, outcome);
@@ -124,12 +124,12 @@ async fn poll(
     hint: usize,
     plan: &PlanFlow<'_>,
     job: &str,
-    start: Instant,
+    clock: super::Clock,
 ) -> FlowOutcome {
-    let deadline = start + plan.timeout;
+    let deadline = clock.start() + plan.timeout;
     loop {
         if !ctx.sleep_until(Instant::now() + plan.poll_interval).await {
-            return FlowOutcome::Interrupted;
+            return FlowOutcome::Interrupted(clock.start().elapsed());
         }
         if Instant::now() >= deadline {
             return FlowOutcome::Failed(
@@ -139,7 +139,7 @@ async fn poll(
         }
         let request = Req::get(format!("{}?jobId={job}", paths::PLANS_STATUS)).bearer(plan.token);
         match crate::client::send(ctx, hint, Series::PlanStatus, request, None, plan_status).await {
-            Ok(PlanStatus::Completed) => return FlowOutcome::Completed(start.elapsed()),
+            Ok(PlanStatus::Completed) => return FlowOutcome::Completed(clock.timing()),
             Ok(PlanStatus::Failed(reason)) => {
                 return FlowOutcome::Failed(ErrorKind::PlanFailed, reason);
             }

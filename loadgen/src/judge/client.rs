@@ -1,5 +1,15 @@
 //! What the client measured, as the SLOs' client measurements: the one place that
 //! says how each [`ClientMeasure`] is made from the recorder's results.
+//!
+//! - `api_errors`: requests answered with a 5xx or never answered (refused,
+//!   reset, timed out) over all requests: the server never sees the second kind;
+//! - `api_latency`: requests' service time (from the actual send, so it compares
+//!   with the server's), within the threshold;
+//! - `plan_failure`: plans failed or still unfinished when the run stopped, over
+//!   every plan started;
+//! - `plan_duration`: completed plans end to end, and unfinished ones already older
+//!   than the threshold as late;
+//! - `onboarding_completion`: onboardings completed over onboardings started.
 
 use slo::client::{ClientData, Measurement};
 use slo::definition::ClientMeasure;
@@ -9,35 +19,46 @@ use crate::recorder::{Results, Series};
 /// The client's measurements of a run.
 pub fn client_data(results: &Results) -> ClientData {
     let mut latency = reports::hdr::new_histogram();
-    let (mut requests, mut server_errors) = (0, 0);
+    let (mut requests, mut bad) = (0, 0);
     for r in results.series.iter().filter(|r| !r.series.is_flow()) {
         requests += r.requests;
-        server_errors += r.classes.get("5xx").copied().unwrap_or(0);
-        let _ = latency.add(&r.histogram);
+        bad += r.classes.get("5xx").copied().unwrap_or(0);
+        bad += r.classes.get("none").copied().unwrap_or(0);
+        let _ = latency.add(&r.service);
     }
     let mut data = ClientData::default();
     if requests > 0 {
         data.insert(
             ClientMeasure::ApiErrors,
             Measurement::Ratio {
-                part: server_errors,
+                part: bad,
                 total: requests,
             },
         );
-        data.insert(ClientMeasure::ApiLatency, Measurement::Latency(latency));
+        data.insert(
+            ClientMeasure::ApiLatency,
+            Measurement::Latency {
+                finished: latency,
+                unfinished: None,
+            },
+        );
     }
     let plans = results.get(Series::FlowPlans);
-    if plans.completed + plans.failed > 0 {
+    let started = plans.completed + plans.failed + plans.interrupted;
+    if started > 0 {
         data.insert(
             ClientMeasure::PlanFailure,
             Measurement::Ratio {
-                part: plans.failed,
-                total: plans.completed + plans.failed,
+                part: plans.failed + plans.interrupted,
+                total: started,
             },
         );
         data.insert(
             ClientMeasure::PlanDuration,
-            Measurement::Latency(plans.histogram.clone()),
+            Measurement::Latency {
+                finished: plans.histogram.clone(),
+                unfinished: Some(plans.open.clone()),
+            },
         );
     }
     let ok = |s: Series| {

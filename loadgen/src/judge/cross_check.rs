@@ -1,33 +1,33 @@
-//! Prometheus against the services' own metrics: where the two disagree beyond
-//! the set's tolerance, the verdict and the warnings say so.
+//! Prometheus against the services' own metrics: two sources of the same SLO
+//! settled by [`slo::evaluate::reconcile`] (the worse verdict stands when they
+//! disagree), every disagreement in the warnings.
 
-use slo::definition::SloKind;
-use slo::verdict::{Status, Verdict};
+use slo::definition::SloSet;
+use slo::evaluate::reconcile::{Other, settle};
+use slo::verdict::Verdict;
 
-/// Notes where Prometheus and the services' own metrics disagree beyond `tolerance`.
+/// Settles each Prometheus verdict with the services' metrics' verdict.
 pub fn compare(
+    set: &SloSet,
     verdicts: &mut [Verdict],
     scraped: &[Verdict],
-    tolerance: f64,
     warnings: &mut Vec<String>,
 ) {
     for v in verdicts.iter_mut() {
-        let Some(o) = scraped.iter().find(|o| o.slo == v.slo) else {
+        let (Some(o), Some(slo)) = (
+            scraped.iter().find(|o| o.slo == v.slo),
+            set.slos.iter().find(|s| s.name == v.slo),
+        ) else {
             continue;
         };
-        let differs = match (v.value, o.value) {
-            (Some(a), Some(b)) if v.kind != SloKind::Gauge => (a - b).abs() > tolerance,
-            _ => false,
-        } || (v.status != o.status
-            && v.status != Status::Inconclusive
-            && o.status != Status::Inconclusive);
-        if differs {
-            let message = format!(
-                "{}: Prometheus says {} ({}), the services' metrics say {} ({})",
-                v.slo, v.display, v.status, o.display, o.status
-            );
-            slo::evaluate::add_note(v, &message);
-            warnings.push(message);
+        let other = Other {
+            name: "the services' own metrics",
+            status: o.status,
+            value: o.value,
+            display: &o.display,
+        };
+        if let Some(message) = settle(v, &other, slo, set.source_tolerance) {
+            warnings.push(format!("{}: {message}", v.slo));
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod cross_check;
 pub mod source;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use slo::client::ClientData;
 use slo::definition::{Kind, SloSet};
 use slo::evaluate::{self, Windows};
 use slo::prometheus::{Prometheus, PrometheusReader};
+use slo::promql::Scope;
 use slo::scrape::ScrapeReader;
 use slo::verdict::{Source, Status, Verdict, Verdicts, Window, WindowKind};
 
@@ -47,6 +49,8 @@ pub struct Judge {
     set: SloSet,
     slo_name: String,
     source: SloSource,
+    /// The matchers keeping Prometheus queries to the run's series.
+    scope: Scope,
     interval: Duration,
     warnings: Vec<String>,
     /// The services run inside this process (the embedded target).
@@ -54,18 +58,24 @@ pub struct Judge {
 }
 
 impl Judge {
-    /// A judge of `slo` from `source` (started by [`source::choose`]).
+    /// A judge of `slo` from `source` (started by [`source::choose`]), its
+    /// Prometheus queries kept to `extra` matchers beside the set's jobs.
     pub fn new(
         slo: &LoadedSlo,
         source: SloSource,
         interval: Duration,
         warnings: Vec<String>,
+        extra: BTreeMap<String, String>,
         embedded: bool,
     ) -> Judge {
         Judge {
             set: slo.set.clone(),
             slo_name: format!("{} ({})", slo.set.name, slo.set.path.display()),
             source,
+            scope: Scope {
+                jobs: slo.set.services.clone(),
+                extra,
+            },
             interval,
             warnings,
             embedded,
@@ -102,10 +112,7 @@ impl Judge {
     /// Judges the finished run over its whole window and its steady window.
     pub async fn judge(&mut self, windows: Windows, client: &ClientData) -> Verdicts {
         self.close_pages().await;
-        let queried = self.query_windows(windows).await;
-        let started = Instant::now();
-        let (source, mut whole, mut steady) = self.evaluate(queried, client).await;
-        let evaluation_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (source, mut whole, mut steady, evaluation_ms) = self.evaluate(windows, client).await;
         let mut cross = None;
         if source == Source::Prometheus {
             eprintln!(
@@ -119,8 +126,7 @@ impl Judge {
                 let other =
                     evaluate::judge_all(&self.set, &reader, windows.whole, WindowKind::Whole, None)
                         .await;
-                let tolerance = self.set.client_tolerance;
-                cross_check::compare(&mut whole, &other, tolerance, &mut self.warnings);
+                cross_check::compare(&self.set, &mut whole, &other, &mut self.warnings);
                 cross = Some(other);
             }
         }
@@ -141,49 +147,55 @@ impl Judge {
         }
     }
 
-    /// The windows as the source is asked about them: for Prometheus, up to its
-    /// first scrape after the run.
-    async fn query_windows(&mut self, windows: Windows) -> Windows {
-        let SloSource::Prometheus { prometheus, .. } = &self.source else {
-            return windows;
-        };
-        match scraped_windows(prometheus, &self.set, windows, self.interval).await {
-            Ok(w) => w,
-            Err(e) => {
-                self.warnings.push(e.to_string());
-                windows
-            }
-        }
-    }
-
-    /// The verdicts of both windows from the chosen source.
-    async fn evaluate(
-        &self,
-        windows: Windows,
-        client: &ClientData,
-    ) -> (Source, Vec<Verdict>, Option<Vec<Verdict>>) {
+    /// The verdicts of both windows from the chosen source, and how long judging
+    /// took (waiting for Prometheus aside).
+    async fn evaluate(&mut self, windows: Windows, client: &ClientData) -> Judged {
         match &self.source {
             SloSource::Prometheus { prometheus, .. } => {
                 let reader = PrometheusReader {
                     prometheus: prometheus.clone(),
-                    services: self.set.services.clone(),
+                    scope: self.scope.clone(),
+                    interval: learnt_interval(prometheus, &self.scope, self.interval).await,
                 };
-                let (w, s) =
-                    evaluate::judge_windows(&self.set, &reader, windows, Some(client)).await;
-                (Source::Prometheus, w, s)
+                match scraped_windows(&reader, windows).await {
+                    Ok(queried) => {
+                        let started = Instant::now();
+                        let (w, s) =
+                            evaluate::judge_windows(&self.set, &reader, queried, Some(client))
+                                .await;
+                        (Source::Prometheus, w, s, elapsed_ms(started))
+                    }
+                    Err(e) => {
+                        let note = match &e {
+                            slo::Error::Query { .. } => format!("prometheus could not answer: {e}"),
+                            _ => format!("{e}: the window's last events may be missing"),
+                        };
+                        self.warnings.push(e.to_string());
+                        let (w, s) = evaluate::judge_undecided(
+                            &self.set,
+                            windows,
+                            Source::Prometheus,
+                            &note,
+                            Some(client),
+                        );
+                        (Source::Prometheus, w, s, 0.0)
+                    }
+                }
             }
             SloSource::Scrape(p) => {
                 let reader = ScrapeReader {
                     scraper: p.scraper.clone(),
                 };
+                let started = Instant::now();
                 let (w, s) =
                     evaluate::judge_windows(&self.set, &reader, windows, Some(client)).await;
-                (Source::Scrape, w, s)
+                (Source::Scrape, w, s, elapsed_ms(started))
             }
             SloSource::Client => (
                 Source::Client,
                 evaluate::client::judge_only(&self.set, WindowKind::Whole, client),
                 None,
+                0.0,
             ),
         }
     }
@@ -210,19 +222,35 @@ impl Judge {
     }
 }
 
+/// Verdicts of both windows, from a source, with the milliseconds judging took.
+type Judged = (Source, Vec<Verdict>, Option<Vec<Verdict>>, f64);
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The targets' scrape interval, learnt from their `up` samples (the configured
+/// one when there are too few).
+async fn learnt_interval(prometheus: &Prometheus, scope: &Scope, configured: Duration) -> Duration {
+    match prometheus.scrape_interval(scope).await {
+        Ok(Some(i)) if !i.is_zero() => i,
+        _ => configured,
+    }
+}
+
 /// The windows as Prometheus is asked about them. Prometheus learns the last events
-/// of the run at its first scrape after the end: judge up to that scrape (the
-/// services are idle by then), and the steady window too when it ends with the run.
+/// of the run at its first scrape after the end: judge up to the first successful
+/// scrape of every instance after it (the services are idle by then), and the
+/// steady window too when it ends with the run. No such scrape in time is an error:
+/// the run's last events would be missing.
 async fn scraped_windows(
-    prometheus: &Prometheus,
-    set: &SloSet,
+    reader: &PrometheusReader,
     windows: Windows,
-    interval: Duration,
 ) -> Result<Windows, slo::Error> {
     let end = windows.whole.end_ms;
-    let limit = interval * 3 + Duration::from_secs(2);
-    let scraped = prometheus
-        .wait_for_scrape_after(&set.services, end, limit)
+    let scraped = reader
+        .prometheus
+        .wait_for_scrape_after(&reader.scope, end, reader.interval)
         .await?
         .max(end);
     let steady = windows.steady.map(|s| Window {

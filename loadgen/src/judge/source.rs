@@ -16,10 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slo::definition::{Kind, SloSet};
+use slo::definition::SloSet;
 use slo::managed::ManagedPrometheus;
 use slo::prometheus::Prometheus;
-use slo::scrape::Scraper;
+use slo::scrape::{Follow, Scraper};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -33,17 +33,6 @@ pub struct Periodic {
     task: Option<JoinHandle<()>>,
 }
 
-/// Metric names followed over time by the embedded source (the gauge SLOs').
-fn gauge_metrics(set: &SloSet) -> Vec<String> {
-    set.slos
-        .iter()
-        .filter_map(|s| match &s.kind {
-            Kind::Gauge(g) if g.metric.name != "up" => Some(g.metric.name.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 impl Periodic {
     /// Takes the page before the run and starts scraping every `interval`.
     pub async fn start(
@@ -51,16 +40,18 @@ impl Periodic {
         set: &SloSet,
         interval: Duration,
     ) -> Periodic {
-        let scraper = Scraper::new(
-            targets
+        let scraper = Scraper::new(Follow {
+            targets: targets
                 .iter()
                 .map(|(j, u)| (j.clone(), u.clone()))
                 .collect(),
-            gauge_metrics(set),
-        );
+            gauges: set.gauge_names(),
+            counters: set.counter_names(),
+            interval,
+        });
         scraper.scrape(true).await;
         let (stop, rx) = oneshot::channel();
-        let task = tokio::spawn(scraper.clone().run_periodically(interval, rx));
+        let task = tokio::spawn(scraper.clone().run_periodically(rx));
         Periodic {
             scraper,
             stop: Some(stop),

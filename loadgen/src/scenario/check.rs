@@ -65,6 +65,19 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
     if let Some(url) = &file.prometheus.url {
         c.http_url("prometheus.url", url, "http://127.0.0.1:9090")?;
     }
+    for label in file.prometheus.matchers.keys() {
+        let mut chars = label.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+            && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        c.forbid(
+            &format!("prometheus.matchers.{label}"),
+            !valid || label == "job",
+            &format!("{label:?} cannot be a matcher here"),
+            "use a label name (letters, digits, _) other than job: the SLO set's services are the jobs",
+        )?;
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(Scenario {
         name: file.name.clone(),
@@ -83,6 +96,7 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
         slo_only: file.slo.only.clone(),
         prometheus_url: file.prometheus.url.clone(),
         prometheus_managed: file.prometheus.managed.unwrap_or(false),
+        prometheus_matchers: file.prometheus.matchers.clone(),
         scrape_interval,
         results: file.output.results.as_deref().map(PathBuf::from),
         slice,

@@ -151,6 +151,10 @@ pub struct PrometheusSection {
     pub managed: Option<bool>,
     /// Scrape interval of the managed Prometheus (default 1s).
     pub scrape_interval: Option<DurationField>,
+    /// Extra label matchers every query gets beside the SLO set's jobs, so a
+    /// shared Prometheus's other traffic stays out: `{ env = "staging" }`.
+    #[serde(default)]
+    pub matchers: BTreeMap<String, String>,
 }
 
 /// `[output]`: where results go and how they are sliced.

@@ -109,6 +109,8 @@ pub struct Scenario {
     pub prometheus_url: Option<String>,
     /// `[prometheus] managed`.
     pub prometheus_managed: bool,
+    /// `[prometheus] matchers`: extra matchers every query gets.
+    pub prometheus_matchers: BTreeMap<String, String>,
     /// Scrape interval of the managed Prometheus and of the embedded source.
     pub scrape_interval: Duration,
     /// `[output] results`, when given.

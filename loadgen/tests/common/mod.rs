@@ -39,7 +39,7 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-pub use testkit::{Proc, Prometheus, TempDir, free_port, prometheus, wait_port};
+pub use testkit::{Proc, Prometheus, TempDir, free_port, prometheus, prometheus_every, wait_port};
 
 /// The only run directory under `results`.
 pub fn run_dir(results: &Path) -> PathBuf {

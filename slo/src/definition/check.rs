@@ -13,8 +13,11 @@ use crate::toml_file::FileError;
 
 /// Fewer events than this in a window: inconclusive (the file may say otherwise).
 pub const DEFAULT_MIN_SAMPLES: u64 = 20;
-/// Client and server differing by more than this share is reported.
-pub const DEFAULT_CLIENT_TOLERANCE: f64 = 0.02;
+/// Sources differing by more than this share of the allowed bad share disagree:
+/// half the budget, so a disagreement that could turn a verdict is never ignored.
+pub const DEFAULT_SOURCE_TOLERANCE: f64 = 0.5;
+/// Confidence of the bounds a verdict must clear.
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 /// Window of a generated alert's expression.
 pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// How long a generated alert's condition must hold.
@@ -23,23 +26,32 @@ pub const DEFAULT_ALERT_FOR: Duration = Duration::from_secs(2 * 60);
 /// What every SLO of the set gets unless it says otherwise.
 struct Defaults {
     min_samples: u64,
+    confidence: f64,
     alert_window: Duration,
     alert_for: Duration,
 }
 
 pub(super) fn check(c: &Checker, file: SetFile) -> Result<SloSet, FileError> {
+    c.forbid(
+        "defaults.client_tolerance",
+        file.defaults.client_tolerance.is_some(),
+        "client_tolerance (absolute points) is replaced by source_tolerance",
+        "write source_tolerance = 0.5: a share of the allowed bad share (0.5 is half of it)",
+    )?;
     let tolerance = file
         .defaults
-        .client_tolerance
-        .unwrap_or(DEFAULT_CLIENT_TOLERANCE);
-    if !(0.0..=1.0).contains(&tolerance) {
+        .source_tolerance
+        .unwrap_or(DEFAULT_SOURCE_TOLERANCE);
+    if !(tolerance > 0.0 && tolerance <= 1.0) {
         return Err(c.error(
-            "defaults.client_tolerance",
+            "defaults.source_tolerance",
             format!("{tolerance} is out of range"),
-            "use a share between 0 and 1 (0.02 is 2 points)",
+            "use a share of the allowed bad share above 0 and at most 1 (0.5 is half)",
         ));
     }
     let defaults = Defaults {
+        confidence: confidence(c, "defaults.confidence", file.defaults.confidence)?
+            .unwrap_or(DEFAULT_CONFIDENCE),
         min_samples: file.defaults.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
         alert_window: file
             .defaults
@@ -70,9 +82,21 @@ pub(super) fn check(c: &Checker, file: SetFile) -> Result<SloSet, FileError> {
         description: file.description,
         path: c.path.to_path_buf(),
         services: file.services,
-        client_tolerance: tolerance,
+        source_tolerance: tolerance,
         slos,
     })
+}
+
+/// A confidence level, between 0.5 and 0.999.
+fn confidence(c: &Checker, key: &str, value: Option<f64>) -> Result<Option<f64>, FileError> {
+    match value {
+        Some(v) if !(0.5..=0.999).contains(&v) => Err(c.error(
+            key,
+            format!("{v} is not a confidence level"),
+            "use a level between 0.5 and 0.999, such as 0.95",
+        )),
+        v => Ok(v),
+    }
 }
 
 fn check_services(c: &Checker, services: &[String]) -> Result<(), FileError> {
@@ -124,6 +148,8 @@ fn check_slo(
         kind,
         client: s.client,
         min_samples: s.min_samples.unwrap_or(defaults.min_samples),
+        confidence: confidence(c, &format!("slo[{i}].confidence"), s.confidence)?
+            .unwrap_or(defaults.confidence),
         severity: s.severity.unwrap_or(Severity::Warning),
         alert_window: s.alert_window.map_or(defaults.alert_window, |d| d.get()),
         alert_for: s.alert_for.map_or(defaults.alert_for, |d| d.get()),

@@ -27,6 +27,9 @@ pub(super) struct SetFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct DefaultsFile {
     pub min_samples: Option<u64>,
+    pub confidence: Option<f64>,
+    pub source_tolerance: Option<f64>,
+    /// Replaced by `source_tolerance`; read only to say so.
     pub client_tolerance: Option<f64>,
     pub alert_window: Option<DurationField>,
     pub alert_for: Option<DurationField>,
@@ -54,6 +57,7 @@ pub(super) struct SloFile {
     pub objective: Option<Objective>,
     pub client: Option<ClientMeasure>,
     pub min_samples: Option<u64>,
+    pub confidence: Option<f64>,
     pub severity: Option<Severity>,
     pub alert_window: Option<DurationField>,
     pub alert_for: Option<DurationField>,

@@ -6,7 +6,8 @@
 //!
 //! [defaults]
 //! min_samples = 20          # fewer events in the window: inconclusive
-//! client_tolerance = 0.02   # client and server differ by more: reported
+//! confidence = 0.95         # of the bounds a verdict must clear
+//! source_tolerance = 0.5    # sources differing by more than half the allowed bad share
 //!
 //! [[slo]]
 //! name = "api_error_rate"
@@ -96,6 +97,18 @@ crate::closed_set! {
         PlanFailure = "plan_failure",
         /// Share of plans finished end to end within the SLO's threshold.
         PlanDuration = "plan_duration",
+    }
+}
+
+impl ClientMeasure {
+    /// For the ratio measures, whether the events counted are bad ones (errors,
+    /// failures) rather than good ones (completions); `None` for latency ones.
+    pub fn counts_bad(self) -> Option<bool> {
+        match self {
+            ClientMeasure::ApiErrors | ClientMeasure::PlanFailure => Some(true),
+            ClientMeasure::OnboardingCompletion => Some(false),
+            ClientMeasure::ApiLatency | ClientMeasure::PlanDuration => None,
+        }
     }
 }
 
@@ -273,6 +286,8 @@ pub struct Slo {
     pub client: Option<ClientMeasure>,
     /// Fewer events than this in a window: inconclusive.
     pub min_samples: u64,
+    /// Confidence of the bounds a verdict must clear (0.95).
+    pub confidence: f64,
     /// The severity of its alert.
     pub severity: Severity,
     /// Window of the alert expression, such as 5 minutes.
@@ -294,10 +309,46 @@ pub struct SloSet {
     pub path: PathBuf,
     /// Prometheus jobs judged by per-service (gauge) SLOs.
     pub services: Vec<String>,
-    /// Client and server values differing by more than this are reported.
-    pub client_tolerance: f64,
+    /// Two sources (Prometheus, the services' metrics, the client) whose values
+    /// differ by more than this share of the allowed bad share disagree.
+    pub source_tolerance: f64,
     /// The SLOs, in file order.
     pub slos: Vec<Slo>,
+}
+
+impl SloSet {
+    /// The counter series its SLOs read (`_bucket` of histograms included): what a
+    /// scrape source must follow at every scrape.
+    pub fn counter_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .slos
+            .iter()
+            .flat_map(|s| match &s.kind {
+                Kind::Ratio(r) => r
+                    .numerator
+                    .iter()
+                    .chain(&r.total)
+                    .map(|x| x.name.clone())
+                    .collect(),
+                Kind::Latency(l) => vec![format!("{}_bucket", l.histogram.name)],
+                Kind::Gauge(_) => Vec::new(),
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The gauge metrics its SLOs read (`up` aside: it is each scrape's success).
+    pub fn gauge_names(&self) -> Vec<String> {
+        self.slos
+            .iter()
+            .filter_map(|s| match &s.kind {
+                Kind::Gauge(g) if g.metric.name != "up" => Some(g.metric.name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl Slo {
@@ -332,6 +383,27 @@ impl Slo {
         match &self.kind {
             Kind::Latency(l) => Some(l.threshold_seconds),
             _ => None,
+        }
+    }
+
+    /// The share of events allowed to be bad: what disagreements between sources
+    /// are measured against. `None` for gauges.
+    pub fn allowed_bad_share(&self) -> Option<f64> {
+        match &self.kind {
+            Kind::Ratio(r) if r.numerator_is_bad => Some(r.objective.value),
+            Kind::Ratio(r) => Some(1.0 - r.objective.value),
+            Kind::Latency(l) => Some(1.0 - l.quantile),
+            Kind::Gauge(_) => None,
+        }
+    }
+
+    /// The objective of a counted share: its operator and threshold (a latency's
+    /// share within the threshold must be at least the quantile).
+    pub fn share_objective(&self) -> Option<(Op, f64)> {
+        match &self.kind {
+            Kind::Ratio(r) => Some((r.objective.op, r.objective.value)),
+            Kind::Latency(l) => Some((Op::Ge, l.quantile)),
+            Kind::Gauge(_) => None,
         }
     }
 

@@ -1,50 +1,75 @@
 //! The client's view of an SLO beside the server's verdict, and verdicts from the
-//! client's data alone when no server-side source answers.
+//! client's data alone when no server-side source answers. The client's share is
+//! decided on the same confidence bounds as the server's.
 
-use crate::client::ClientData;
+use crate::client::{ClientData, ClientValue};
 use crate::definition::{ClientMeasure, Kind, Slo, SloSet};
-use crate::format::percent;
 use crate::verdict::{ClientView, Source, Status, Verdict, WindowKind};
 
-use super::inconclusive;
+use super::{apply, decide_share, inconclusive};
 
-/// The client's measurement for an SLO judged by the server, with a note when the
-/// two differ by more than the set's tolerance or reach different verdicts.
+/// The client's value counting the same events as the SLO's numerator (a
+/// failure measure beside a success ratio counts the other side).
+fn oriented(slo: &Slo, measure: ClientMeasure, c: ClientValue) -> ClientValue {
+    match (&slo.kind, measure.counts_bad()) {
+        (Kind::Ratio(r), Some(bad)) if bad != r.numerator_is_bad => ClientValue {
+            value: 1.0 - c.value,
+            part: c.samples - c.part,
+            ..c
+        },
+        _ => c,
+    }
+}
+
+/// The status the client's counts prove.
+fn status(slo: &Slo, c: &ClientValue) -> (Status, Option<(f64, f64)>, Option<u64>) {
+    if c.samples < slo.min_samples {
+        return (Status::Inconclusive, None, None);
+    }
+    match slo.share_objective() {
+        Some((op, threshold)) => {
+            let d = decide_share((c.part, c.part), c.samples, slo.confidence, op, threshold);
+            (d.status, d.bounds, d.needed)
+        }
+        None if slo.holds(c.value) => (Status::Pass, None, None),
+        None => (Status::Fail, None, None),
+    }
+}
+
+/// The client's measurement for an SLO judged by the server, settled with the
+/// server's verdict (see [`super::reconcile`]).
 pub fn view(
     set: &SloSet,
     slo: &Slo,
     measure: ClientMeasure,
     client: &ClientData,
-    server: &Verdict,
+    server: &mut Verdict,
 ) -> Option<ClientView> {
-    let c = client.measure(measure, slo.threshold_seconds())?;
-    let status = if slo.holds(c.value) {
-        Status::Pass
-    } else {
-        Status::Fail
-    };
-    let disagreement = server.value.and_then(|s| {
-        let diff = (c.value - s).abs();
-        (diff > set.client_tolerance
-            || (server.status != Status::Inconclusive && status != server.status))
-            .then(|| {
-                format!(
-                    "client {} vs {} {} (difference {:.2} points, tolerance {:.2})",
-                    percent(c.value),
-                    server.source,
-                    percent(s),
-                    diff * 100.0,
-                    set.client_tolerance * 100.0
-                )
-            })
-    });
-    Some(ClientView {
+    let c = oriented(
+        slo,
+        measure,
+        client.measure(measure, slo.threshold_seconds())?,
+    );
+    let (status, _, _) = status(slo, &c);
+    let mut view = ClientView {
         status,
         value: Some(c.value),
         display: c.display,
         samples: c.samples,
-        disagreement,
-    })
+        disagreement: None,
+    };
+    view.disagreement = super::reconcile::settle(
+        server,
+        &super::reconcile::Other {
+            name: "the client",
+            status,
+            value: Some(c.value),
+            display: &view.display,
+        },
+        slo,
+        set.source_tolerance,
+    );
+    Some(view)
 }
 
 /// One SLO judged from the client's data alone.
@@ -55,10 +80,13 @@ fn judge_one(slo: &Slo, window_kind: WindowKind, client: &ClientData) -> Verdict
         Source::Client,
         "no server-side source, and no client measurement for this SLO".to_string(),
     );
-    let Some(c) = slo
-        .client
-        .and_then(|m| client.measure(m, slo.threshold_seconds()))
-    else {
+    let Some(c) = slo.client.and_then(|m| {
+        Some(oriented(
+            slo,
+            m,
+            client.measure(m, slo.threshold_seconds())?,
+        ))
+    }) else {
         return v;
     };
     v.samples = c.samples;
@@ -69,15 +97,20 @@ fn judge_one(slo: &Slo, window_kind: WindowKind, client: &ClientData) -> Verdict
         ));
         return v;
     }
-    v.status = if slo.holds(c.value) {
-        Status::Pass
-    } else {
-        Status::Fail
-    };
     v.value = Some(c.value);
-    v.display = c.display;
+    v.display = c.display.clone();
     v.exact = !matches!(slo.kind, Kind::Latency(_));
     v.note = Some("judged from the client's measurements only".to_string());
+    let (status, bounds, needed) = status(slo, &c);
+    apply(
+        &mut v,
+        super::Decision {
+            status,
+            bounds,
+            needed,
+        },
+        slo.confidence,
+    );
     v
 }
 

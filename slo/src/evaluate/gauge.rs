@@ -2,17 +2,25 @@
 //! verdict is the worst service's.
 
 use super::{GaugeValue, Reader, inconclusive};
-use crate::definition::{Aggregation, Gauge, Slo, SloSet};
+use crate::definition::{Gauge, Slo, SloSet};
 use crate::error::Error;
 use crate::format::with_unit;
 use crate::verdict::{Detail, Status, Verdict, Window, WindowKind};
 
+/// Share of the window's scrapes a gauge must have: a gap longer than a tenth of
+/// the window could hide what the gauge is there to catch (a restart, a spike).
+pub const MIN_COVERAGE: f64 = 0.9;
+
+/// Whether a service's samples cover the window: at least two, and nearly every
+/// scrape the window should hold.
+fn covered(v: &GaugeValue) -> bool {
+    v.samples >= 2 && v.samples as f64 >= MIN_COVERAGE * v.expected as f64
+}
+
 /// One service's part of the verdict.
 fn detail(g: &Gauge, service: &str, value: Option<&GaugeValue>) -> Detail {
-    let enough =
-        |v: &GaugeValue| v.samples >= 2 || (g.aggregation != Aggregation::Rate && v.samples >= 1);
     match value {
-        Some(v) if enough(v) => Detail {
+        Some(v) if covered(v) => Detail {
             target: service.to_string(),
             status: if g.objective.holds(v.value) {
                 Status::Pass
@@ -27,7 +35,10 @@ fn detail(g: &Gauge, service: &str, value: Option<&GaugeValue>) -> Detail {
             target: service.to_string(),
             status: Status::Inconclusive,
             value: None,
-            display: format!("{} scrapes: not enough", v.samples),
+            display: format!(
+                "{} of about {} scrapes: not enough to cover the window",
+                v.samples, v.expected
+            ),
             samples: v.samples,
         },
         None => Detail {

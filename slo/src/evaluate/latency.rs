@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{Buckets, Reader, inconclusive, too_few};
+use super::{Buckets, Reader, add_note, apply, decide_share, inconclusive, too_few};
 use crate::definition::{Latency, Slo};
 use crate::error::Error;
 use crate::format::{percent, quantile_name, seconds, trim_float};
-use crate::verdict::{Status, Verdict, Window, WindowKind};
+use crate::verdict::{Verdict, Window, WindowKind};
 
 /// Adds up bucket increases by bound, from (labels, increase) rows: `le` values like
 /// `2` and `2.0` are one bound; rows without `le` are skipped; `+Inf` sorts last.
@@ -94,6 +94,63 @@ fn quantile_text(buckets: &[(f64, f64)], quantile: f64) -> String {
     }
 }
 
+/// The events of a histogram within a threshold, counted per series: each
+/// series' bucket at or below it (`low`) and at or above it (`high`), equal when
+/// the series has a bucket at the threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Within {
+    /// Events surely within the threshold.
+    pub low: f64,
+    /// Events perhaps within it.
+    pub high: f64,
+    /// All events.
+    pub count: f64,
+    /// Every series has a bucket at the threshold.
+    pub exact: bool,
+    /// Every series has the same bounds.
+    pub same_layout: bool,
+}
+
+/// Counts the events within `threshold` over every series.
+pub fn within(series: &[Buckets], threshold: f64) -> Option<Within> {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let mut w = Within {
+        low: 0.0,
+        high: 0.0,
+        count: 0.0,
+        exact: true,
+        same_layout: true,
+    };
+    let layout = |b: &Buckets| b.iter().map(|x| x.0.to_bits()).collect::<Vec<_>>();
+    let first = series.first().map(layout);
+    for buckets in series {
+        let count = buckets
+            .iter()
+            .find(|(le, _)| le.is_infinite())
+            .map(|b| b.1)?;
+        let at = buckets
+            .iter()
+            .find(|(le, _)| close(*le, threshold))
+            .map(|b| b.1);
+        let below = buckets
+            .iter()
+            .filter(|(le, _)| *le < threshold)
+            .map(|b| b.1)
+            .fold(0.0, f64::max);
+        let above = buckets
+            .iter()
+            .filter(|(le, _)| *le > threshold)
+            .map(|b| b.1)
+            .fold(count, f64::min);
+        w.low += at.unwrap_or(below);
+        w.high += at.unwrap_or(above);
+        w.count += count;
+        w.exact &= at.is_some();
+        w.same_layout &= first.as_ref() == Some(&layout(buckets));
+    }
+    Some(w)
+}
+
 /// Judges a latency SLO over one window.
 pub async fn judge<R: Reader>(
     slo: &Slo,
@@ -103,42 +160,75 @@ pub async fn judge<R: Reader>(
     window_kind: WindowKind,
 ) -> Result<Verdict, Error> {
     let source = reader.source();
-    let Some(buckets) = reader.buckets(&l.histogram, window).await? else {
+    let Some(h) = reader.buckets(&l.histogram, window).await? else {
         let note = format!("no series {}_bucket in the {source}", l.histogram);
         return Ok(inconclusive(slo, window_kind, source, note));
     };
-    let Some((share, exact, count)) = share_within(&buckets, l.threshold_seconds) else {
+    let Some(w) = within(&h.series, l.threshold_seconds) else {
         let note = format!("{} has no +Inf bucket", l.histogram);
         return Ok(inconclusive(slo, window_kind, source, note));
     };
     let mut v = inconclusive(slo, window_kind, source, String::new());
-    let samples = count.round().max(0.0) as u64;
-    v.samples = samples;
-    v.exact = exact;
-    if samples < slo.min_samples || count <= 0.0 {
-        v.note = Some(too_few(samples, slo.min_samples));
+    v.edges = h.edges.read;
+    v.resets = h.edges.resets;
+    let n = w.count.round().max(0.0) as u64;
+    let (low, high) = (w.low.round() as u64, (w.high.round() as u64).min(n));
+    v.samples = n;
+    v.exact = w.exact;
+    if n < slo.min_samples || n == 0 {
+        v.note = Some(too_few(n, slo.min_samples));
         return Ok(v);
     }
-    v.value = Some(share);
-    v.display = format!(
-        "{} <= {} s ({})",
-        percent(share),
-        trim_float(l.threshold_seconds),
-        quantile_text(&buckets, l.quantile)
-    );
-    v.status = if share >= l.quantile {
-        Status::Pass
+    let share = low as f64 / n as f64;
+    let t = trim_float(l.threshold_seconds);
+    let quantile = if w.same_layout {
+        let merged = merge_buckets_of(&h.series);
+        quantile_text(&merged, l.quantile)
     } else {
-        Status::Fail
+        "mixed bucket layouts".to_string()
     };
-    v.budget_consumed = Some((1.0 - share) / (1.0 - l.quantile));
-    if !exact {
-        v.note = Some(format!(
-            "no bucket at {} s: the share is interpolated",
-            trim_float(l.threshold_seconds)
-        ));
+    v.value = Some(share);
+    v.display = if w.exact {
+        format!("{} <= {t} s ({quantile})", percent(share))
+    } else {
+        format!(
+            "{}-{} <= {t} s ({quantile})",
+            percent(share),
+            percent(high as f64 / n as f64)
+        )
+    };
+    v.burn_rate = Some((1.0 - share) / (1.0 - l.quantile));
+    v.budget_consumed = v.burn_rate;
+    let d = decide_share(
+        (low, high),
+        n,
+        slo.confidence,
+        crate::definition::Op::Ge,
+        l.quantile,
+    );
+    if !w.exact {
+        add_note(
+            &mut v,
+            &format!(
+                "no bucket at {t} s in every series: the share lies between the buckets around it, and only a bound that decides does"
+            ),
+        );
     }
+    apply(&mut v, d, slo.confidence);
     Ok(v)
+}
+
+/// Every series' buckets added up by bound.
+fn merge_buckets_of(series: &[Buckets]) -> Buckets {
+    let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for b in series {
+        for &(le, n) in b {
+            merged.entry(le.to_bits()).or_insert((le, 0.0)).1 += n;
+        }
+    }
+    let mut out: Buckets = merged.into_values().collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
 }
 
 #[cfg(test)]
@@ -159,6 +249,21 @@ mod tests {
             share_within(&[(1.0, 0.0), (INF, 10.0)], 3.0),
             Some((0.0, false, 10.0))
         );
+    }
+
+    #[test]
+    fn without_a_bucket_at_the_threshold_the_neighbours_bound_the_share() {
+        let a = vec![(1.0, 80.0), (5.0, 99.0), (INF, 100.0)];
+        let w = within(std::slice::from_ref(&a), 2.0).unwrap();
+        assert_eq!(
+            (w.low, w.high, w.count, w.exact),
+            (80.0, 99.0, 100.0, false)
+        );
+        // Mixed layouts: one series has the bucket, the other does not.
+        let b = vec![(2.0, 40.0), (INF, 50.0)];
+        let w = within(&[a, b], 2.0).unwrap();
+        assert_eq!((w.low, w.high, w.count), (120.0, 139.0, 150.0));
+        assert!(!w.exact && !w.same_layout);
     }
 
     #[test]

@@ -4,26 +4,35 @@
 //!
 //! The rules that make a verdict trustworthy live here, once, for every source:
 //! - missing series, too few events or an unreachable source: inconclusive, never pass;
+//! - counted shares (ratios, latency shares) are decided on confidence bounds
+//!   ([`crate::stats`]): PASS only when the pessimistic bound meets the objective,
+//!   FAIL only when the optimistic bound misses it, else inconclusive with about how
+//!   many events would settle it;
+//! - counters are read as reset-corrected deltas between the scrapes next to the
+//!   window's edges (no extrapolation); a ratio above 1 is inconclusive;
 //! - latency is judged as "share of events at or under the threshold >= quantile",
-//!   read from the bucket whose `le` is the threshold (exact); without such a bucket
-//!   the share is interpolated and the verdict says estimated; a quantile estimate is
-//!   shown beside it, never used for the verdict;
-//! - the error budget consumed is the bad share over the allowed bad share.
+//!   read from the bucket whose `le` is the threshold (exact); without one, the
+//!   buckets on both sides bound the share and only a bound that decides does;
+//! - a gauge needs nearly every scrape of the window (coverage);
+//! - the burn rate is the bad share over the allowed bad share.
 //!
 //! The parts: [`ratio`], [`latency`] and [`gauge`] judge one kind each; [`client`]
-//! adds the client's view and judges from the client alone.
+//! adds the client's view and judges from the client alone; [`reconcile`] settles
+//! two sources that disagree.
 
 pub mod client;
 pub mod gauge;
 pub mod latency;
 pub mod ratio;
+pub mod reconcile;
 
 use std::collections::BTreeMap;
 
 use crate::client::ClientData;
-use crate::definition::{Aggregation, Kind, Slo, SloSet};
+use crate::definition::{Aggregation, Kind, Op, Slo, SloSet};
 use crate::error::Error;
 use crate::selector::Selector;
+use crate::stats::{self, Side};
 use crate::verdict::{Source, Status, Verdict, Window, WindowKind};
 
 pub use latency::{merge_buckets, quantile_bucket, share_within};
@@ -35,10 +44,58 @@ pub struct GaugeValue {
     pub value: f64,
     /// Samples behind it.
     pub samples: u64,
+    /// Samples the window should hold at the scrape interval.
+    pub expected: u64,
 }
 
 /// Cumulative bucket counts of a histogram by upper bound, `+Inf` last.
 pub type Buckets = Vec<(f64, f64)>;
+
+/// Where a window was read, and what was corrected on the way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Edges {
+    /// The scrapes next to the window's start and end (unix ms), when known.
+    pub read: Option<Window>,
+    /// Counter resets met and corrected for.
+    pub resets: u64,
+}
+
+impl Edges {
+    /// The edges of two readings together: the widest window, every reset.
+    pub fn join(self, other: Edges) -> Edges {
+        let read = match (self.read, other.read) {
+            (Some(a), Some(b)) => Some(Window {
+                start_ms: a.start_ms.min(b.start_ms),
+                end_ms: a.end_ms.max(b.end_ms),
+            }),
+            (a, b) => a.or(b),
+        };
+        Edges {
+            read,
+            resets: self.resets + other.resets,
+        }
+    }
+}
+
+/// A counter's increase over a window: reset-corrected deltas between the
+/// samples next to its edges, summed over the selector's series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Increase {
+    /// Events counted.
+    pub value: f64,
+    /// Where it was read.
+    pub edges: Edges,
+}
+
+/// A histogram's increase over a window, one bucket list per series (the labels
+/// other than `le`), so series with different bucket layouts stay apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramIncrease {
+    /// Each series' cumulative bucket increases, `+Inf` last.
+    pub series: Vec<Buckets>,
+    /// Where it was read.
+    pub edges: Edges,
+}
 
 /// A source of measurements over a window. `Ok(None)` means the series does not
 /// exist in the source; `Err` means the source could not answer.
@@ -46,19 +103,19 @@ pub trait Reader {
     /// Which source this is.
     fn source(&self) -> Source;
 
-    /// Sum over the selectors' series of their increase within the window.
+    /// Sum over the selector's series of their increase within the window.
     fn increase(
         &self,
         selector: &Selector,
         window: Window,
-    ) -> impl Future<Output = Result<Option<f64>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Increase>, Error>> + Send;
 
-    /// Increase of each bucket of a histogram (by `le`, `+Inf` last) within the window.
+    /// Increase of each bucket of each series of a histogram within the window.
     fn buckets(
         &self,
         histogram: &Selector,
         window: Window,
-    ) -> impl Future<Output = Result<Option<Buckets>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<HistogramIncrease>, Error>> + Send;
 
     /// A gauge aggregated over the window, per service (Prometheus job).
     fn gauge(
@@ -96,6 +153,12 @@ pub fn inconclusive(slo: &Slo, window_kind: WindowKind, source: Source, note: St
         samples: 0,
         exact: true,
         budget_consumed: None,
+        burn_rate: None,
+        bounds: None,
+        confidence: None,
+        events_needed: None,
+        edges: None,
+        resets: 0,
         note: (!note.is_empty()).then_some(note),
         details: Vec::new(),
         client: None,
@@ -106,6 +169,98 @@ pub fn inconclusive(slo: &Slo, window_kind: WindowKind, source: Source, note: St
 /// "only N events in the window; at least M are needed".
 pub(crate) fn too_few(samples: u64, needed: u64) -> String {
     format!("only {samples} events in the window; at least {needed} are needed")
+}
+
+/// What counted evidence proves about a share of events against an objective.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Pass, fail, or not proven either way.
+    pub status: Status,
+    /// The share's interval at the confidence.
+    pub bounds: Option<(f64, f64)>,
+    /// About how many events in all would settle it.
+    pub needed: Option<u64>,
+}
+
+/// The side an objective's operator asks a share to be on.
+pub(crate) fn side(op: Op) -> Option<Side> {
+    match op {
+        Op::Ge | Op::Gt => Some(Side::AtLeast),
+        Op::Le | Op::Lt => Some(Side::Below),
+        Op::Eq => None,
+    }
+}
+
+/// Decides a share of `k` in `n` on its bounds; `low_k` and `high_k` bound the
+/// count when it is only known between two buckets (equal to `k` otherwise).
+pub fn decide_share(
+    (low_k, high_k): (u64, u64),
+    n: u64,
+    confidence: f64,
+    op: Op,
+    threshold: f64,
+) -> Decision {
+    let Some(side) = side(op) else {
+        // `==`: no interval can prove a point; only an exact count can.
+        let exact = low_k == high_k && op.holds(low_k as f64 / n.max(1) as f64, threshold);
+        return Decision {
+            status: if exact { Status::Pass } else { Status::Fail },
+            bounds: None,
+            needed: None,
+        };
+    };
+    // The count that is worst for the objective decides PASS; the best, FAIL.
+    let (worst, best) = match side {
+        Side::AtLeast => (low_k, high_k),
+        Side::Below => (high_k, low_k),
+    };
+    let pass = stats::decide(worst, n, confidence, side, threshold) == Some(true);
+    let fail = stats::decide(best, n, confidence, side, threshold) == Some(false);
+    let bounds = stats::wilson(low_k, n, confidence)
+        .zip(stats::wilson(high_k, n, confidence))
+        .map(|(lo, hi)| (lo.0, hi.1));
+    Decision {
+        status: if pass {
+            Status::Pass
+        } else if fail {
+            Status::Fail
+        } else {
+            Status::Inconclusive
+        },
+        bounds,
+        needed: (!pass && !fail)
+            .then(|| stats::events_needed(worst, n, confidence, side, threshold))
+            .flatten(),
+    }
+}
+
+/// Sets a verdict's status and bounds from a decision, and says why when it is
+/// inconclusive.
+pub(crate) fn apply(v: &mut Verdict, d: Decision, confidence: f64) {
+    v.status = d.status;
+    v.bounds = d.bounds;
+    v.confidence = d.bounds.map(|_| confidence);
+    v.events_needed = d.needed;
+    if d.status == Status::Inconclusive {
+        let interval = d
+            .bounds
+            .map(|(lo, hi)| {
+                format!(
+                    "the {}% bounds {}-{} straddle the objective",
+                    crate::format::trim_float(confidence * 100.0),
+                    crate::format::percent(lo),
+                    crate::format::percent(hi)
+                )
+            })
+            .unwrap_or_else(|| "not proven either way".to_string());
+        let more = match d.needed {
+            Some(n) if n > v.samples => {
+                format!("; about {} more events needed", n - v.samples)
+            }
+            _ => String::new(),
+        };
+        add_note(v, &format!("{interval}{more}"));
+    }
 }
 
 /// Appends a note to a verdict's note.
@@ -144,7 +299,7 @@ pub async fn judge_slo<R: Reader>(
         add_note(&mut verdict, &note);
     }
     if let (Some(client), Some(measure)) = (client, slo.client) {
-        verdict.client = client::view(set, slo, measure, client, &verdict);
+        verdict.client = client::view(set, slo, measure, client, &mut verdict);
     }
     verdict
 }
@@ -163,6 +318,34 @@ pub async fn judge_all<R: Reader + Sync>(
             .map(|slo| judge_slo(set, slo, reader, window, window_kind, client)),
     )
     .await
+}
+
+/// Every SLO inconclusive for one reason (the source cannot be trusted over the
+/// window), with the client's view still beside each: a breach the client proves
+/// still fails.
+pub fn judge_undecided(
+    set: &SloSet,
+    windows: Windows,
+    source: Source,
+    note: &str,
+    client: Option<&ClientData>,
+) -> (Vec<Verdict>, Option<Vec<Verdict>>) {
+    let verdicts = |kind: WindowKind, client: Option<&ClientData>| -> Vec<Verdict> {
+        set.slos
+            .iter()
+            .map(|slo| {
+                let mut v = inconclusive(slo, kind, source, note.to_string());
+                if let (Some(c), Some(m)) = (client, slo.client) {
+                    v.client = client::view(set, slo, m, c, &mut v);
+                }
+                v
+            })
+            .collect()
+    };
+    (
+        verdicts(WindowKind::Whole, client),
+        windows.steady.map(|_| verdicts(WindowKind::Steady, None)),
+    )
 }
 
 /// The windows of a run: the whole run, and the steady window when distinct.

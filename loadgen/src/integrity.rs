@@ -1,0 +1,150 @@
+//! Run integrity: whether the load happened as planned, before any verdict is
+//! believed. A run stopped early, a paced flow that dropped iterations beyond the
+//! bound or did not reach its planned rate, is invalid: no verdict of it can pass
+//! (exit 3), and only a proven breach still fails it (exit 1).
+//!
+//! Why: with too little load, every SLO can pass without proving anything about
+//! the load the run was meant to apply, and a generator that cannot keep its
+//! schedule charges its own delay to the server.
+
+use reports::summary::{FlowLoad, Integrity, RunSummary};
+
+use crate::exit::Exit;
+use crate::recorder::{Results, Series};
+use crate::scenario::Scenario;
+
+/// Iterations dropped above this share of those planned make a run invalid: a
+/// few late slots in thousands are noise, more mean the load was not applied.
+pub const MAX_DROPPED_SHARE: f64 = 0.001;
+/// Iterations started below this share of those planned make a run invalid.
+pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
+
+/// The planned against the achieved load of each paced flow.
+fn flow_loads(scenario: &Scenario, results: &Results) -> Vec<FlowLoad> {
+    let seconds = scenario.duration().as_secs_f64();
+    scenario
+        .flows
+        .iter()
+        .filter_map(|f| {
+            let pace = f.pace?;
+            let r = results.get(Series::of_flow(f.name));
+            let planned = (pace.per_second * seconds).floor() as u64;
+            let started = r.completed + r.failed + r.abandoned + r.interrupted;
+            Some(FlowLoad {
+                name: f.name.as_str().to_string(),
+                planned_per_second: pace.per_second,
+                planned,
+                started,
+                dropped: r.dropped,
+                achieved_share: if planned > 0 {
+                    started as f64 / planned as f64
+                } else {
+                    1.0
+                },
+            })
+        })
+        .collect()
+}
+
+/// What a flow's load says about the run, if anything is wrong.
+fn flow_problems(f: &FlowLoad) -> Vec<String> {
+    let mut out = Vec::new();
+    let dropped_share = f.dropped as f64 / f.planned.max(1) as f64;
+    if dropped_share > MAX_DROPPED_SHARE {
+        out.push(format!(
+            "{}: {} of {} planned iterations dropped ({:.2}%, more than {}%): the generator could not start them in time (more users, or a lower pace)",
+            f.name,
+            f.dropped,
+            f.planned,
+            dropped_share * 100.0,
+            MAX_DROPPED_SHARE * 100.0
+        ));
+    }
+    if f.achieved_share < MIN_ACHIEVED_SHARE {
+        out.push(format!(
+            "{}: {} of {} planned iterations started ({:.1}% of {}/s, below {}%): the planned load was not applied",
+            f.name,
+            f.started,
+            f.planned,
+            f.achieved_share * 100.0,
+            f.planned_per_second,
+            MIN_ACHIEVED_SHARE * 100.0
+        ));
+    }
+    out
+}
+
+/// Whether the run's load happened as planned.
+pub fn check(scenario: &Scenario, results: &Results, summary: &RunSummary) -> Integrity {
+    let flows = flow_loads(scenario, results);
+    let mut problems: Vec<String> = flows.iter().flat_map(flow_problems).collect();
+    if summary.interrupted {
+        problems.insert(
+            0,
+            format!(
+                "stopped early ({}): the planned load did not run to its end",
+                summary.stop_reason.as_deref().unwrap_or("interrupted")
+            ),
+        );
+    }
+    Integrity {
+        valid: problems.is_empty(),
+        problems,
+        flows,
+    }
+}
+
+/// The exit once integrity counts: an invalid run never passes; a proven breach
+/// still fails it.
+pub fn gate(verdict: Exit, integrity: &Integrity) -> Exit {
+    match verdict {
+        _ if integrity.valid => verdict,
+        Exit::Fail => Exit::Fail,
+        _ => Exit::Inconclusive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_run_never_passes_but_still_fails() {
+        let invalid = Integrity {
+            valid: false,
+            problems: vec!["stopped early".into()],
+            flows: Vec::new(),
+        };
+        assert_eq!(gate(Exit::Pass, &invalid), Exit::Inconclusive);
+        assert_eq!(gate(Exit::Inconclusive, &invalid), Exit::Inconclusive);
+        assert_eq!(gate(Exit::Fail, &invalid), Exit::Fail);
+        let valid = Integrity {
+            valid: true,
+            ..Default::default()
+        };
+        assert_eq!(gate(Exit::Pass, &valid), Exit::Pass);
+    }
+
+    #[test]
+    fn drops_and_a_missed_rate_are_named() {
+        let f = FlowLoad {
+            name: "health".into(),
+            planned_per_second: 200.0,
+            planned: 4000,
+            started: 760,
+            dropped: 1426,
+            achieved_share: 0.19,
+        };
+        let p = flow_problems(&f);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("1426 of 4000"), "{p:?}");
+        assert!(p[1].contains("760 of 4000"), "{p:?}");
+        let fine = FlowLoad {
+            dropped: 2,
+            started: 3990,
+            achieved_share: 0.9975,
+            ..f
+        };
+        assert!(flow_problems(&fine).is_empty());
+    }
+}
