@@ -15,6 +15,22 @@ use crate::exit::HELP as EXIT_CODES;
 /// The SLO set used when none is named: the Athlete Ally SLOs.
 pub const DEFAULT_SLO_FILE: &str = "slo/athlete-ally.toml";
 
+/// A point in time on the command line: unix seconds or milliseconds, or RFC 3339.
+pub fn parse_time(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<f64>() {
+        // Seconds before the year 2286, else milliseconds.
+        return Ok(if n < 1e10 {
+            (n * 1000.0).round() as u64
+        } else {
+            n.round() as u64
+        });
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.timestamp_millis().max(0) as u64)
+        .map_err(|_| format!("{t:?} is not a time: use unix seconds (1700000000), milliseconds or RFC 3339 (2026-11-27T10:00:00Z)"))
+}
+
 /// Athlete Ally load generator and SLO verifier.
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version, about, after_help = EXIT_CODES, arg_required_else_help = true)]
@@ -49,6 +65,9 @@ pub enum Command {
     Services(ServicesArgs),
     /// Generate the Prometheus recording and alerting rules of an SLO set.
     Rules(RulesArgs),
+    /// Merge the run directories of a distributed run's workers into one run, and judge it.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
 }
 
 /// The services' environment variables, for `loadgen services --help`.
@@ -149,6 +168,62 @@ pub struct RunArgs {
     /// Span export of the embedded services.
     #[command(flatten)]
     pub tracing: TracingArgs,
+    /// Distributed runs: which worker this is.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// One worker of a distributed run (`loadgen run --worker I/N`, or an Indexed Job).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkerArgs {
+    /// Run as worker I of N (0-based): this process takes its share of every flow's
+    /// users and rates, and writes <results>/<run-id>/worker-<I>/.
+    #[arg(long, env = "LOADGEN_WORKER", value_name = "I/N")]
+    pub worker: Option<String>,
+    /// The number of workers, with the index from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job) when --worker is not given.
+    #[arg(long, env = "LOADGEN_WORKERS", value_name = "N")]
+    pub workers: Option<u32>,
+    /// The worker index Kubernetes gives each pod of an Indexed Job.
+    #[arg(long, env = "JOB_COMPLETION_INDEX", value_name = "I", hide = true)]
+    pub job_completion_index: Option<u32>,
+    /// The run id every worker shares [default: <scenario>-<UTC time>, which only
+    /// one process can know: give it to every worker].
+    #[arg(long, env = "LOADGEN_RUN_ID", value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Start the load at this wall-clock time (unix seconds or milliseconds, or
+    /// RFC 3339), so every worker's stages and slices line up; up to an hour ahead.
+    #[arg(long, env = "LOADGEN_START_AT", value_name = "TIME")]
+    pub start_at: Option<String>,
+}
+
+/// `loadgen merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Worker run directories, or one directory holding worker-<I>/ directories.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged run [default: <first directory's parent run>/merged].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How many workers the run had [default: what the workers' summaries say].
+    #[arg(long, env = "LOADGEN_WORKERS", value_name = "N")]
+    pub workers: Option<u32>,
+    /// Wait up to this long for every worker's summary (workers still running).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub wait: std::time::Duration,
+    /// Judge the merged window against this Prometheus [default: the client's view only].
+    #[arg(long, env = "PROMETHEUS_URL", value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// An extra label matcher every query gets (repeat for more).
+    #[arg(long = "matcher", value_name = "LABEL=VALUE")]
+    pub matchers: Vec<String>,
+    /// Jaeger UI base URL: the report links trace ids to it.
+    #[arg(long, env = "JAEGER_UI_URL", value_name = "URL")]
+    pub jaeger_url: Option<String>,
+    /// No progress while waiting.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `loadgen check`.

@@ -1,6 +1,7 @@
 //! Sending one request the way the flows need it: with a W3C `traceparent` (sampled
-//! for a configured share), timed until the whole body has arrived (goose's own
-//! figure stops at the headers), classified, checked and recorded.
+//! for a configured share), timed until the whole body has arrived, both from the
+//! actual send (service time) and from the intended start (response time),
+//! classified, checked and recorded; cancelled by the run's hard stop.
 
 use std::time::Instant;
 
@@ -23,7 +24,6 @@ pub struct Failure {
     pub message: String,
 }
 
-/// A `traceparent` header value and, when sampled, its trace id.
 /// A `traceparent` value (`00-<32 hex trace>-<16 hex span>-<flags>`, 55 bytes, built
 /// without allocating) and, when sampled, its trace id.
 fn traceparent(sample: f64) -> (Traceparent, Option<String>) {
@@ -97,8 +97,10 @@ fn failure_kind(f: crate::http::Failure) -> ErrorKind {
     }
 }
 
-/// Sends `request` as `series`, timing from `from` (the intended start of a paced
-/// iteration) or from now; `check` inspects a 2xx/3xx answer and may reject it.
+/// Sends `request` as `series`, timing from `from` (the intended start of a
+/// scheduled iteration) or from the send; `check` inspects a 2xx/3xx answer and
+/// may reject it. The run's hard stop cancels it: recorded as interrupted, not as
+/// an error.
 pub async fn send<T>(
     ctx: &RunContext,
     hint: usize,
@@ -109,91 +111,72 @@ pub async fn send<T>(
 ) -> Result<T, Failure> {
     let (header, sampled) = traceparent(ctx.trace_sample);
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
+    let ticket = ctx.inflight.start();
     let sent = Instant::now();
-    let start = from.unwrap_or(sent);
-    let timing = || Timing {
+    let start = from.unwrap_or(sent).min(sent);
+    let call = ctx.http.send(crate::http::Call {
+        method: request.method,
+        path: &request.path,
+        bearer: request.bearer,
+        json: request.json,
+        traceparent: header.as_str(),
+    });
+    let result = tokio::select! {
+        r = call => Some(r),
+        _ = ctx.hard_stop.cancelled() => None,
+    };
+    ctx.inflight.end(ticket);
+    let timing = Timing {
         service: sent.elapsed(),
         response: start.elapsed(),
     };
-    let result = ctx
-        .http
-        .send(crate::http::Call {
-            method: request.method,
-            path: &request.path,
-            bearer: request.bearer,
-            json: request.json,
-            traceparent: header.as_str(),
-        })
-        .await;
-    let (status, body) = match result {
-        Ok(r) => (r.status, r.body),
-        Err((kind, message)) => {
-            return Err(record_failure(
-                ctx,
-                hint,
-                series,
-                timing(),
-                None,
-                failure_kind(kind),
-                message,
-                sampled,
-                at_ms,
-            ));
-        }
+    let failed = |status, kind, message| {
+        let trace = sampled.clone().map(|trace_id| Trace { trace_id, at_ms });
+        record_failure(ctx, hint, series, timing, status, kind, message, trace)
     };
-    let latency = timing();
+    let (status, body) = match result {
+        None => {
+            ctx.recorder.request_interrupted(hint, series);
+            return Err(Failure {
+                kind: ErrorKind::Interrupted,
+                status: None,
+                message: "cancelled by the run's stop".into(),
+            });
+        }
+        Some(Ok(r)) => (r.status, r.body),
+        Some(Err((kind, message))) => return Err(failed(None, failure_kind(kind), message)),
+    };
     if status >= 400 {
         let text = String::from_utf8_lossy(&body);
         let message = format!("HTTP {status}: {}", text.trim());
-        return Err(record_failure(
-            ctx,
-            hint,
-            series,
-            latency,
-            Some(status),
-            ErrorKind::of_status(status),
-            message,
-            sampled,
-            at_ms,
-        ));
+        return Err(failed(Some(status), ErrorKind::of_status(status), message));
     }
     let reply = Reply { status, body };
     match check(&reply) {
         Ok(value) => {
             let trace = sampled.map(|trace_id| Trace { trace_id, at_ms });
             ctx.recorder
-                .request(hint, series, latency, Some(status), None, trace);
+                .request(hint, series, timing, Some(status), None, trace);
             Ok(value)
         }
-        Err(message) => Err(record_failure(
-            ctx,
-            hint,
-            series,
-            latency,
-            Some(status),
-            ErrorKind::Body,
-            message,
-            sampled,
-            at_ms,
-        )),
+        Err(message) => Err(failed(Some(status), ErrorKind::Body, message)),
     }
 }
 
+/// Records a failed request and says why it failed.
 #[allow(clippy::too_many_arguments)]
 fn record_failure(
     ctx: &RunContext,
     hint: usize,
     series: Series,
-    latency: Timing,
+    timing: Timing,
     status: Option<u16>,
     kind: ErrorKind,
     message: String,
-    sampled: Option<String>,
-    at_ms: u64,
+    trace: Option<Trace>,
 ) -> Failure {
-    let trace = sampled.map(|trace_id| Trace { trace_id, at_ms });
     ctx.recorder
-        .request(hint, series, latency, status, Some((kind, &message)), trace);
+        .request(hint, series, timing, status, Some((kind, &message)), trace);
     Failure {
         kind,
         status,

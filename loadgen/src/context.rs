@@ -1,81 +1,119 @@
 //! What every virtual user shares during a run: the recorder, the target, the
-//! token source, the pacers, and when to stop.
+//! token source, the run's clock, and how it stops.
 //!
 //! The run ends gracefully: after the planned end no iteration starts
 //! ([`RunContext::accepting`]), and iterations in flight may finish for the
-//! scenario's `graceful_stop` (default 10 s), so a journey begun just before the end
-//! is not counted as abandoned. Goose only lets a user leave between transactions,
-//! so long flows (a plan poll loop, think time) check [`RunContext::stopping`] and
-//! end early past the graceful stop or on Ctrl-C; such iterations count as
-//! interrupted, neither passed nor failed.
+//! scenario's `graceful_stop` (default 10 s), so a journey begun just before the
+//! end is not counted as abandoned. Then the hard stop: sleeps end and requests
+//! in flight are cancelled, recorded as interrupted (neither passed nor failed).
+//! Ctrl-C or SIGTERM is a hard stop at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use rand::Rng;
+use tokio_util::sync::CancellationToken;
 
-use crate::recorder::{Recorder, Series};
+use crate::recorder::Recorder;
 use crate::scenario::ThinkTime;
 use crate::settings::Tokens;
 
-/// Longest single sleep, so a stop is noticed quickly.
-const SLEEP_STEP: Duration = Duration::from_millis(200);
+/// Shards of the in-flight table: a few per core keeps contention low.
+const INFLIGHT_SHARDS: usize = 8;
 
+/// Requests on the wire, for the live view: how many, and since when the oldest.
+#[derive(Default)]
+pub struct InFlight {
+    shards: [Mutex<Vec<(u64, Instant)>>; INFLIGHT_SHARDS],
+    next: AtomicU64,
+}
+
+impl InFlight {
+    /// A request starts; the ticket ends it.
+    pub fn start(&self) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.shards[id as usize % INFLIGHT_SHARDS]
+            .lock()
+            .push((id, Instant::now()));
+        id
+    }
+
+    /// A request ended.
+    pub fn end(&self, id: u64) {
+        let mut shard = self.shards[id as usize % INFLIGHT_SHARDS].lock();
+        if let Some(i) = shard.iter().position(|(x, _)| *x == id) {
+            shard.swap_remove(i);
+        }
+    }
+
+    /// How many are in flight, and the oldest one's age.
+    pub fn snapshot(&self) -> (usize, Duration) {
+        let mut count = 0;
+        let mut oldest: Option<Instant> = None;
+        for shard in &self.shards {
+            let shard = shard.lock();
+            count += shard.len();
+            if let Some(t) = shard.iter().map(|(_, t)| *t).min() {
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        (count, oldest.map(|t| t.elapsed()).unwrap_or_default())
+    }
+}
+
+/// Shared by every virtual user of a run.
 pub struct RunContext {
+    /// Where every measurement goes.
     pub recorder: Arc<Recorder>,
     /// The client every user shares, bound to the target's base URL.
     pub http: crate::http::HttpClient,
+    /// How users get tokens.
     pub tokens: Tokens,
+    /// Share of requests sent with a sampled `traceparent`.
     pub trace_sample: f64,
-    /// Short tag making athlete ids unique to this run.
-    pub run_tag: String,
+    /// A random tag making athlete ids unique to this run (and worker).
+    pub nonce: String,
+    /// When the load started: every executor's clock.
+    pub started: Instant,
     /// When the planned load ends: no iteration starts after it.
     pub deadline: Instant,
     /// When iterations still running are cut short (the deadline plus the graceful stop).
     pub stop_by: Instant,
-    /// One pacer per paced flow, by flow series.
-    pub pacers: Vec<(Series, Pacer)>,
-    /// Set once a stop was asked (see [`RunContext::stop_asked`]).
-    pub stop_asked: std::sync::atomic::AtomicBool,
+    /// Cancelled on Ctrl-C or SIGTERM: nothing new starts.
+    pub stop: CancellationToken,
+    /// Cancelled at `stop_by`, or with `stop`: sleeps end, requests are cancelled.
+    pub hard_stop: CancellationToken,
+    /// Requests on the wire.
+    pub inflight: InFlight,
+}
+
+/// A random run tag: 8 hex digits.
+pub fn nonce() -> String {
+    format!("{:08x}", rand::rng().random::<u32>())
 }
 
 impl RunContext {
     /// Iterations still running must stop now: the graceful stop after the planned
     /// end has passed, or Ctrl-C / SIGTERM.
     pub fn stopping(&self) -> bool {
-        Instant::now() >= self.stop_by || self.stop_asked()
-    }
-
-    /// Ctrl-C or SIGTERM (goose's kill switch), read from a flag the run's clock
-    /// refreshes, so the request path does not take goose's lock.
-    pub fn stop_asked(&self) -> bool {
-        self.stop_asked.load(Ordering::Relaxed)
-    }
-
-    /// Copies goose's kill switch into the flag; called by the run's clock.
-    pub fn refresh_stop(&self) {
-        if goose::is_killswitch_triggered() {
-            self.stop_asked.store(true, Ordering::Relaxed);
-        }
+        self.hard_stop.is_cancelled() || Instant::now() >= self.stop_by
     }
 
     /// A new iteration may start: the planned end has not come, and no stop was asked.
     pub fn accepting(&self) -> bool {
-        Instant::now() < self.deadline && !self.stop_asked()
+        Instant::now() < self.deadline && !self.stop.is_cancelled()
     }
 
-    /// Sleeps until `until`, in short steps; false if the run stopped first.
+    /// Sleeps until `until`; false if the run stopped first.
     pub async fn sleep_until(&self, until: Instant) -> bool {
-        loop {
-            if self.stopping() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            tokio::time::sleep((until - now).min(SLEEP_STEP)).await;
+        if self.stopping() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until.into()) => !self.stopping(),
+            _ = self.hard_stop.cancelled() => false,
         }
     }
 
@@ -89,127 +127,75 @@ impl RunContext {
         self.sleep_until(Instant::now() + wait).await
     }
 
-    pub fn pacer(&self, flow: Series) -> Option<&Pacer> {
-        self.pacers.iter().find(|(s, _)| *s == flow).map(|(_, p)| p)
-    }
-}
-
-/// Open-model pacing: intended start times at a fixed rate, shared by a flow's users.
-///
-/// A free user takes the next intended start; if it lies ahead, the user waits for
-/// it; if it is past by more than the allowed delay, it is dropped (counted) and the
-/// user takes the next one. Latency is measured from the intended start, so a
-/// stalled server shows in the latency instead of being hidden by users waiting
-/// (coordinated omission).
-pub struct Pacer {
-    start: Instant,
-    interval: Duration,
-    next: AtomicU64,
-    max_delay: Duration,
-}
-
-impl Pacer {
-    pub fn new(start: Instant, per_second: f64, max_delay: Duration) -> Pacer {
-        Pacer {
-            start,
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: AtomicU64::new(0),
-            max_delay,
-        }
-    }
-
-    /// The intended start of this user's next iteration, after waiting for it;
-    /// `None` when the run is over.
-    pub async fn next_start(&self, ctx: &RunContext, hint: usize, flow: Series) -> Option<Instant> {
-        loop {
-            if !ctx.accepting() {
-                return None;
+    /// Cancels in-flight work at `stop_by` (the graceful stop's end).
+    pub fn spawn_hard_stop(self: &Arc<Self>) {
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(ctx.stop_by.into()) => {}
+                _ = ctx.stop.cancelled() => {}
             }
-            let slot = self.next.fetch_add(1, Ordering::Relaxed);
-            let intended = self.start + self.interval.mul_f64(slot as f64);
-            if intended >= ctx.deadline {
-                // No more slots in this run: wait for the end, without starting.
-                ctx.sleep_until(ctx.deadline).await;
-                return None;
-            }
-            let now = Instant::now();
-            if intended > now {
-                return ctx.sleep_until(intended).await.then_some(intended);
-            }
-            if now - intended <= self.max_delay {
-                return Some(intended);
-            }
-            ctx.recorder.dropped(hint, flow);
-        }
+            ctx.hard_stop.cancel();
+        });
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
-    fn ctx(deadline: Duration) -> RunContext {
+    /// A context for tests: nothing listens at its target.
+    pub fn ctx(deadline: Duration) -> RunContext {
+        ctx_for("http://127.0.0.1:9", deadline)
+    }
+
+    /// A context for tests driving `url`, planned to end after `deadline`.
+    pub fn ctx_for(url: &str, deadline: Duration) -> RunContext {
+        let recorder = Recorder::new(Duration::from_secs(1), 2, None);
+        let now = recorder.started();
         RunContext {
-            recorder: Recorder::new(Duration::from_secs(1), 1, None),
-            http: crate::http::HttpClient::new(
-                "http://127.0.0.1:9",
-                Duration::from_secs(1),
-                "test",
-            )
-            .unwrap(),
+            recorder,
+            http: crate::http::HttpClient::new(url, Duration::from_secs(5), "test").unwrap(),
             tokens: Tokens::Fixed(String::new()),
             trace_sample: 0.0,
-            run_tag: "t".into(),
-            deadline: Instant::now() + deadline,
-            stop_by: Instant::now() + deadline,
-            pacers: Vec::new(),
-            stop_asked: Default::default(),
+            nonce: "t".into(),
+            started: now,
+            deadline: now + deadline,
+            stop_by: now + deadline,
+            stop: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            inflight: InFlight::default(),
         }
     }
 
     #[tokio::test]
-    async fn late_slots_are_dropped_and_counted() {
+    async fn sleeps_end_at_the_hard_stop() {
         let ctx = ctx(Duration::from_secs(5));
-        // 100/s, started 1 s ago, at most 50 ms late: about 95 slots are too late.
-        let pacer = Pacer::new(
-            Instant::now() - Duration::from_secs(1),
-            100.0,
-            Duration::from_millis(50),
-        );
-        let start = pacer.next_start(&ctx, 0, Series::FlowHealth).await.unwrap();
-        assert!(start.elapsed() <= Duration::from_millis(60));
-        let results = ctx.recorder.finish().unwrap();
-        let dropped = results.get(Series::FlowHealth).dropped;
-        assert!((90..=100).contains(&dropped), "{dropped}");
-    }
-
-    #[tokio::test]
-    async fn future_slots_are_waited_for() {
-        let ctx = ctx(Duration::from_secs(5));
-        let pacer = Pacer::new(
-            Instant::now() + Duration::from_millis(100),
-            10.0,
-            Duration::from_secs(1),
-        );
-        let a = pacer.next_start(&ctx, 0, Series::FlowHealth).await.unwrap();
-        let b = pacer.next_start(&ctx, 0, Series::FlowHealth).await.unwrap();
-        assert_eq!(b - a, Duration::from_millis(100));
-        assert!(Instant::now() >= b);
-    }
-
-    #[tokio::test]
-    async fn no_slot_after_the_deadline() {
-        let ctx = ctx(Duration::from_millis(50));
-        let pacer = Pacer::new(
-            Instant::now() + Duration::from_millis(100),
-            10.0,
-            Duration::from_secs(1),
-        );
+        let stop = ctx.hard_stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stop.cancel();
+        });
+        let t = Instant::now();
         assert!(
-            pacer
-                .next_start(&ctx, 0, Series::FlowHealth)
+            !ctx.sleep_until(Instant::now() + Duration::from_secs(10))
                 .await
-                .is_none()
         );
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(ctx.stopping());
+    }
+
+    #[test]
+    fn in_flight_requests_and_the_oldest() {
+        let f = InFlight::default();
+        let a = f.start();
+        std::thread::sleep(Duration::from_millis(20));
+        let b = f.start();
+        let (n, age) = f.snapshot();
+        assert_eq!(n, 2);
+        assert!(age >= Duration::from_millis(20));
+        f.end(a);
+        f.end(b);
+        assert_eq!(f.snapshot().0, 0);
     }
 }

@@ -16,6 +16,11 @@ pub enum Exit {
     Inconclusive,
 }
 
+/// A setting that cannot be used: exit 2, nothing started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// The exit codes as `--help` shows them.
 pub const HELP: &str = "Exit codes:
   0  every SLO passed

@@ -10,12 +10,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+
+/// User agent of every request.
+pub const USER_AGENT: &str = concat!("athlete-ally-loadgen/", env!("CARGO_PKG_VERSION"));
 
 /// Idle connections kept per host beyond what is in use.
 pub const MAX_IDLE_CONNECTIONS: usize = 256;
@@ -140,7 +143,7 @@ impl HttpClient {
         let mut builder = Request::builder()
             .method(call.method)
             .uri(uri)
-            .header(USER_AGENT, self.user_agent.clone())
+            .header(http::header::USER_AGENT, self.user_agent.clone())
             .header("traceparent", call.traceparent);
         if let Some(token) = call.bearer {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
@@ -186,7 +189,7 @@ impl HttpClient {
     ) -> Result<Response, (Failure, String)> {
         let mut request = client
             .request(call.method, self.url(call.path))
-            .header(USER_AGENT, self.user_agent.clone())
+            .header(http::header::USER_AGENT, self.user_agent.clone())
             .header("traceparent", call.traceparent);
         if let Some(token) = call.bearer {
             request = request.bearer_auth(token);

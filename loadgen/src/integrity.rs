@@ -1,6 +1,7 @@
 //! Run integrity: whether the load happened as planned, before any verdict is
-//! believed. A run stopped early, a paced flow that dropped iterations beyond the
-//! bound or did not reach its planned rate, is invalid: no verdict of it can pass
+//! believed. A run stopped early, an arrival-rate flow that dropped iterations
+//! beyond the bound or did not reach its planned rate, or a generator short of
+//! CPU or late on its own timers ([`crate::generator`]), is invalid: no verdict of it can pass
 //! (exit 3), and only a proven breach still fails it (exit 1).
 //!
 //! Why: with too little load, every SLO can pass without proving anything about
@@ -11,7 +12,7 @@ use reports::summary::{FlowLoad, Integrity, RunSummary};
 
 use crate::exit::Exit;
 use crate::recorder::{Results, Series};
-use crate::scenario::Scenario;
+use crate::scenario::{Executor, Scenario};
 
 /// Iterations dropped above this share of those planned make a run invalid: a
 /// few late slots in thousands are noise, more mean the load was not applied.
@@ -19,20 +20,21 @@ pub const MAX_DROPPED_SHARE: f64 = 0.001;
 /// Iterations started below this share of those planned make a run invalid.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
 
-/// The planned against the achieved load of each paced flow.
+/// The planned against the achieved load of each arrival-rate flow.
 fn flow_loads(scenario: &Scenario, results: &Results) -> Vec<FlowLoad> {
-    let seconds = scenario.duration().as_secs_f64();
     scenario
         .flows
         .iter()
         .filter_map(|f| {
-            let pace = f.pace?;
+            let Executor::Arrival(plan) = &f.executor else {
+                return None;
+            };
             let r = results.get(Series::of_flow(f.name));
-            let planned = (pace.per_second * seconds).floor() as u64;
-            let started = r.completed + r.failed + r.abandoned + r.interrupted;
+            let planned = plan.planned().floor() as u64;
+            let started = r.started_slots;
             Some(FlowLoad {
                 name: f.name.as_str().to_string(),
-                planned_per_second: pace.per_second,
+                planned_per_second: plan.peak_rate(),
                 planned,
                 started,
                 dropped: r.dropped,
@@ -41,6 +43,9 @@ fn flow_loads(scenario: &Scenario, results: &Results) -> Vec<FlowLoad> {
                 } else {
                     1.0
                 },
+                pre_allocated_users: plan.pre_allocated.min(plan.max_users),
+                max_users: plan.max_users,
+                peak_users: r.pool.size,
             })
         })
         .collect()
@@ -78,6 +83,9 @@ fn flow_problems(f: &FlowLoad) -> Vec<String> {
 pub fn check(scenario: &Scenario, results: &Results, summary: &RunSummary) -> Integrity {
     let flows = flow_loads(scenario, results);
     let mut problems: Vec<String> = flows.iter().flat_map(flow_problems).collect();
+    if let Some(g) = summary.generator.as_ref().filter(|g| g.limited) {
+        problems.extend(g.reasons.iter().cloned());
+    }
     if summary.interrupted {
         problems.insert(
             0,
@@ -134,6 +142,7 @@ mod tests {
             started: 760,
             dropped: 1426,
             achieved_share: 0.19,
+            ..FlowLoad::default()
         };
         let p = flow_problems(&f);
         assert_eq!(p.len(), 2, "{p:?}");

@@ -8,18 +8,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use reports::summary::{self, RunSummary, Timeline};
 
-use crate::context::{Pacer, RunContext};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::RunContext;
 use crate::exit::Exit;
+use crate::generator::CpuClock;
 use crate::judge::{Judge, LoadedSlo};
 use crate::monitor::Monitor;
-use crate::recorder::{Recorder, Results, Series};
+use crate::recorder::{Recorder, Results};
 use crate::scenario::Scenario;
 use crate::settings::Settings;
+use crate::signals::{LastResort, Stopper};
 use crate::target::RunningTarget;
 
 /// Shards of the recorder: a few per core keeps contention low.
@@ -37,6 +42,13 @@ pub struct Checked {
     pub baseline: Option<RunSummary>,
 }
 
+/// A run's id and directory.
+#[derive(Debug, Clone)]
+struct RunFiles {
+    id: String,
+    dir: PathBuf,
+}
+
 /// A run's outcome: where its results are and how the process exits.
 pub struct Outcome {
     /// The run directory.
@@ -45,33 +57,65 @@ pub struct Outcome {
     pub exit: Exit,
 }
 
-/// A new run directory `<results>/<scenario>-<UTC time>`.
-fn run_dir(results: &Path, scenario: &str) -> anyhow::Result<(String, PathBuf)> {
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    let mut id = format!("{scenario}-{stamp}");
-    let mut n = 1;
-    while results.join(&id).exists() {
-        n += 1;
-        id = format!("{scenario}-{stamp}-{n}");
-    }
-    let dir = results.join(&id);
+/// A new run directory: `<results>/<scenario>-<UTC time>`, or `<results>/<run id>`
+/// when one is given, and `<results>/<run id>/worker-<I>` for a worker.
+fn run_dir(settings: &Settings, scenario: &str) -> anyhow::Result<(String, PathBuf)> {
+    let results = &settings.results;
+    let (id, dir) = match (&settings.run_id, &settings.worker) {
+        (Some(id), Some(w)) => {
+            let dir = results.join(id).join(w.dir_name());
+            anyhow::ensure!(
+                !dir.join(summary::SUMMARY_FILE).exists(),
+                "{} already holds a finished run: is another worker {}/{} running with run id {id}? Give each worker its own index, and each run its own id",
+                dir.display(),
+                w.index,
+                w.count
+            );
+            (id.clone(), dir)
+        }
+        (Some(id), None) => (id.clone(), fresh(results, id)),
+        (None, _) => {
+            let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+            let id = fresh_name(results, &format!("{scenario}-{stamp}"));
+            (id.clone(), results.join(id))
+        }
+    };
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
     Ok((id, dir))
 }
 
-/// Stops the attack on SIGTERM (Ctrl-C is goose's own handler).
-fn watch_sigterm(reason: Arc<parking_lot::Mutex<Option<String>>>) {
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            && term.recv().await.is_some()
-        {
-            *reason.lock() = Some("SIGTERM received".to_string());
-            crate::attack::stop("SIGTERM received");
-        }
-    });
+/// `base`, or `base-2`, `base-3`, ... : the first name not taken in `results`.
+fn fresh_name(results: &Path, base: &str) -> String {
+    let mut id = base.to_string();
+    let mut n = 1;
+    while results.join(&id).exists() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
+
+fn fresh(results: &Path, id: &str) -> PathBuf {
+    results.join(fresh_name(results, id))
+}
+
+/// Waits for `--start-at` (or a stop); says how long.
+async fn wait_for_start(settings: &Settings, stopper: &Stopper) -> bool {
+    let Some(at) = settings.start_at else {
+        return true;
+    };
+    let wait = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    eprintln!(
+        "waiting {:.1} s for the common start (--start-at)",
+        wait.as_secs_f64()
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stopper.stop.cancelled() => false,
+    }
 }
 
 /// What the load step hands on.
@@ -82,65 +126,102 @@ struct Driven {
     end_ms: u64,
     length: Duration,
     stop: Option<String>,
+    /// CPU seconds the generator used.
+    cpu_seconds: f64,
 }
 
-/// Step 3: drives the flows to the end of the load shape (or Ctrl-C / SIGTERM),
-/// recording every request.
+/// Step 3: drives the flows to the end of their shapes (or Ctrl-C / SIGTERM),
+/// recording every request, with the generator watching itself.
 async fn drive(
     checked: &Checked,
     target: &RunningTarget,
     judge: &Judge,
-    run_id: &str,
-    dir: &Path,
+    run: &RunFiles,
+    stopper: &Arc<Stopper>,
 ) -> anyhow::Result<Driven> {
     let scenario = &checked.scenario;
     let start_system = SystemTime::now();
     let log = reports::hdr::LogWriter::create(
-        &dir.join(summary::INTERVAL_LOG_FILE),
+        &run.dir.join(summary::INTERVAL_LOG_FILE),
         start_system,
         &format!(
             "athlete-ally loadgen: {} ({}), microseconds",
-            scenario.name, run_id
+            scenario.name, run.id
         ),
     )?;
     let recorder = Recorder::new(scenario.slice, RECORDER_SHARDS, Some(log));
-    let started = recorder.started();
     judge.started(recorder.start_unix_ms(), scenario);
-    let ctx = Arc::new(context(checked, target, recorder.clone(), started, run_id)?);
-    let stop_reason = Arc::new(parking_lot::Mutex::new(None));
-    watch_sigterm(stop_reason.clone());
-    let monitor = Monitor::spawn(
+    let ctx = Arc::new(context(checked, target, recorder.clone(), stopper)?);
+    let cpu = Arc::new(Mutex::new(CpuClock::new(target.embedded_cpu())));
+    stopper.set_last_resort(last_resort(
+        checked,
+        target,
+        run,
         recorder.clone(),
+        start_system,
+    ));
+    let monitor = Monitor::spawn(
+        ctx.clone(),
+        cpu.clone(),
         scenario.stages.clone(),
+        scenario.duration(),
         checked.settings.quiet,
     );
-    let stop_watch = {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            loop {
-                ctx.refresh_stop();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
-    let attack = crate::attack::run(ctx.clone(), scenario, &target.base_url).await;
-    let ended = Instant::now();
-    stop_watch.abort();
+    let probe = crate::generator::spawn_probe(ctx.clone());
+    let phase = checked.settings.worker.map_or(0.0, |w| w.phase());
+    crate::engine::run(ctx.clone(), scenario, phase).await;
+    let length = ctx.started.elapsed();
+    ctx.hard_stop.cancel();
+    let _ = probe.await;
     monitor.stop().await;
-    let results = recorder.finish()?;
-    let mut stop = stop_reason.lock().clone();
-    if let Err(e) = &attack {
-        stop = Some(format!("the load engine stopped: {e}"));
-    } else if goose::is_killswitch_triggered() && stop.is_none() {
-        stop = Some("Ctrl-C".to_string());
-    }
+    let results = recorder.finish(crate::generator::probe(&ctx, &cpu))?;
+    let cpu_seconds = cpu.lock().used();
     Ok(Driven {
         results,
         start_system,
         start_ms: recorder.start_unix_ms(),
-        end_ms: recorder.start_unix_ms() + (ended - started).as_millis() as u64,
-        length: ended - started,
-        stop,
+        end_ms: recorder.start_unix_ms() + length.as_millis() as u64,
+        length,
+        stop: stopper.reason(),
+        cpu_seconds,
+    })
+}
+
+/// What a second Ctrl-C writes during the load: the interval log flushed, the
+/// timeline and a summary marked interrupted.
+fn last_resort(
+    checked: &Checked,
+    target: &RunningTarget,
+    run: &RunFiles,
+    recorder: Arc<Recorder>,
+    start_system: SystemTime,
+) -> LastResort {
+    let scenario = checked.scenario.clone();
+    let info = crate::summary::target_info(target, checked.settings.jaeger_url.clone());
+    let run = run.clone();
+    Box::new(move || {
+        let Ok(results) = recorder.finish(Default::default()) else {
+            return;
+        };
+        let start_ms = recorder.start_unix_ms();
+        let length = recorder.started().elapsed();
+        let summary = crate::summary::build(&crate::summary::Finished {
+            run_id: &run.id,
+            scenario: &scenario,
+            target: info,
+            results: &results,
+            start_ms,
+            end_ms: start_ms + length.as_millis() as u64,
+            stop: Some("stopped twice: written at once, not judged".to_string()),
+        });
+        let _ = crate::summary::write_total_log(&run.dir, &results, start_system, length);
+        let _ = Timeline {
+            slice_seconds: scenario.slice.as_secs_f64(),
+            slices: results.timeline.clone(),
+        }
+        .write(&run.dir);
+        let _ = summary.write(&run.dir);
+        eprintln!("results (not judged): {}", run.dir.display());
     })
 }
 
@@ -149,37 +230,31 @@ fn context(
     checked: &Checked,
     target: &RunningTarget,
     recorder: Arc<Recorder>,
-    started: Instant,
-    run_id: &str,
+    stopper: &Stopper,
 ) -> anyhow::Result<RunContext> {
     let scenario = &checked.scenario;
+    let started = recorder.started();
     let deadline = started + scenario.duration();
-    let pacers = scenario
-        .flows
-        .iter()
-        .filter_map(|f| {
-            let pace = f.pace?;
-            Some((
-                Series::of_flow(f.name),
-                Pacer::new(started, pace.per_second, pace.max_start_delay),
-            ))
-        })
-        .collect();
     Ok(RunContext {
-        recorder,
         http: crate::http::HttpClient::new(
             &target.base_url,
             scenario.request_timeout,
-            crate::attack::USER_AGENT,
+            crate::http::USER_AGENT,
         )
         .map_err(anyhow::Error::msg)?,
+        recorder,
         tokens: checked.settings.tokens.clone(),
         trace_sample: scenario.trace_sample,
-        run_tag: run_id.rsplit('-').next().unwrap_or("run").to_string(),
+        nonce: match checked.settings.worker {
+            Some(w) => format!("{}w{}", crate::context::nonce(), w.index),
+            None => crate::context::nonce(),
+        },
+        started,
         deadline,
         stop_by: deadline + scenario.graceful_stop,
-        pacers,
-        stop_asked: Default::default(),
+        stop: stopper.stop.clone(),
+        hard_stop: CancellationToken::new(),
+        inflight: Default::default(),
     })
 }
 
@@ -187,20 +262,27 @@ fn context(
 fn record(
     checked: &Checked,
     target: &RunningTarget,
-    run_id: &str,
-    dir: &Path,
+    run: &RunFiles,
     d: &Driven,
 ) -> anyhow::Result<RunSummary> {
-    let summary = crate::summary::build(&crate::summary::Finished {
-        run_id,
+    let dir = &run.dir;
+    let mut summary = crate::summary::build(&crate::summary::Finished {
+        run_id: &run.id,
         scenario: &checked.scenario,
-        target,
-        jaeger_url: checked.settings.jaeger_url.clone(),
+        target: crate::summary::target_info(target, checked.settings.jaeger_url.clone()),
         results: &d.results,
         start_ms: d.start_ms,
         end_ms: d.end_ms,
         stop: d.stop.clone(),
     });
+    summary.generator = Some(crate::generator::health(&d.results, d.cpu_seconds));
+    summary.worker = checked
+        .settings
+        .worker
+        .map(|w| reports::summary::WorkerPlace {
+            index: w.index,
+            count: w.count,
+        });
     crate::summary::write_total_log(dir, &d.results, d.start_system, d.length)?;
     Timeline {
         slice_seconds: checked.scenario.slice.as_secs_f64(),
@@ -215,11 +297,20 @@ fn record(
 /// Runs a checked scenario to its end and writes its run directory.
 pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     // Step 2: the run directory and the target.
-    let (run_id, dir) = run_dir(&checked.settings.results, &checked.scenario.name)?;
+    let (run_id, dir) = run_dir(&checked.settings, &checked.scenario.name)?;
+    let run = RunFiles {
+        id: run_id.clone(),
+        dir: dir.clone(),
+    };
     std::fs::write(dir.join(summary::SCENARIO_FILE), &checked.scenario.text)?;
     std::fs::write(dir.join(summary::SLO_FILE), &checked.slo.text)?;
     eprintln!("run {run_id}: results in {}", dir.display());
-    let target = match RunningTarget::start(&checked.settings.target).await {
+    let stopper = Stopper::spawn();
+    let started = tokio::select! {
+        t = RunningTarget::start(&checked.settings.target) => t.map_err(|e| e.to_string()),
+        _ = stopper.stop.cancelled() => Err("stopped before the load started".to_string()),
+    };
+    let target = match started {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -231,12 +322,22 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     };
     eprintln!("target: {} ({})", target.base_url, target.kind);
     let mut judge = prepare_judge(&checked, &target, &dir).await;
+    if !wait_for_start(&checked.settings, &stopper).await {
+        eprintln!("stopped before the common start: nothing ran");
+        target.stop().await;
+        judge.finish().await;
+        return Ok(Outcome {
+            run_dir: dir,
+            exit: Exit::Inconclusive,
+        });
+    }
     // Steps 3 and 4: the load, and its record.
-    let driven = drive(&checked, &target, &judge, &run_id, &dir).await?;
+    let driven = drive(&checked, &target, &judge, &run, &stopper).await?;
     if let Some(reason) = &driven.stop {
         eprintln!("stopped early: {reason}; writing the results gathered so far");
     }
-    let mut run_summary = record(&checked, &target, &run_id, &dir, &driven)?;
+    let mut run_summary = record(&checked, &target, &run, &driven)?;
+    stopper.set_last_resort(rewrite_interrupted(&run, &run_summary));
     // Step 5: the verdicts (the embedded source scrapes the target after the run).
     let client = crate::judge::client::client_data(&driven.results);
     let verdicts = judge
@@ -265,6 +366,22 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     )?;
     eprintln!("results: {}  (exit {})", dir.display(), exit.code());
     Ok(Outcome { run_dir: dir, exit })
+}
+
+/// What a second Ctrl-C writes after the load: the summary already written,
+/// marked interrupted.
+fn rewrite_interrupted(run: &RunFiles, summary: &RunSummary) -> LastResort {
+    let mut summary = summary.clone();
+    let dir = run.dir.clone();
+    Box::new(move || {
+        summary.interrupted = true;
+        summary
+            .stop_reason
+            .get_or_insert_with(|| "stopped twice while judging: not judged".to_string());
+        summary.exit_code = Exit::Inconclusive.code();
+        let _ = summary.write(&dir);
+        eprintln!("results (not judged): {}", dir.display());
+    })
 }
 
 /// Chooses the verdicts' source and starts it before the load.

@@ -7,12 +7,17 @@
 //! The main job (`loadgen run`, [`job`]), in the order data flows through it:
 //! - `scenario`: scenario files, checked before anything starts.
 //! - `target`: the embedded reference services, or a deployment by URL.
-//! - `attack` and `flows`: goose drives the onboarding, plans and health flows;
-//!   `context`: what virtual users share (pacing, the stop signal); `client`: one
-//!   request, timed to the last byte, traced, checked, recorded; `http`: the pooled
-//!   HTTP client every user shares.
-//! - `recorder`: HDR histograms per request and flow, per time slice, bounded memory;
-//!   `monitor`: the run's clock and live progress.
+//! - `engine`: each flow's executor (closed model, constant or ramping arrival
+//!   rate with an elastic pool of users); `user`: a virtual user and its token,
+//!   renewed before it expires; `flows`: the
+//!   onboarding, plans and health journeys; `context`: what virtual users share
+//!   (the clock, the stop); `client`: one request, timed to the last byte both
+//!   from the send and from the intended start, traced, checked, recorded; `http`:
+//!   the pooled HTTP client every user shares.
+//! - `recorder`: HDR histograms per request and flow, per fixed time slice,
+//!   bounded memory; `monitor`: emits the slices and shows live progress;
+//!   `generator`: the generator's own CPU share and timer lag; `signals`: Ctrl-C
+//!   and SIGTERM (the first stops and judges, the second writes and exits).
 //! - `summary`: the run's summary built from what was recorded; `printer`: the
 //!   terminal tables.
 //! - `integrity`: whether the load happened as planned (an invalid run never passes);
@@ -22,22 +27,27 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-mod attack;
 pub mod cli;
 mod client;
 pub mod commands;
 mod context;
+mod engine;
 pub mod exit;
 mod flows;
+mod generator;
 mod http;
 mod integrity;
 pub mod job;
 mod judge;
+mod merge;
 mod monitor;
 mod printer;
 mod recorder;
 mod report;
 mod scenario;
 pub mod settings;
+mod signals;
 mod summary;
 mod target;
+mod user;
+mod worker;

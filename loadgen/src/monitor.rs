@@ -1,5 +1,7 @@
-//! The run's clock: closes a recorder slice every slice interval and shows progress
-//! (elapsed and remaining, current stage, users, req/s, error rate, current p95).
+//! The run's clock: emits the recorder's slices as they end, with the generator's
+//! own probe (CPU share, requests in flight), and shows progress (elapsed and
+//! remaining, current stage, users, req/s, error rate, p95, requests in flight
+//! and the oldest one's age, so a stalled target shows at once).
 //!
 //! On a terminal the progress is an indicatif bar; otherwise (CI logs) a plain line
 //! every five seconds.
@@ -12,7 +14,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::recorder::{Live, Recorder};
+use parking_lot::Mutex;
+
+use crate::context::RunContext;
+use crate::generator::CpuClock;
+use crate::recorder::Live;
 use crate::scenario::Stage;
 
 /// Plain progress lines are this far apart when stderr is not a terminal.
@@ -35,21 +41,43 @@ pub fn stage_at(stages: &[Stage], elapsed: Duration) -> &str {
     "stopping"
 }
 
+/// A slice is emitted this long after it ends, so events at its very end are in.
+const COLLECT_AFTER: Duration = Duration::from_millis(5);
+
 fn line(live: &Live, stage: &str) -> String {
+    let cpu = live
+        .cpu_share
+        .map(|c| {
+            format!(
+                " | cpu {:.0}% lag {:.0} ms",
+                c * 100.0,
+                live.scheduler_lag_ms
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "{stage} | users {} | {:.0} req/s | errors {:.2}% | p95 {:.1} ms | requests {} | dropped {}",
+        "{stage} | users {} | {:.0} req/s | errors {:.2}% | p95 {:.1} ms | in flight {} (oldest {:.1} s) | requests {} | dropped {}{cpu}",
         live.users,
         live.requests_per_second,
         live.error_rate * 100.0,
         live.p95_ms,
+        live.in_flight,
+        live.oldest_ms / 1000.0,
         live.total_requests,
         live.dropped
     )
 }
 
 impl Monitor {
-    pub fn spawn(recorder: Arc<Recorder>, stages: Vec<Stage>, quiet: bool) -> Monitor {
-        let total: Duration = stages.iter().map(|s| s.duration).sum();
+    /// Starts the clock of the run of `ctx`, `total` long, with `stages` named.
+    pub fn spawn(
+        ctx: Arc<RunContext>,
+        cpu: Arc<Mutex<CpuClock>>,
+        stages: Vec<Stage>,
+        total: Duration,
+        quiet: bool,
+    ) -> Monitor {
+        let recorder = ctx.recorder.clone();
         let (stop_tx, mut stop_rx) = oneshot::channel();
         let terminal = std::io::stderr().is_terminal() && !quiet;
         let task = tokio::spawn(async move {
@@ -67,17 +95,16 @@ impl Monitor {
                 );
                 bar
             });
-            let mut tick = tokio::time::interval_at(
-                tokio::time::Instant::now() + recorder.slice(),
-                recorder.slice(),
-            );
+            let first = recorder.started() + recorder.slice() + COLLECT_AFTER;
+            let mut tick = tokio::time::interval_at(first.into(), recorder.slice());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             let mut last_plain = Duration::ZERO;
             loop {
                 tokio::select! {
                     _ = &mut stop_rx => break,
                     _ = tick.tick() => {}
                 }
-                recorder.collect();
+                recorder.collect(crate::generator::probe(&ctx, &cpu));
                 let live = recorder.live();
                 let stage = stage_at(&stages, live.elapsed);
                 match &bar {

@@ -37,17 +37,29 @@ fn headline(s: &RunSummary) -> String {
     )
 }
 
+/// Successful requests: response time (from the intended start) and service
+/// time (from the actual send: what the server saw) side by side.
 fn requests_table(s: &RunSummary, out: &mut String) {
     let _ = writeln!(
         out,
-        "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "request (ms)", "count", "errors", "p50", "p90", "p95", "p99", "p99.9", "max"
+        "\n{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "request (ms)",
+        "count",
+        "errors",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
+        "svc p95",
+        "svc p99"
     );
     for r in s.requests.iter().filter(|r| r.count > 0) {
         let l = &r.latency_ms;
         let _ = writeln!(
             out,
-            "{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<20} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             r.name,
             r.count,
             r.errors,
@@ -56,9 +68,15 @@ fn requests_table(s: &RunSummary, out: &mut String) {
             ms(l.p95),
             ms(l.p99),
             ms(l.p999),
-            ms(l.max)
+            ms(l.max),
+            ms(r.service_ms.p95),
+            ms(r.service_ms.p99)
         );
     }
+    let _ = writeln!(
+        out,
+        "(p50..max: response time from the intended start; svc: service time from the actual send; errors' times kept apart)"
+    );
 }
 
 fn flows_table(s: &RunSummary, out: &mut String) {
@@ -114,7 +132,24 @@ pub fn summary_tables(s: &RunSummary) -> String {
     requests_table(s, &mut out);
     flows_table(s, &mut out);
     errors_table(s, &mut out);
+    generator_line(s, &mut out);
     out
+}
+
+/// The generator's own health, one line.
+fn generator_line(s: &RunSummary, out: &mut String) {
+    let Some(g) = &s.generator else { return };
+    let _ = writeln!(
+        out,
+        "\ngenerator: cpu {:.0}% of {} cores (max {:.0}%), {:.0} us cpu/request, timer lag p99 {:.1} ms (max {:.1} ms){}",
+        g.cpu_share_mean * 100.0,
+        s.environment.cpus,
+        g.cpu_share_max * 100.0,
+        g.cpu_us_per_request,
+        g.scheduler_lag_p99_ms,
+        g.scheduler_lag_max_ms,
+        if g.limited { ": LIMITED the run" } else { "" }
+    );
 }
 
 /// Whether the load happened as planned, and what went wrong.
@@ -123,13 +158,16 @@ pub fn integrity(i: &reports::summary::Integrity) -> String {
     for f in &i.flows {
         let _ = writeln!(
             out,
-            "\n  load {:<11} planned {:.1}/s: {} of {} iterations started ({:.1}%), {} dropped",
+            "\n  load {:<11} planned {:.1}/s at peak: {} of {} iterations started ({:.1}%), {} dropped; users {} pre-allocated, {} at most, {} used",
             f.name,
             f.planned_per_second,
             f.started,
             f.planned,
             f.achieved_share * 100.0,
-            f.dropped
+            f.dropped,
+            f.pre_allocated_users,
+            f.max_users,
+            f.peak_users
         );
     }
     if i.valid {
@@ -139,6 +177,33 @@ pub fn integrity(i: &reports::summary::Integrity) -> String {
         for p in &i.problems {
             let _ = writeln!(out, "  - {p}");
         }
+    }
+    out
+}
+
+/// The workers of a merged run, one line each.
+pub fn workers(runs: &[reports::summary::WorkerRun]) -> String {
+    let mut out = String::new();
+    if !runs.is_empty() {
+        let _ = writeln!(out, "\nworkers");
+    }
+    for w in runs {
+        let health = w.generator.as_ref().map_or(String::new(), |g| {
+            format!(
+                ", cpu {:.0}%, timer lag p99 {:.1} ms{}",
+                g.cpu_share_mean * 100.0,
+                g.scheduler_lag_p99_ms,
+                if g.limited { " (LIMITED)" } else { "" }
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  worker {:<3} {:<11} {:>9} requests{health}{}",
+            w.index,
+            w.status,
+            w.requests,
+            w.dir.as_deref().map_or(String::new(), |d| format!("  {d}"))
+        );
     }
     out
 }

@@ -12,8 +12,11 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use reports::baseline::Margins;
 
-use crate::cli::{RunArgs, TracingArgs};
+use std::time::SystemTime;
+
+use crate::cli::{RunArgs, TracingArgs, WorkerArgs};
 use crate::scenario::{DEFAULT_TOKEN_PATH, Scenario, Target, UrlTarget};
+use crate::worker::Worker;
 
 /// Results directory when neither flag, environment nor scenario names one.
 pub const DEFAULT_RESULTS: &str = "results";
@@ -93,6 +96,8 @@ pub struct RunInputs {
     pub margins: Margins,
     /// `--fail-on-regression`.
     pub fail_on_regression: bool,
+    /// `--worker`, `--workers`, `--run-id`, `--start-at` (and their variables).
+    pub worker: WorkerArgs,
 }
 
 impl RunInputs {
@@ -111,6 +116,7 @@ impl RunInputs {
             baseline: args.baseline.clone(),
             margins: args.margins.margins(),
             fail_on_regression: args.fail_on_regression,
+            worker: args.worker.clone(),
         }
     }
 }
@@ -165,12 +171,15 @@ pub struct Settings {
     pub margins: Margins,
     /// Exit 1 on a regression.
     pub fail_on_regression: bool,
+    /// This process's place in a distributed run; `None` for a lone run.
+    pub worker: Option<Worker>,
+    /// The run id given (every worker of a distributed run shares it).
+    pub run_id: Option<String>,
+    /// When the load starts (a barrier every worker waits for); `None`: at once.
+    pub start_at: Option<SystemTime>,
 }
 
-/// A setting that cannot be used: exit 2, nothing started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::exit::UsageError;
 
 fn http_url(flag: &str, value: &Option<String>) -> Result<(), UsageError> {
     match value {
@@ -209,7 +218,7 @@ impl Settings {
             ),
             None => (scenario.target.clone(), file_tokens(file_url)),
         };
-        Ok(Settings {
+        let settings = Settings {
             results: inputs
                 .results
                 .clone()
@@ -224,7 +233,40 @@ impl Settings {
             baseline: inputs.baseline.clone(),
             margins: inputs.margins,
             fail_on_regression: inputs.fail_on_regression,
-        })
+            worker: Worker::resolve(&inputs.worker)?,
+            run_id: run_id(&inputs.worker)?,
+            start_at: inputs
+                .worker
+                .start_at
+                .as_deref()
+                .map(|t| crate::worker::start_at(t, SystemTime::now()))
+                .transpose()?,
+        };
+        if let (Some(w), None) = (&settings.worker, &settings.run_id) {
+            return Err(UsageError(format!(
+                "worker {}/{} has no run id: give every worker the same --run-id (or LOADGEN_RUN_ID), so their results land in one run",
+                w.index, w.count
+            )));
+        }
+        Ok(settings)
+    }
+}
+
+/// `--run-id`: a directory name (letters, digits, `-`, `_`, `.`).
+fn run_id(w: &WorkerArgs) -> Result<Option<String>, UsageError> {
+    match &w.run_id {
+        Some(id)
+            if id.is_empty()
+                || id.starts_with('.')
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
+        {
+            Err(UsageError(format!(
+                "--run-id {id:?} is not a directory name: use letters, digits, '-', '_' and '.'"
+            )))
+        }
+        other => Ok(other.clone()),
     }
 }
 

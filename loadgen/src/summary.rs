@@ -13,7 +13,7 @@ use slo::evaluate::Windows;
 use slo::verdict::Window;
 
 use crate::exit::Exit;
-use crate::recorder::Results;
+use crate::recorder::{Measure, Results};
 use crate::scenario::Scenario;
 use crate::target::RunningTarget;
 
@@ -39,6 +39,11 @@ pub fn environment() -> Environment {
     }
 }
 
+/// Percentiles of a histogram that holds anything.
+fn some_percentiles(h: &hdrhistogram::Histogram<u64>) -> Option<Percentiles> {
+    (!h.is_empty()).then(|| Percentiles::of(h))
+}
+
 /// Turns the recorder's results into the summary's tables.
 pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<ErrorStats>) {
     let mut requests = Vec::new();
@@ -57,8 +62,11 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
                 dropped: r.dropped,
                 interrupted: r.interrupted,
                 latency_ms: Percentiles::of(&r.histogram),
+                service_ms: Percentiles::of(&r.service),
+                failed_ms: some_percentiles(&r.failed_histogram),
+                schedule_lag_ms: some_percentiles(&r.lag),
             });
-        } else if r.requests > 0 {
+        } else if r.requests + r.interrupted > 0 {
             requests.push(RequestStats {
                 name: r.series.name().to_string(),
                 flow: r.series.flow().to_string(),
@@ -66,6 +74,9 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
                 errors: r.errors,
                 status_classes: r.classes.clone(),
                 latency_ms: Percentiles::of(&r.histogram),
+                service_ms: Percentiles::of(&r.service),
+                failed_ms: some_percentiles(&r.failed_service),
+                interrupted: r.interrupted,
             });
         }
     }
@@ -135,6 +146,16 @@ pub fn windows(s: &RunSummary) -> Windows {
     }
 }
 
+/// The summary's account of the target.
+pub fn target_info(target: &RunningTarget, jaeger_url: Option<String>) -> TargetInfo {
+    TargetInfo {
+        kind: target.kind.to_string(),
+        base_url: target.base_url.clone(),
+        metrics: target.metrics.clone(),
+        jaeger_url,
+    }
+}
+
 /// A finished run, as the summary needs it.
 pub struct Finished<'a> {
     /// Its id.
@@ -142,9 +163,7 @@ pub struct Finished<'a> {
     /// What ran.
     pub scenario: &'a Scenario,
     /// What it ran against.
-    pub target: &'a RunningTarget,
-    /// Jaeger UI for trace links.
-    pub jaeger_url: Option<String>,
+    pub target: TargetInfo,
     /// Everything recorded.
     pub results: &'a Results,
     /// The run's window, unix ms.
@@ -173,12 +192,7 @@ pub fn build(f: &Finished) -> RunSummary {
         scenario: f.scenario.name.clone(),
         description: f.scenario.description.clone(),
         scenario_file: f.scenario.path.display().to_string(),
-        target: TargetInfo {
-            kind: f.target.kind.to_string(),
-            base_url: f.target.base_url.clone(),
-            metrics: f.target.metrics.clone(),
-            jaeger_url: f.jaeger_url.clone(),
-        },
+        target: f.target.clone(),
         environment: environment(),
         start_ms: f.start_ms,
         end_ms: f.end_ms,
@@ -202,29 +216,41 @@ pub fn build(f: &Finished) -> RunSummary {
         errors,
         slowest,
         integrity: None,
+        generator: None,
+        worker: None,
+        workers: Vec::new(),
         verdicts: None,
         exit_code: Exit::Inconclusive.code(),
     }
 }
 
-/// Writes the whole-run histograms, one interval per tag.
+/// Writes the whole-run histograms, one interval per series and measure (the
+/// interval log's tags: `req.`, `svc.req.`, `failed.req.`, `lag.flow.`, ...).
 pub fn write_total_log(
     dir: &Path,
     results: &Results,
     start: SystemTime,
     length: Duration,
 ) -> std::io::Result<()> {
-    let intervals: Vec<reports::hdr::Interval> = results
-        .series
-        .iter()
-        .filter(|r| !r.histogram.is_empty())
-        .map(|r| reports::hdr::Interval {
-            tag: Some(r.series.tag()),
-            start: Duration::ZERO,
-            duration: length,
-            histogram: r.histogram.clone(),
-        })
-        .collect();
+    let mut intervals = Vec::new();
+    for r in &results.series {
+        let measures = [
+            (Measure::Response, &r.histogram),
+            (Measure::Service, &r.service),
+            (Measure::Failed, &r.failed_histogram),
+            (Measure::FailedService, &r.failed_service),
+            (Measure::Open, &r.open),
+            (Measure::Lag, &r.lag),
+        ];
+        for (m, h) in measures.into_iter().filter(|(_, h)| !h.is_empty()) {
+            intervals.push(reports::hdr::Interval {
+                tag: Some(r.series.measure_tag(m)),
+                start: Duration::ZERO,
+                duration: length,
+                histogram: h.clone(),
+            });
+        }
+    }
     reports::hdr::write_log(
         &dir.join(summary::TOTAL_LOG_FILE),
         start,

@@ -111,6 +111,16 @@ impl RunningTarget {
         })
     }
 
+    /// A reader of the CPU seconds the embedded services' own runtimes used, to be
+    /// told apart from the generator's (`None` for a URL target).
+    pub fn embedded_cpu(&self) -> Option<Box<dyn Fn() -> f64 + Send + Sync>> {
+        #[cfg(feature = "embedded")]
+        if let Some(s) = &self.services {
+            return Some(Box::new(s.cpu_reader()));
+        }
+        None
+    }
+
     /// Stops the embedded services (gracefully); nothing for a URL target.
     pub async fn stop(self) {
         #[cfg(feature = "embedded")]

@@ -4,10 +4,11 @@
 //!
 //! Values are microseconds. [`LogWriter`] streams intervals to a file from its own
 //! thread as the run goes (memory stays bounded however long the run);
-//! [`read_log`] reads a log back and [`merge_by_tag`] adds up its intervals.
+//! each interval reaches the file when it is written, so a process killed mid-run
+//! leaves a valid log up to its last slice; [`read_log`] reads a log back and [`merge_by_tag`] adds up its intervals.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
+use std::io::{LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -66,7 +67,9 @@ impl LogWriter {
         let thread = std::thread::Builder::new()
             .name("hdr-log".into())
             .spawn(move || {
-                let mut out = BufWriter::new(file);
+                // A line per interval, written as it comes: a worker killed mid-run
+                // loses at most the slice it was writing.
+                let mut out = LineWriter::with_capacity(1 << 20, file);
                 let mut serializer = V2DeflateSerializer::new();
                 {
                     let mut writer = IntervalLogWriterBuilder::new()
@@ -149,12 +152,24 @@ pub fn write_log(
 
 /// Reads every interval of a log.
 pub fn read_log(path: &Path) -> std::io::Result<Vec<Interval>> {
-    let bytes = std::fs::read(path)?;
+    read_log_with_start(path).map(|(_, intervals)| intervals)
+}
+
+/// Reads a log's start time (`#[StartTime: ...]`) and every complete interval:
+/// a line cut short by a process killed while writing it is left out.
+pub fn read_log_with_start(path: &Path) -> std::io::Result<(Option<SystemTime>, Vec<Interval>)> {
+    let mut bytes = std::fs::read(path)?;
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(complete);
     let mut deserializer = Deserializer::new();
     let mut intervals = Vec::new();
+    let mut start = None;
     for entry in IntervalLogIterator::new(&bytes) {
         let entry =
             entry.map_err(|e| std::io::Error::other(format!("{}: {e:?}", path.display())))?;
+        if let LogEntry::StartTime(t) = entry {
+            start = Some(std::time::UNIX_EPOCH + t);
+        }
         if let LogEntry::Interval(h) = entry {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(h.encoded_histogram())
@@ -170,7 +185,7 @@ pub fn read_log(path: &Path) -> std::io::Result<Vec<Interval>> {
             });
         }
     }
-    Ok(intervals)
+    Ok((start, intervals))
 }
 
 /// Adds up the intervals of each tag (untagged intervals under "").

@@ -443,6 +443,9 @@ fn request_rows(s: &RunSummary) -> Vec<RequestRow> {
             p99: ms(r.latency_ms.p99),
             p999: ms(r.latency_ms.p999),
             max: ms(r.latency_ms.max),
+            service_p95: ms(r.service_ms.p95),
+            service_p99: ms(r.service_ms.p99),
+            failed_p95: r.failed_ms.as_ref().map(|p| ms(p.p95)).unwrap_or_default(),
         })
         .collect()
 }
@@ -461,6 +464,12 @@ fn flow_rows(s: &RunSummary) -> Vec<FlowRow> {
             p95: ms(f.latency_ms.p95),
             p99: ms(f.latency_ms.p99),
             max: ms(f.latency_ms.max),
+            failed_p95: f.failed_ms.as_ref().map(|p| ms(p.p95)).unwrap_or_default(),
+            lag_p99: f
+                .schedule_lag_ms
+                .as_ref()
+                .map(|p| ms(p.p99))
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -530,6 +539,9 @@ struct RequestRow {
     p99: String,
     p999: String,
     max: String,
+    service_p95: String,
+    service_p99: String,
+    failed_p95: String,
 }
 
 #[derive(Serialize)]
@@ -544,6 +556,8 @@ struct FlowRow {
     p95: String,
     p99: String,
     max: String,
+    failed_p95: String,
+    lag_p99: String,
 }
 
 #[derive(Serialize)]

@@ -93,8 +93,20 @@ pub struct RequestStats {
     pub errors: u64,
     /// Responses by status class (`2xx`, `4xx`, `5xx`, `none` for transport errors).
     pub status_classes: BTreeMap<String, u64>,
-    /// Full response time, body included, in milliseconds.
+    /// Successful requests' full response time, body included, in milliseconds,
+    /// from the intended start of a scheduled iteration's first request
+    /// (coordinated omission corrected).
     pub latency_ms: Percentiles,
+    /// Successful requests' service time, from the actual send (what the server
+    /// can be compared with).
+    #[serde(default)]
+    pub service_ms: Percentiles,
+    /// Failed requests' service time (error answers and timeouts), kept apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_ms: Option<Percentiles>,
+    /// Requests cancelled by the run's stop (neither passed nor failed).
+    #[serde(default)]
+    pub interrupted: u64,
 }
 
 /// One flow (a user journey): its iterations end to end.
@@ -112,9 +124,18 @@ pub struct FlowStats {
     pub dropped: u64,
     /// Iterations cut short by the end of the run (neither success nor failure).
     pub interrupted: u64,
-    /// End-to-end time of completed iterations, in milliseconds (from the intended
-    /// start when paced).
+    /// End-to-end time of completed iterations, in milliseconds, from the
+    /// intended start on an arrival-rate schedule (coordinated omission corrected).
     pub latency_ms: Percentiles,
+    /// Completed iterations' time from their actual start.
+    #[serde(default)]
+    pub service_ms: Percentiles,
+    /// Failed and timed-out iterations' time until they failed, kept apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_ms: Option<Percentiles>,
+    /// Arrival-rate flows: how late iterations started after their slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_ms: Option<Percentiles>,
 }
 
 /// One kind of error, with an example message.
@@ -225,6 +246,70 @@ pub struct FlowLoad {
     pub dropped: u64,
     /// Started over planned.
     pub achieved_share: f64,
+    /// Users the pool started with.
+    #[serde(default)]
+    pub pre_allocated_users: u64,
+    /// Users the pool may grow to.
+    #[serde(default)]
+    pub max_users: u64,
+    /// Users it grew to.
+    #[serde(default)]
+    pub peak_users: u64,
+}
+
+/// The load generator's own health: a generator short of CPU or late on its own
+/// timers charges its delay to the target, so such a run is not judged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorHealth {
+    /// The generator's mean CPU use, as a share of all cores (embedded services'
+    /// threads not counted).
+    pub cpu_share_mean: f64,
+    /// The highest slice's CPU share.
+    pub cpu_share_max: f64,
+    /// CPU microseconds per request.
+    pub cpu_us_per_request: f64,
+    /// How late a 10 ms timer woke, 99th percentile, milliseconds.
+    pub scheduler_lag_p99_ms: f64,
+    /// The latest a timer woke, milliseconds.
+    pub scheduler_lag_max_ms: f64,
+    /// Whether the generator, not the target, limited the run.
+    pub limited: bool,
+    /// Why it was limited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// A worker's place in a distributed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerPlace {
+    /// Its index, from 0.
+    pub index: u32,
+    /// How many workers the run had.
+    pub count: u32,
+}
+
+/// What became of one worker of a merged run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRun {
+    /// Its index.
+    pub index: u32,
+    /// Its run directory, when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// `finished`, `interrupted` (stopped early), `died` (no summary: killed
+    /// mid-run; what its interval log holds is merged) or `missing`.
+    pub status: String,
+    /// Requests it sent (as far as known).
+    pub requests: u64,
+    /// Its run window, unix milliseconds.
+    #[serde(default)]
+    pub start_ms: u64,
+    /// End of its window.
+    #[serde(default)]
+    pub end_ms: u64,
+    /// Its generator's health, when it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorHealth>,
 }
 
 /// `summary.json`.
@@ -284,6 +369,15 @@ pub struct RunSummary {
     /// Whether the load happened as planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<Integrity>,
+    /// The load generator's own health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorHealth>,
+    /// A worker of a distributed run: its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerPlace>,
+    /// A merged run: each worker's outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerRun>,
     /// The SLO verdicts, when the run was judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdicts: Option<Verdicts>,
@@ -298,16 +392,43 @@ pub struct Slice {
     pub t_ms: u64,
     /// Users active at the slice's end.
     pub users: u64,
-    /// Requests completed in the slice.
+    /// Requests answered or failed in the slice.
     pub requests: u64,
-    /// Failed requests and iterations in the slice.
+    /// Failed requests in the slice (the error rate is these over `requests`).
     pub errors: u64,
-    /// Iterations dropped in the slice.
+    /// Iterations due in the slice and dropped (arrival-rate flows).
     pub dropped: u64,
     /// Latency percentiles of completed flow iterations, per flow, in milliseconds.
     pub flows: BTreeMap<String, SlicePercentiles>,
-    /// All requests together.
+    /// All successful requests together: response time (from the intended start).
     pub all: SlicePercentiles,
+    /// All successful requests together: service time (from the actual send).
+    #[serde(default)]
+    pub all_service: SlicePercentiles,
+    /// Iterations failed in the slice.
+    #[serde(default)]
+    pub failed_iterations: u64,
+    /// Requests and iterations cut by the run's stop in the slice.
+    #[serde(default)]
+    pub interrupted: u64,
+    /// Iterations due in the slice (arrival-rate flows).
+    #[serde(default)]
+    pub planned: u64,
+    /// Iterations due in the slice that started (arrival-rate flows).
+    #[serde(default)]
+    pub started: u64,
+    /// How late iterations started after their slot, for those started in the slice.
+    #[serde(default)]
+    pub schedule_lag: SlicePercentiles,
+    /// How late the generator's 10 ms timer woke in the slice.
+    #[serde(default)]
+    pub scheduler_lag: SlicePercentiles,
+    /// The generator's CPU use as a share of all cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_share: Option<f64>,
+    /// Requests in flight at the slice's end.
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 /// p50/p95/p99 of one slice, milliseconds; zero count means no data.

@@ -117,6 +117,25 @@ impl Services {
             .collect()
     }
 
+    /// CPU seconds the three services' own runtimes used (`None` when they run on
+    /// the caller's runtime, where they cannot be told apart from it).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        [&self.gateway, &self.onboarding, &self.planning]
+            .iter()
+            .map(|h| h.cpu_seconds())
+            .sum()
+    }
+
+    /// A reader of [`Services::cpu_seconds`] that outlives the borrow (0 when the
+    /// services share the caller's runtime).
+    pub fn cpu_reader(&self) -> impl Fn() -> f64 + Send + Sync + 'static {
+        let scopes: Vec<process::CpuScope> = [&self.gateway, &self.onboarding, &self.planning]
+            .iter()
+            .map(|h| h.cpu_scope())
+            .collect();
+        move || scopes.iter().map(process::CpuScope::cpu_seconds).sum()
+    }
+
     /// Stops the gateway first (no new work), then the engine (drains jobs in flight),
     /// then profile-onboarding.
     pub async fn shutdown(self) -> Result<(), ServiceError> {

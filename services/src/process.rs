@@ -61,6 +61,11 @@ impl ThreadSet {
         live + self.exited_ticks.load(Ordering::Relaxed)
     }
 
+    /// CPU seconds of the set's threads, exited ones included.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.cpu_ticks() as f64 / procfs::ticks_per_second() as f64
+    }
+
     fn len(&self) -> usize {
         self.tids.lock().len()
     }
@@ -73,6 +78,17 @@ pub enum CpuScope {
     Process,
     /// The threads of the service's runtime (a service embedded with others).
     Threads(Arc<ThreadSet>),
+}
+
+impl CpuScope {
+    /// CPU seconds of a thread set; 0 for the whole process (nothing to tell
+    /// apart).
+    pub fn cpu_seconds(&self) -> f64 {
+        match self {
+            CpuScope::Threads(set) => set.cpu_seconds(),
+            CpuScope::Process => 0.0,
+        }
+    }
 }
 
 /// Encodes the process metrics on each scrape.

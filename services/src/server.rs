@@ -97,9 +97,24 @@ pub struct ServiceHandle {
     shutdown: CancellationToken,
     done: Option<JoinHandle<Result<(), ServiceError>>>,
     runtime: Option<tokio::runtime::Runtime>,
+    cpu_scope: CpuScope,
 }
 
 impl ServiceHandle {
+    /// CPU seconds its runtime's threads used, when it has a runtime of its own
+    /// (`None` when it shares the caller's).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        match &self.cpu_scope {
+            CpuScope::Threads(set) => Some(set.cpu_seconds()),
+            CpuScope::Process => None,
+        }
+    }
+
+    /// Whose CPU time it reports.
+    pub fn cpu_scope(&self) -> CpuScope {
+        self.cpu_scope.clone()
+    }
+
     /// `http://ADDR` of the HTTP API.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.http_addr)
@@ -282,7 +297,7 @@ where
         None => tokio::runtime::Handle::current(),
     };
     let context = Context {
-        cpu_scope,
+        cpu_scope: cpu_scope.clone(),
         shutdown: shutdown.clone(),
     };
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), ServiceError>>();
@@ -301,6 +316,7 @@ where
             shutdown,
             done: Some(done),
             runtime,
+            cpu_scope,
         }),
         Ok(Err(e)) => failed(runtime, e),
         Err(_) => failed(

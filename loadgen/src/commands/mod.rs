@@ -5,7 +5,8 @@
 //! - [`verify`]: a window on a Prometheus, judged without driving load;
 //! - [`report`]: a run directory's reports, rendered again;
 //! - [`services`]: the reference services, until Ctrl-C;
-//! - [`rules`]: the Prometheus rules of an SLO set.
+//! - [`rules`]: the Prometheus rules of an SLO set;
+//! - `merge` ([`crate::merge`]): a distributed run's workers, merged and judged.
 
 pub mod check;
 pub mod report;
@@ -31,5 +32,6 @@ pub async fn execute(command: Command, matches: Option<&ArgMatches>) -> Exit {
         Command::Report(args) => report::command(&args),
         Command::Services(_) => services::command().await,
         Command::Rules(args) => rules::command(&args),
+        Command::Merge(args) => crate::merge::command(&args).await,
     }
 }

@@ -29,6 +29,11 @@ fn check(args: &RunArgs, matches: Option<&ArgMatches>) -> Option<Checked> {
     let settings = Settings::resolve(&RunInputs::from_args(args, matches), &scenario)
         .map_err(|e| eprintln!("error: {e}"))
         .ok()?;
+    // A worker runs its share of every user count and rate.
+    let scenario = match settings.worker {
+        Some(w) => w.share(&scenario),
+        None => scenario,
+    };
     Some(Checked {
         scenario,
         slo,

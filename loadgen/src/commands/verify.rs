@@ -11,24 +11,8 @@ use slo::prometheus::{Prometheus, PrometheusReader};
 use slo::promql::Scope;
 use slo::verdict::{Source, Verdicts, Window};
 
-use crate::cli::VerifyArgs;
+use crate::cli::{VerifyArgs, parse_time};
 use crate::exit::Exit;
-
-/// A point in time on the command line: unix seconds or milliseconds, or RFC 3339.
-pub fn parse_time(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    if let Ok(n) = t.parse::<f64>() {
-        // Seconds before the year 2286, else milliseconds.
-        return Ok(if n < 1e10 {
-            (n * 1000.0).round() as u64
-        } else {
-            n.round() as u64
-        });
-    }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.timestamp_millis().max(0) as u64)
-        .map_err(|_| format!("{t:?} is not a time: use unix seconds (1700000000), milliseconds or RFC 3339 (2026-11-27T10:00:00Z)"))
-}
 
 /// A `--to` at most this far ahead is waited for; further is refused.
 pub const MAX_WAIT_FOR_END: Duration = Duration::from_secs(15 * 60);
@@ -37,8 +21,8 @@ pub const MAX_WAIT_FOR_END: Duration = Duration::from_secs(15 * 60);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 
 /// `--matcher label=value` pairs.
-fn matchers(args: &VerifyArgs) -> Result<BTreeMap<String, String>, String> {
-    args.matchers
+pub fn matchers(given: &[String]) -> Result<BTreeMap<String, String>, String> {
+    given
         .iter()
         .map(|m| match m.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() && k.trim() != "job" => {
@@ -126,7 +110,7 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
     }
     let scope = Scope {
         jobs: loaded.set.services.clone(),
-        extra: matchers(args).map_err(anyhow::Error::msg)?,
+        extra: matchers(&args.matchers).map_err(anyhow::Error::msg)?,
     };
     let interval = match prometheus.scrape_interval(&scope).await {
         Ok(Some(i)) if !i.is_zero() => i,
@@ -186,7 +170,7 @@ pub async fn command(args: &VerifyArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Err(e) = matchers(args) {
+    if let Err(e) = matchers(&args.matchers) {
         eprintln!("error: {e}");
         return Exit::Usage;
     }

@@ -1,4 +1,4 @@
-//! The user journeys, as goose scenarios.
+//! The user journeys: one iteration of each flow, on a virtual user.
 //!
 //! - [`onboarding`]: a new athlete gets a token, then walks the onboarding steps,
 //!   each its own named request, with think time between; a share abandon part-way.
@@ -6,172 +6,118 @@
 //!   completed or failed or the flow's timeout passes (plan end-to-end time).
 //! - [`health`]: one `GET` per iteration, for smoke checks and benchmarks.
 //!
-//! A flow iteration is one goose transaction, so its requests run in order and a
-//! failure ends the iteration; every request is recorded by the run's recorder.
+//! An iteration's requests run in order and a failure ends it; every request and
+//! the iteration's outcome are recorded by the run's recorder.
 
 pub mod health;
 pub mod onboarding;
 pub mod plans;
 
-use std::sync::Arc;
+use std::time::Instant;
 
-use goose::prelude::*;
-
+use crate::client::Failure;
 use crate::context::RunContext;
-use crate::recorder::Series;
+use crate::recorder::{ErrorKind, FlowOutcome, Series, Timing};
 use crate::scenario::{Flow, FlowKind};
 use crate::settings::Tokens;
+use crate::user::{Token, User};
 
-/// Per-user state kept in goose's session data.
-#[derive(Debug, Default, Clone)]
-pub struct UserState {
-    pub token: Option<String>,
-    pub iteration: u64,
+/// When an iteration started: when it was meant to (arrival rates) and when it did.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The slot of an arrival-rate iteration.
+    pub intended: Option<Instant>,
+    /// When it actually started.
+    pub actual: Instant,
 }
 
-/// A user's state, created on first use.
-pub fn state(user: &mut GooseUser) -> &mut UserState {
-    if user.get_session_data::<UserState>().is_none() {
-        user.set_session_data(UserState::default());
+impl Clock {
+    /// An iteration starting now, on no schedule (closed model).
+    pub fn now() -> Clock {
+        Clock {
+            intended: None,
+            actual: Instant::now(),
+        }
     }
-    user.get_session_data_unchecked_mut::<UserState>()
+
+    /// An iteration due at `due`, starting now.
+    pub fn due(due: Instant) -> Clock {
+        Clock {
+            intended: Some(due),
+            actual: Instant::now(),
+        }
+    }
+
+    /// The start latencies count from: the intended one when scheduled.
+    pub fn start(&self) -> Instant {
+        self.intended.unwrap_or(self.actual)
+    }
+
+    /// The iteration's time so far, both ways.
+    pub fn timing(&self) -> Timing {
+        Timing {
+            service: self.actual.elapsed(),
+            response: self.start().elapsed(),
+        }
+    }
+
+    /// How a failed request ends the iteration: interrupted when the run's stop
+    /// cut it, failed otherwise (its time kept).
+    pub fn ended_by(&self, f: Failure) -> FlowOutcome {
+        if f.kind == ErrorKind::Interrupted {
+            FlowOutcome::Interrupted(self.start().elapsed())
+        } else {
+            FlowOutcome::Failed(f.kind, f.message, self.timing())
+        }
+    }
 }
 
-/// A bearer token for `athlete`.
+/// Runs one iteration of `flow` on `user`, recording its outcome.
+pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut User, clock: Clock) {
+    user.iteration += 1;
+    let (series, outcome) = match &flow.kind {
+        FlowKind::Onboarding { abandon_share } => (
+            Series::FlowOnboarding,
+            onboarding::iteration(ctx, flow, *abandon_share, user, clock).await,
+        ),
+        FlowKind::Plans { .. } => (
+            Series::FlowPlans,
+            plans::iteration(ctx, flow, user, clock).await,
+        ),
+        FlowKind::Health { path } => (
+            Series::FlowHealth,
+            health::iteration(ctx, path, user, clock).await,
+        ),
+    };
+    ctx.recorder.flow(user.id, series, outcome);
+}
+
+/// A bearer token for `athlete`, as `series` (each flow signs in as itself).
 pub async fn token(
     ctx: &RunContext,
-    hint: usize,
+    user: &User,
+    series: Series,
     athlete: &str,
-    from: Option<std::time::Instant>,
-) -> Result<String, crate::client::Failure> {
+    from: Option<Instant>,
+) -> Result<Token, Failure> {
     match &ctx.tokens {
-        Tokens::Fixed(t) => Ok(t.clone()),
+        Tokens::Fixed(t) => Ok(Token {
+            value: t.clone(),
+            refresh_at: None,
+        }),
         Tokens::Endpoint(path) => {
             let request = crate::client::Req::post(
                 path.as_str(),
                 &serde_json::json!({ "athleteId": athlete }),
             );
-            crate::client::send(ctx, hint, Series::AuthToken, request, from, |reply| {
+            crate::client::send(ctx, user.id, series, request, from, |reply| {
                 let body = crate::client::json(reply)?;
                 body["token"]
                     .as_str()
-                    .map(str::to_string)
+                    .map(|t| Token::new(t.to_string()))
                     .ok_or_else(|| "no token in the answer".to_string())
             })
             .await
         }
     }
 }
-
-fn transaction<F>(ctx: &Arc<RunContext>, flow: &Flow, run: F) -> Transaction
-where
-    F: for<'a> Fn(
-            &'a RunContext,
-            &'a Flow,
-            &'a mut GooseUser,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>
-        + Send
-        + Sync
-        + 'static,
-{
-    let ctx = ctx.clone();
-    let flow = Arc::new(flow.clone());
-    let run = Arc::new(run);
-    Transaction::new(Arc::new(move |user| {
-        let ctx = ctx.clone();
-        let flow = flow.clone();
-        let run = run.clone();
-        Box::pin(async move {
-            run(&ctx, &flow, user).await;
-            Ok(())
-        })
-    }))
-}
-
-/// The goose scenario of one flow.
-pub fn scenario(ctx: &Arc<RunContext>, flow: &Flow) -> Result<Scenario, GooseError> {
-    let mut scenario = Scenario::new(flow.name.as_str()).set_weight(flow.weight as usize)?;
-    if flow.pace.is_none() && !flow.think_time.max.is_zero() {
-        scenario = scenario.set_wait_time(flow.think_time.min, flow.think_time.max)?;
-    }
-    let started = transaction(ctx, flow, |ctx, flow, user| {
-        Box::pin(async move {
-            ctx.recorder.user_started();
-            if let FlowKind::Plans { .. } = flow.kind {
-                plans::sign_in(ctx, user).await;
-            }
-        })
-    })
-    .set_name("start")
-    .set_on_start();
-    let stopped = transaction(ctx, flow, |ctx, _, _| {
-        Box::pin(async move {
-            ctx.recorder.user_stopped();
-        })
-    })
-    .set_name("stop")
-    .set_on_stop();
-    let iteration = match flow.kind {
-        FlowKind::Onboarding { .. } => transaction(ctx, flow, |ctx, flow, user| {
-            Box::pin(onboarding::iteration(ctx, flow, user))
-        }),
-        FlowKind::Plans { .. } => transaction(ctx, flow, |ctx, flow, user| {
-            Box::pin(plans::iteration(ctx, flow, user))
-        }),
-        FlowKind::Health { .. } => transaction(ctx, flow, |ctx, flow, user| {
-            Box::pin(health::iteration(ctx, flow, user))
-        }),
-    }
-    .set_name(flow.name.as_str());
-    Ok(scenario
-        .register_transaction(started)
-        .register_transaction(iteration)
-        .register_transaction(stopped))
-}
-
-/// When an iteration started: when it was meant to (paced flows) and when it did.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    /// The intended start of a paced iteration.
-    pub intended: Option<std::time::Instant>,
-    /// When it actually started.
-    pub actual: std::time::Instant,
-}
-
-impl Clock {
-    /// The start latencies count from: the intended one when paced.
-    pub fn start(&self) -> std::time::Instant {
-        self.intended.unwrap_or(self.actual)
-    }
-
-    /// The iteration's time so far, both ways.
-    pub fn timing(&self) -> crate::recorder::Timing {
-        crate::recorder::Timing {
-            service: self.actual.elapsed(),
-            response: self.start().elapsed(),
-        }
-    }
-}
-
-/// When an iteration starts (waiting for its slot when paced); `None` when the
-/// run is over.
-pub async fn start_of(ctx: &RunContext, flow_series: Series, hint: usize) -> Option<Clock> {
-    let intended = match ctx.pacer(flow_series) {
-        None => ctx.accepting().then_some(None),
-        Some(pacer) => pacer.next_start(ctx, hint, flow_series).await.map(Some),
-    };
-    let start = intended.map(|intended| Clock {
-        intended,
-        actual: std::time::Instant::now(),
-    });
-    if start.is_none() {
-        // The run is ending: goose calls the transaction again until it tells the
-        // user to exit. Wait a little, so a user with nothing to do does not spin
-        // and starve goose's own task of the thread.
-        tokio::time::sleep(IDLE_WAIT).await;
-    }
-    start
-}
-
-/// How long a user with no iteration to start waits before goose asks again.
-const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);

@@ -3,15 +3,16 @@
 //! time between steps. A configured share abandons after one to four steps.
 
 use api::{OnboardingStep, paths};
-use goose::prelude::*;
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 
+use super::Clock;
 use crate::client::Req;
 use crate::context::RunContext;
 use crate::recorder::{FlowOutcome, Series};
-use crate::scenario::{Flow, FlowKind};
+use crate::scenario::Flow;
+use crate::user::User;
 
 const PURPOSES: [&str; 5] = [
     "sport_performance",
@@ -50,25 +51,18 @@ fn steps() -> [(&'static str, Series, Value); 5] {
     })
 }
 
-pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
-    let FlowKind::Onboarding { abandon_share } = flow.kind else {
-        return;
-    };
-    let hint = user.weighted_users_index;
-    let Some(clock) = super::start_of(ctx, Series::FlowOnboarding, hint).await else {
-        return;
-    };
-    let from = clock.intended;
-    let iteration = {
-        let s = super::state(user);
-        s.iteration += 1;
-        s.iteration
-    };
-    let athlete = format!("lg-{}-u{hint}-i{iteration}", ctx.run_tag);
-    let outcome = |o| ctx.recorder.flow(hint, Series::FlowOnboarding, o);
-    let token = match super::token(ctx, hint, &athlete, from).await {
+/// One new athlete's onboarding.
+pub async fn iteration(
+    ctx: &RunContext,
+    flow: &Flow,
+    abandon_share: f64,
+    user: &User,
+    clock: Clock,
+) -> FlowOutcome {
+    let athlete = format!("lg-{}-u{}-i{}", ctx.nonce, user.id, user.iteration);
+    let token = match super::token(ctx, user, Series::AuthToken, &athlete, clock.intended).await {
         Ok(t) => t,
-        Err(f) => return outcome(FlowOutcome::Failed(f.kind, f.message)),
+        Err(f) => return clock.ended_by(f),
     };
     // Abandon after 1 to 4 of the data steps, never reaching `complete`.
     let abandon_after = {
@@ -78,14 +72,14 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
     };
     for (i, (step, series, data)) in steps().into_iter().enumerate() {
         if abandon_after == Some(i) {
-            return outcome(FlowOutcome::Abandoned);
+            return FlowOutcome::Abandoned;
         }
         if i > 0 && !ctx.think(flow.think_time).await {
-            return outcome(FlowOutcome::Interrupted(clock.start().elapsed()));
+            return FlowOutcome::Interrupted(clock.start().elapsed());
         }
-        let request =
-            Req::post(paths::ONBOARDING, &json!({ "step": step, "data": data })).bearer(&token);
-        let checked = crate::client::send(ctx, hint, series, request, None, |reply| {
+        let request = Req::post(paths::ONBOARDING, &json!({ "step": step, "data": data }))
+            .bearer(&token.value);
+        let checked = crate::client::send(ctx, user.id, series, request, None, |reply| {
             let body = crate::client::json(reply)?;
             match body["step"].as_str() {
                 Some(s) if s == step => Ok(body["completed"].as_bool().unwrap_or(false)),
@@ -95,14 +89,15 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         .await;
         match checked {
             Ok(completed) if step == "complete" && !completed => {
-                return outcome(FlowOutcome::Failed(
+                return FlowOutcome::Failed(
                     crate::recorder::ErrorKind::Body,
                     "complete answered without completed=true".to_string(),
-                ));
+                    clock.timing(),
+                );
             }
             Ok(_) => {}
-            Err(f) => return outcome(FlowOutcome::Failed(f.kind, f.message)),
+            Err(f) => return clock.ended_by(f),
         }
     }
-    outcome(FlowOutcome::Completed(clock.timing()));
+    FlowOutcome::Completed(clock.timing())
 }

@@ -1,38 +1,57 @@
 //! Plan generation: `POST /api/v1/plans/generate`, then poll
 //! `GET /api/v1/plans/status?jobId=` until completed or failed or the flow's
 //! timeout. The time from the generate request to `completed` is the plan's
-//! end-to-end time (the `plans` flow series). A poll answered with an error is
-//! recorded and polling goes on; a failed or timed-out plan fails the iteration.
+//! end-to-end time (the `plans` flow series). The first poll is immediate and the
+//! deadline is checked after each poll, so a plan finished just in time counts. A
+//! poll answered with an error is recorded and polling goes on; a failed or
+//! timed-out plan fails the iteration (its time kept).
+//!
+//! A user signs in once as its own athlete (`plan_auth_token`, this flow's
+//! request), and again before its token expires.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use api::paths;
-use goose::prelude::*;
 use serde_json::json;
 
+use super::Clock;
 use crate::client::Req;
 use crate::context::RunContext;
 use crate::recorder::{ErrorKind, FlowOutcome, Series};
 use crate::scenario::{Flow, FlowKind};
-
-/// Gets the user's token once, at start.
-pub async fn sign_in(ctx: &RunContext, user: &mut GooseUser) {
-    let hint = user.weighted_users_index;
-    let athlete = format!("lg-{}-p{hint}", ctx.run_tag);
-    if let Ok(token) = super::token(ctx, hint, &athlete, None).await {
-        super::state(user).token = Some(token);
-    }
-}
+use crate::user::User;
 
 /// The plan's settings, from the flow.
 struct PlanFlow<'a> {
-    poll_interval: std::time::Duration,
-    timeout: std::time::Duration,
+    poll_interval: Duration,
+    timeout: Duration,
     body: serde_json::Value,
     token: &'a str,
 }
 
-pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
+/// The user's token: kept, renewed when stale, got when missing.
+async fn signed_in(
+    ctx: &RunContext,
+    user: &mut User,
+    from: Option<Instant>,
+) -> Result<String, crate::client::Failure> {
+    if let Some(t) = user.token.as_ref().filter(|t| !t.stale()) {
+        return Ok(t.value.clone());
+    }
+    let athlete = format!("lg-{}-p{}", ctx.nonce, user.id);
+    let token = super::token(ctx, user, Series::PlanAuthToken, &athlete, from).await?;
+    let value = token.value.clone();
+    user.token = Some(token);
+    Ok(value)
+}
+
+/// One plan, generated and polled to its end.
+pub async fn iteration(
+    ctx: &RunContext,
+    flow: &Flow,
+    user: &mut User,
+    clock: Clock,
+) -> FlowOutcome {
     let FlowKind::Plans {
         poll_interval,
         timeout,
@@ -41,22 +60,11 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         availability_days,
     } = flow.kind
     else {
-        return;
+        return FlowOutcome::Abandoned;
     };
-    let hint = user.weighted_users_index;
-    let Some(clock) = super::start_of(ctx, Series::FlowPlans, hint).await else {
-        return;
-    };
-    let from = clock.intended;
-    if super::state(user).token.is_none() {
-        sign_in(ctx, user).await;
-    }
-    let Some(token) = super::state(user).token.clone() else {
-        return ctx.recorder.flow(
-            hint,
-            Series::FlowPlans,
-            FlowOutcome::Failed(ErrorKind::Http4xx, "no token".to_string()),
-        );
+    let token = match signed_in(ctx, user, clock.intended).await {
+        Ok(t) => t,
+        Err(f) => return clock.ended_by(f),
     };
     let plan = PlanFlow {
         poll_interval,
@@ -64,22 +72,21 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut GooseUser) {
         body: json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days }),
         token: &token,
     };
-    let outcome = match generate(ctx, hint, &plan, from).await {
-        Ok(job) => poll(ctx, hint, &plan, &job, clock).await,
-        Err(f) => FlowOutcome::Failed(f.kind, f.message),
-    };
-    ctx.recorder.flow(hint, Series::FlowPlans, outcome);
+    match generate(ctx, user, &plan, clock.intended).await {
+        Ok(job) => poll(ctx, user, &plan, &job, clock).await,
+        Err(f) => clock.ended_by(f),
+    }
 }
 
 /// `POST /api/v1/plans/generate`: the job id.
 async fn generate(
     ctx: &RunContext,
-    hint: usize,
+    user: &User,
     plan: &PlanFlow<'_>,
     from: Option<Instant>,
 ) -> Result<String, crate::client::Failure> {
     let request = Req::post(paths::PLANS_GENERATE, &plan.body).bearer(plan.token);
-    crate::client::send(ctx, hint, Series::PlanGenerate, request, from, |reply| {
+    crate::client::send(ctx, user.id, Series::PlanGenerate, request, from, |reply| {
         if reply.status != 202 {
             return Err(format!("expected 202 Accepted, got {}", reply.status));
         }
@@ -121,32 +128,37 @@ fn plan_status(reply: &crate::client::Reply) -> Result<PlanStatus, String> {
 /// Polls the job's status until it is completed or failed or the flow's timeout.
 async fn poll(
     ctx: &RunContext,
-    hint: usize,
+    user: &User,
     plan: &PlanFlow<'_>,
     job: &str,
-    clock: super::Clock,
+    clock: Clock,
 ) -> FlowOutcome {
     let deadline = clock.start() + plan.timeout;
     loop {
-        if !ctx.sleep_until(Instant::now() + plan.poll_interval).await {
-            return FlowOutcome::Interrupted(clock.start().elapsed());
+        let request = Req::get(format!("{}?jobId={job}", paths::PLANS_STATUS)).bearer(plan.token);
+        match crate::client::send(ctx, user.id, Series::PlanStatus, request, None, plan_status)
+            .await
+        {
+            Ok(PlanStatus::Completed) => return FlowOutcome::Completed(clock.timing()),
+            Ok(PlanStatus::Failed(reason)) => {
+                return FlowOutcome::Failed(ErrorKind::PlanFailed, reason, clock.timing());
+            }
+            Ok(PlanStatus::Pending) => {}
+            Err(f) if f.status == Some(404) || f.kind == ErrorKind::Interrupted => {
+                return clock.ended_by(f);
+            }
+            // A transient error on a poll: recorded, keep polling.
+            Err(_) => {}
         }
         if Instant::now() >= deadline {
             return FlowOutcome::Failed(
                 ErrorKind::PlanTimeout,
                 format!("plan {job} not finished after {:?}", plan.timeout),
+                clock.timing(),
             );
         }
-        let request = Req::get(format!("{}?jobId={job}", paths::PLANS_STATUS)).bearer(plan.token);
-        match crate::client::send(ctx, hint, Series::PlanStatus, request, None, plan_status).await {
-            Ok(PlanStatus::Completed) => return FlowOutcome::Completed(clock.timing()),
-            Ok(PlanStatus::Failed(reason)) => {
-                return FlowOutcome::Failed(ErrorKind::PlanFailed, reason);
-            }
-            Ok(PlanStatus::Pending) => {}
-            Err(f) if f.status == Some(404) => return FlowOutcome::Failed(f.kind, f.message),
-            // A transient error on a poll: recorded, keep polling.
-            Err(_) => {}
+        if !ctx.sleep_until(Instant::now() + plan.poll_interval).await {
+            return FlowOutcome::Interrupted(clock.start().elapsed());
         }
     }
 }

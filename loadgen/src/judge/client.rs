@@ -4,11 +4,13 @@
 //! - `api_errors`: requests answered with a 5xx or never answered (refused,
 //!   reset, timed out) over all requests: the server never sees the second kind;
 //! - `api_latency`: requests' service time (from the actual send, so it compares
-//!   with the server's), within the threshold;
+//!   with the server's), failed ones included (the server's histogram counts
+//!   error answers too, and a timed-out request was slow), within the threshold;
 //! - `plan_failure`: plans failed or still unfinished when the run stopped, over
 //!   every plan started;
-//! - `plan_duration`: completed plans end to end, and unfinished ones already older
-//!   than the threshold as late;
+//! - `plan_duration`: completed plans end to end; failed or timed-out plans and
+//!   unfinished ones that had already run past the threshold count as late (a plan
+//!   timeout cannot vanish from the plan p95);
 //! - `onboarding_completion`: onboardings completed over onboardings started.
 
 use slo::client::{ClientData, Measurement};
@@ -25,6 +27,7 @@ pub fn client_data(results: &Results) -> ClientData {
         bad += r.classes.get("5xx").copied().unwrap_or(0);
         bad += r.classes.get("none").copied().unwrap_or(0);
         let _ = latency.add(&r.service);
+        let _ = latency.add(&r.failed_service);
     }
     let mut data = ClientData::default();
     if requests > 0 {
@@ -46,6 +49,8 @@ pub fn client_data(results: &Results) -> ClientData {
     let plans = results.get(Series::FlowPlans);
     let started = plans.completed + plans.failed + plans.interrupted;
     if started > 0 {
+        let mut unfinished = plans.open.clone();
+        let _ = unfinished.add(&plans.failed_histogram);
         data.insert(
             ClientMeasure::PlanFailure,
             Measurement::Ratio {
@@ -57,7 +62,7 @@ pub fn client_data(results: &Results) -> ClientData {
             ClientMeasure::PlanDuration,
             Measurement::Latency {
                 finished: plans.histogram.clone(),
-                unfinished: Some(plans.open.clone()),
+                unfinished: Some(unfinished),
             },
         );
     }

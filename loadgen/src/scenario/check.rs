@@ -14,8 +14,8 @@ use super::file::{
     ThinkTimeSection,
 };
 use super::{
-    Embedded, Flow, FlowKind, FlowName, Gate, Pace, Scenario, Stage, StageKind, Target, ThinkTime,
-    UrlTarget,
+    Embedded, Executor, Flow, FlowKind, FlowName, Gate, Scenario, Stage, StageKind, Target,
+    ThinkTime, UrlTarget,
 };
 
 /// Default think time between iterations and steps.
@@ -43,8 +43,6 @@ const DEFAULT_ABANDON_SHARE: f64 = 0.1;
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Plans: give up on a plan after this long.
 const DEFAULT_PLAN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Paced flows: an iteration starting later than this is dropped.
-const DEFAULT_MAX_START_DELAY: Duration = Duration::from_secs(5);
 /// Health: the path requested.
 const DEFAULT_HEALTH_PATH: &str = api::paths::API_HEALTH;
 /// Runs longer than this get 5 s slices by default (1 s otherwise).
@@ -59,8 +57,8 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
         None => DEFAULT_THINK_TIME,
     };
     let stages = check_load(&c, &file.load)?;
-    let flows = check_flows(&c, &file.flows, think_time)?;
-    let total: Duration = stages.iter().map(|s| s.duration).sum();
+    let flows = check_flows(&c, &file.flows, think_time, &stages)?;
+    let total = super::run_length(&stages, &flows);
     let (scrape_interval, slice, trace_sample) = check_output(&c, &file, total)?;
     if let Some(url) = &file.prometheus.url {
         c.http_url("prometheus.url", url, "http://127.0.0.1:9090")?;
@@ -222,6 +220,7 @@ fn check_embedded(c: &Checker, e: &EmbeddedSection) -> Result<Embedded, FileErro
         rate_limit_burst: e.rate_limit_burst.unwrap_or(0),
         nats_url: e.nats_url.clone(),
         workers: e.workers.unwrap_or(1),
+        token_ttl: token_ttl(c, e)?,
         faults: e.faults.clone().unwrap_or_default(),
     };
     #[cfg(feature = "embedded")]
@@ -252,6 +251,8 @@ fn check_load(c: &Checker, load: &LoadSection) -> Result<Vec<Stage>, FileError> 
             }
             check_stages(c, stages)
         }
+        // No shape of its own: flows with their own shapes (checked with the flows).
+        (None, None) if load.users.is_none() && load.hatch_rate.is_none() => Ok(Vec::new()),
         (None, None) => Err(c.error(
             "load",
             "no duration",
@@ -299,7 +300,22 @@ fn check_stages(c: &Checker, stages: &[StageSection]) -> Result<Vec<Stage>, File
             "give at least one stage some users",
         ));
     }
+    super::executor::check_shape(c, "load.stages", &out)?;
     Ok(out)
+}
+
+/// `target.embedded.token_ttl`: whole seconds (tokens carry their expiry in seconds).
+fn token_ttl(c: &Checker, e: &super::file::EmbeddedSection) -> Result<Option<Duration>, FileError> {
+    let Some(ttl) = e.token_ttl.map(|d| d.get()) else {
+        return Ok(None);
+    };
+    c.forbid(
+        "target.embedded.token_ttl",
+        !whole_seconds(ttl),
+        &format!("{ttl:?} is not a whole number of seconds"),
+        "use 1s or more, in whole seconds",
+    )?;
+    Ok(Some(ttl))
 }
 
 /// `users` and `duration`: a ramp at the hatch rate, then a steady stage.
@@ -366,6 +382,7 @@ fn check_flows(
     c: &Checker,
     flows: &[FlowSection],
     think: ThinkTime,
+    load: &[Stage],
 ) -> Result<Vec<Flow>, FileError> {
     if flows.is_empty() {
         return Err(c.error(
@@ -374,9 +391,10 @@ fn check_flows(
             "add at least one [[flows]] with name = \"onboarding\", \"plans\" or \"health\"",
         ));
     }
+    let load_length: Duration = load.iter().map(|s| s.duration).sum();
     let mut out = Vec::new();
     for (i, f) in flows.iter().enumerate() {
-        out.push(check_flow(c, i, f, think)?);
+        out.push(check_flow(c, i, f, think, load_length)?);
         if flows[..i].iter().any(|g| g.name == f.name) {
             return Err(c.error(
                 &format!("flows[{i}].name"),
@@ -384,8 +402,41 @@ fn check_flows(
                 "list each flow once",
             ));
         }
+        c.forbid(
+            &format!("flows[{i}]"),
+            super::executor::shares_load(&out[i].executor, f) && load.is_empty(),
+            "this flow takes a share of [load]'s users, and [load] has none",
+            "add users and duration (or stages) to [load], or give the flow its own users, duration or executor",
+        )?;
     }
+    share_users(&mut out, flows, load);
     Ok(out)
+}
+
+/// Paced flows (the old `pace`) run with their weight's share of `[load]`'s peak
+/// users, as they always did.
+fn share_users(out: &mut [Flow], flows: &[FlowSection], load: &[Stage]) {
+    let sharing: Vec<bool> = out
+        .iter()
+        .zip(flows)
+        .map(|(flow, f)| super::executor::shares_load(&flow.executor, f))
+        .collect();
+    let total: u32 = out
+        .iter()
+        .zip(&sharing)
+        .filter(|(_, s)| **s)
+        .map(|(f, _)| f.weight)
+        .sum();
+    let peak = load.iter().map(|s| s.users).max().unwrap_or(0);
+    for (flow, f) in out.iter_mut().zip(flows) {
+        if let (Executor::Arrival(a), Some(_)) = (&mut flow.executor, f.pace) {
+            let share = (peak as f64 * flow.weight as f64 / total.max(1) as f64)
+                .round()
+                .max(1.0) as u64;
+            a.pre_allocated = share;
+            a.max_users = share;
+        }
+    }
 }
 
 /// Refuses the keys of one flow set on another.
@@ -422,34 +473,15 @@ fn keys_of_other_flows(c: &Checker, i: usize, f: &FlowSection) -> Result<(), Fil
     Ok(())
 }
 
-fn check_pace(c: &Checker, i: usize, f: &FlowSection) -> Result<Option<Pace>, FileError> {
-    let key = |k: &str| format!("flows[{i}].{k}");
-    match f.pace {
-        None => {
-            c.forbid(
-                &key("max_start_delay"),
-                f.max_start_delay.is_some(),
-                "applies to paced flows only",
-                "set pace too, or remove it",
-            )?;
-            Ok(None)
-        }
-        Some(rate) if !(rate > 0.0 && rate.is_finite()) => Err(c.error(
-            &key("pace"),
-            format!("{rate} is not a rate"),
-            "use a positive number of iterations per second",
-        )),
-        Some(per_second) => Ok(Some(Pace {
-            per_second,
-            max_start_delay: f
-                .max_start_delay
-                .map_or(DEFAULT_MAX_START_DELAY, |d| d.get()),
-        })),
-    }
-}
-
-fn check_flow(c: &Checker, i: usize, f: &FlowSection, think: ThinkTime) -> Result<Flow, FileError> {
+fn check_flow(
+    c: &Checker,
+    i: usize,
+    f: &FlowSection,
+    think: ThinkTime,
+    load: Duration,
+) -> Result<Flow, FileError> {
     keys_of_other_flows(c, i, f)?;
+    let executor = super::executor::check_executor(c, i, f, load)?;
     let weight = f.weight.unwrap_or(1);
     c.forbid(
         &format!("flows[{i}].weight"),
@@ -489,7 +521,8 @@ fn check_flow(c: &Checker, i: usize, f: &FlowSection, think: ThinkTime) -> Resul
         kind,
         weight,
         think_time,
-        pace: check_pace(c, i, f)?,
+        executor,
+        start: f.start.map_or(Duration::ZERO, |d| d.get()),
     })
 }
 

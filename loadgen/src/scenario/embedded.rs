@@ -50,6 +50,9 @@ pub fn services_config(e: &Embedded) -> Result<services::ServicesConfig, FaultsE
     if let Some(v) = e.plan_max_deliveries {
         c.planning.max_deliveries = v;
     }
+    if let Some(ttl) = e.token_ttl {
+        c.gateway.token_ttl = ttl;
+    }
     c.gateway.rate_limit_per_second = e.rate_limit_per_second;
     c.gateway.rate_limit_burst = e.rate_limit_burst.max(e.rate_limit_per_second);
     Ok(c)

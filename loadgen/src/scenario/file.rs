@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use slo::duration::DurationField;
 
-use super::{FlowName, Gate, StageKind};
+use super::{Arrivals, ExecutorKind, FlowName, Gate, StageKind};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,6 +17,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub description: String,
     pub target: TargetSection,
+    #[serde(default)]
     pub load: LoadSection,
     pub flows: Vec<FlowSection>,
     #[serde(default)]
@@ -65,6 +66,8 @@ pub struct EmbeddedSection {
     pub nats_url: Option<String>,
     /// Worker threads of each embedded service's runtime (gateway: twice this).
     pub workers: Option<usize>,
+    /// Lifetime of the tokens the gateway issues (default 1h).
+    pub token_ttl: Option<DurationField>,
     /// Faults, one table per service: `gateway_bff`, `profile_onboarding`, `planning_engine`.
     pub faults: Option<toml::Table>,
 }
@@ -122,10 +125,48 @@ pub struct FlowSection {
     pub availability_days: Option<u32>,
     /// Health: the path to request (default `/api/health`).
     pub path: Option<String>,
-    /// Open model: target iterations per second for this flow.
+    /// Open model: target iterations per second for this flow (a constant arrival
+    /// rate over the whole load, with the flow's share of the users).
     pub pace: Option<f64>,
     /// Paced: an iteration starting later than this after its intended time is dropped (default 5s).
     pub max_start_delay: Option<DurationField>,
+    /// How iterations are started: `closed` (users loop), `constant-arrival-rate`
+    /// or `ramping-arrival-rate`.
+    pub executor: Option<ExecutorKind>,
+    /// Constant arrival rate: iterations per second.
+    pub rate: Option<f64>,
+    /// The flow's own length (closed with `users`, or a constant arrival rate).
+    pub duration: Option<DurationField>,
+    /// Closed: the flow's own users (with `duration`), instead of a share of `[load]`.
+    pub users: Option<u64>,
+    /// The flow's own shape: closed `{ kind, users, duration }` or ramping-arrival-rate
+    /// `{ rate, duration }` stages.
+    pub stages: Option<Vec<FlowStageSection>>,
+    /// Arrival rate: users started before the load, ready to take iterations.
+    pub pre_allocated_users: Option<u64>,
+    /// Arrival rate: the most users the pool may grow to when iterations lag.
+    pub max_users: Option<u64>,
+    /// Arrival rate: `uniform` (evenly spaced) or `poisson` (random, same mean).
+    pub arrivals: Option<Arrivals>,
+    /// When the flow starts, after the run starts (default 0s).
+    pub start: Option<DurationField>,
+    /// Closed: iterations each user runs before it stops (default: until the end).
+    pub iterations: Option<u64>,
+}
+
+/// One stage of a flow's own shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowStageSection {
+    pub name: Option<String>,
+    /// Closed stages: ramp, steady, spike or soak.
+    pub kind: Option<StageKind>,
+    /// Closed stages: users at the stage's end.
+    pub users: Option<u64>,
+    /// Ramping arrival rate: iterations per second at the stage's end (reached
+    /// linearly from the previous stage's rate).
+    pub rate: Option<f64>,
+    pub duration: DurationField,
 }
 
 /// `[slo]`: the SLO set and which verdicts decide the exit code.

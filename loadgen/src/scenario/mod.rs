@@ -24,13 +24,15 @@
 //! file = "../slo/athlete-ally.toml"
 //! ```
 //!
-//! The parts: [`file`] is the file as written; [`check`] validates it section by
-//! section into the [`Scenario`] defined here; [`embedded`] turns the embedded
-//! target's section into the services' configuration.
+//! The parts: `file` is the file as written; `check` validates it section by
+//! section into the [`Scenario`] defined here, and `executor` each flow's
+//! executor and shape; [`embedded`] turns the embedded target's section into the
+//! services' configuration.
 
 mod check;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+mod executor;
 mod file;
 
 use std::collections::BTreeMap;
@@ -63,6 +65,29 @@ slo::closed_set! {
         Spike = "spike",
         /// Users held for a long time.
         Soak = "soak",
+    }
+}
+
+slo::closed_set! {
+    /// How a flow's iterations are started.
+    pub enum ExecutorKind ("an executor") {
+        /// A number of users, each running iterations one after another (think
+        /// time between): the load follows the server's speed.
+        Closed = "closed",
+        /// Iterations started at a fixed rate, whatever the server's speed.
+        ConstantArrivalRate = "constant-arrival-rate",
+        /// Iterations started at a rate that changes linearly stage by stage.
+        RampingArrivalRate = "ramping-arrival-rate",
+    }
+}
+
+slo::closed_set! {
+    /// How the start times of an arrival rate are spaced.
+    pub enum Arrivals ("an arrival process") {
+        /// Evenly spaced.
+        Uniform = "uniform",
+        /// Random (exponential gaps), at the same mean rate.
+        Poisson = "poisson",
     }
 }
 
@@ -155,6 +180,8 @@ pub struct Embedded {
     pub nats_url: Option<String>,
     /// Worker threads per service runtime.
     pub workers: usize,
+    /// Lifetime of issued tokens, when not the services' default.
+    pub token_ttl: Option<Duration>,
     /// The faults table, checked by the services when they start.
     pub faults: toml::Table,
 }
@@ -243,19 +270,80 @@ pub struct Flow {
     pub kind: FlowKind,
     /// Its share of the users.
     pub weight: u32,
-    /// Wait between its steps.
+    /// Wait between its steps (and between a closed user's iterations).
     pub think_time: ThinkTime,
-    /// Open-model pacing, when paced.
-    pub pace: Option<Pace>,
+    /// How its iterations are started.
+    pub executor: Executor,
+    /// When it starts, after the run starts.
+    pub start: Duration,
 }
 
-/// Open-model pacing of a flow.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pace {
-    /// Iterations started per second.
-    pub per_second: f64,
-    /// An iteration starting later than this is dropped.
+/// How a flow's iterations are started.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executor {
+    /// Users looping over iterations.
+    Closed {
+        /// The flow's own shape; `None`: its weight's share of `[load]`.
+        stages: Option<Vec<Stage>>,
+        /// Iterations per user before it stops.
+        iterations: Option<u64>,
+    },
+    /// Iterations started at a rate, by a pool of users that grows when they lag.
+    Arrival(ArrivalRate),
+}
+
+/// An arrival-rate executor's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrivalRate {
+    /// Rate stages: each reaches its rate linearly from the previous one's.
+    pub stages: Vec<RateStage>,
+    /// The rate at the start (the first stage ramps from it).
+    pub initial_rate: f64,
+    /// Users started before the load.
+    pub pre_allocated: u64,
+    /// The most users the pool may grow to.
+    pub max_users: u64,
+    /// How start times are spaced.
+    pub arrivals: Arrivals,
+    /// How long an iteration may wait for a free user before it is dropped.
     pub max_start_delay: Duration,
+    /// Its users are its weight's share of `[load]`'s (the old `pace`).
+    pub shares_load: bool,
+}
+
+/// One stage of an arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    /// Iterations per second at the stage's end.
+    pub rate: f64,
+    /// Its length.
+    pub duration: Duration,
+}
+
+impl ArrivalRate {
+    /// Total length of the rate plan.
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// The highest rate planned.
+    pub fn peak_rate(&self) -> f64 {
+        self.stages
+            .iter()
+            .map(|s| s.rate)
+            .fold(self.initial_rate, f64::max)
+    }
+
+    /// Iterations the plan holds over its length.
+    pub fn planned(&self) -> f64 {
+        let mut from = self.initial_rate;
+        let mut total = 0.0;
+        for s in &self.stages {
+            total += (from + s.rate) / 2.0 * s.duration.as_secs_f64();
+            from = s.rate;
+        }
+        total
+    }
 }
 
 pub use check::DEFAULT_TOKEN_PATH;
@@ -266,8 +354,7 @@ pub fn load(path: &Path) -> Result<Scenario, FileError> {
     check::check(path, text, file)
 }
 
-/// Checks scenario text read from `path`.
-#[cfg(test)]
+/// Checks scenario text read from `path` (a run directory's copy).
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, FileError> {
     let file: file::ScenarioFile = toml_file::parse(path, text)?;
     check::check(path, text.to_string(), file)
@@ -295,14 +382,27 @@ impl Scenario {
         Ok(())
     }
 
-    /// Total planned duration.
+    /// Total planned duration: the longest flow.
     pub fn duration(&self) -> Duration {
-        self.stages.iter().map(|s| s.duration).sum()
+        run_length(&self.stages, &self.flows)
     }
 
-    /// Peak users.
+    /// Peak users: `[load]`'s, plus the flows' own shapes and arrival pools.
     pub fn peak_users(&self) -> u64 {
-        self.stages.iter().map(|s| s.users).max().unwrap_or(0)
+        let shared = self.stages.iter().map(|s| s.users).max().unwrap_or(0);
+        let own: u64 = self
+            .flows
+            .iter()
+            .map(|f| match &f.executor {
+                Executor::Closed {
+                    stages: Some(s), ..
+                } => s.iter().map(|s| s.users).max().unwrap_or(0),
+                Executor::Closed { stages: None, .. } => 0,
+                Executor::Arrival(a) if a.shares_load => 0,
+                Executor::Arrival(a) => a.max_users,
+            })
+            .sum();
+        shared + own
     }
 
     /// Offsets of the steady window: from the end of the leading ramps to the start
@@ -330,21 +430,50 @@ impl Scenario {
             .last()
             .is_some_and(|s| s.kind != StageKind::Ramp)
     }
+}
 
-    /// The goose test plan: `users,seconds;...`, each step ramping linearly. Goose
-    /// holds the last step's users until canceled, so a plan not ending at 0 users
-    /// gets a final `0,0s`: every user stops when the last stage ends.
-    pub fn test_plan(&self) -> String {
-        let mut steps: Vec<String> = self
-            .stages
-            .iter()
-            .map(|s| format!("{},{}s", s.users, s.duration.as_secs()))
-            .collect();
-        if self.stages.last().is_some_and(|s| s.users > 0) {
-            steps.push("0,0s".to_string());
+/// A flow's own length, from its start.
+fn flow_length(flow: &Flow, load: &[Stage]) -> Duration {
+    let own = match &flow.executor {
+        Executor::Closed {
+            stages: Some(s), ..
+        } => s.iter().map(|s| s.duration).sum(),
+        Executor::Closed { stages: None, .. } => load.iter().map(|s| s.duration).sum(),
+        Executor::Arrival(a) => a.duration(),
+    };
+    flow.start + own
+}
+
+/// The length of a run: its longest flow, start offset included.
+pub fn run_length(load: &[Stage], flows: &[Flow]) -> Duration {
+    flows
+        .iter()
+        .map(|f| flow_length(f, load))
+        .max()
+        .unwrap_or_default()
+}
+
+/// The users of a closed shape `t` into it: a ramp changes them linearly from
+/// the previous stage's, a spike jumps at its start, steady and soak hold; 0
+/// after the last stage.
+pub fn users_at(stages: &[Stage], t: Duration) -> f64 {
+    let mut from = 0.0;
+    let mut start = Duration::ZERO;
+    for s in stages {
+        let end = start + s.duration;
+        if t < end {
+            return match s.kind {
+                StageKind::Ramp => {
+                    let done = (t - start).as_secs_f64() / s.duration.as_secs_f64();
+                    from + (s.users as f64 - from) * done
+                }
+                _ => s.users as f64,
+            };
         }
-        steps.join(";")
+        from = s.users as f64;
+        start = end;
     }
+    0.0
 }
 
 #[cfg(test)]

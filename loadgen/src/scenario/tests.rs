@@ -32,7 +32,13 @@ fn a_good_scenario_becomes_ramp_and_steady() {
     let s = parse(GOOD).unwrap();
     assert_eq!(s.stages.len(), 2);
     assert_eq!(s.stages[0].duration, Duration::from_secs(2));
-    assert_eq!(s.test_plan(), "10,2s;10,28s;0,0s");
+    // A linear ramp to 10 users in 2 s, then 10 held.
+    let at = |ms: u64| users_at(&s.stages, Duration::from_millis(ms));
+    assert_eq!(
+        (at(0), at(1000), at(2000), at(29_000)),
+        (0.0, 5.0, 10.0, 10.0)
+    );
+    assert_eq!(at(30_000), 0.0);
     assert_eq!(
         s.steady_offsets(),
         Some((Duration::from_secs(2), Duration::from_secs(30)))
@@ -50,12 +56,68 @@ fn stages_with_ramp_down_have_a_steady_window() {
         "stages = [\n {kind = \"ramp\", users = 10, duration = \"5s\"},\n {kind = \"steady\", users = 10, duration = \"20s\"},\n {kind = \"spike\", users = 30, duration = \"5s\"},\n {kind = \"ramp\", users = 0, duration = \"5s\"},\n]",
     ))
     .unwrap();
-    assert_eq!(s.test_plan(), "10,5s;10,20s;30,5s;0,5s");
+    let at = |ms: u64| users_at(&s.stages, Duration::from_millis(ms));
+    assert_eq!(at(2500), 5.0, "ramp: linear");
+    assert_eq!(at(15_000), 10.0, "steady: held");
+    assert_eq!(at(25_000), 30.0, "spike: a jump at its start, not a ramp");
+    assert_eq!(at(29_999), 30.0);
+    assert_eq!(at(32_500), 15.0, "ramp down from the spike's users");
     assert_eq!(
         s.steady_offsets(),
         Some((Duration::from_secs(5), Duration::from_secs(30)))
     );
     assert_eq!(s.peak_users(), 30);
+}
+
+#[test]
+fn a_steady_stage_at_other_users_is_refused_with_the_fix() {
+    let e = error_of(&GOOD.replace(
+        "users = 10\nhatch_rate = 5\nduration = \"30s\"",
+        "stages = [\n {kind = \"ramp\", users = 10, duration = \"5s\"},\n {kind = \"steady\", users = 20, duration = \"20s\"},\n]",
+    ));
+    assert_eq!(e.key.as_deref(), Some("load.stages[1].kind"), "{e}");
+    assert!(
+        e.message
+            .contains("holds the users the previous stage ended with (10)"),
+        "{e}"
+    );
+    assert!(e.fix.as_ref().unwrap().contains("\"spike\""), "{e}");
+}
+
+#[test]
+fn flows_may_have_their_own_executors() {
+    let text = GOOD.replace(
+        "[[flows]]\nname = \"plans\"\npoll_interval = \"200ms\"",
+        "[[flows]]\nname = \"health\"\nexecutor = \"ramping-arrival-rate\"\nstart = \"5s\"\nstages = [{rate = 50, duration = \"10s\"}, {rate = 50, duration = \"20s\"}]\nmax_users = 20",
+    );
+    let s = parse(&text).unwrap();
+    let Executor::Arrival(plan) = &s.flows[1].executor else {
+        panic!("an arrival-rate flow: {:?}", s.flows[1].executor);
+    };
+    assert_eq!(plan.max_users, 20);
+    assert_eq!(
+        plan.pre_allocated, 5,
+        "a tenth of a second's iterations at the peak"
+    );
+    // 0 to 50/s over 10 s, then 50/s for 20 s: 250 + 1000.
+    assert!((plan.planned() - 1250.0).abs() < 1e-6);
+    // The run lasts until the later of [load] (30 s) and the flow (5 s + 30 s).
+    assert_eq!(s.duration(), Duration::from_secs(35));
+}
+
+#[test]
+fn pace_keeps_working_as_a_constant_arrival_rate() {
+    let text = GOOD.replace(
+        "weight = 2",
+        "weight = 2\npace = 4\nmax_start_delay = \"2s\"",
+    );
+    let s = parse(&text).unwrap();
+    let Executor::Arrival(plan) = &s.flows[0].executor else {
+        panic!("pace is an arrival rate: {:?}", s.flows[0].executor);
+    };
+    assert!(plan.shares_load);
+    assert_eq!(plan.max_start_delay, Duration::from_secs(2));
+    assert!((plan.peak_rate() - 4.0).abs() < 1e-9);
 }
 
 fn error_of(text: &str) -> FileError {

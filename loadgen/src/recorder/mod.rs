@@ -1,0 +1,790 @@
+//! Client-side recording: HDR histograms per request name and per flow, for the
+//! whole run and per time slice, in bounded memory however long the run.
+//!
+//! - [`series`]: what is measured (series, measures, outcomes);
+//! - [`shard`]: one shard's data for one slice.
+//!
+//! Slices have a fixed length and are indexed by time since the run's start
+//! (which is the engine's clock): an event lands in the slice it happened in,
+//! a dropped slot in the slice it was due. Virtual users record into a few
+//! shards; each collection takes every slice that has ended from the shards
+//! (holding each lock for a swap), emits them in order, empty ones included, to
+//! the timeline and the HdrHistogram interval log, then adds them to the
+//! whole-run totals. A collection late after a stall emits the slices it missed,
+//! each of its own length: no bursts of near-empty slices. Only real requests
+//! are recorded: no synthetic samples.
+
+pub mod series;
+pub mod shard;
+
+pub use series::{ErrorKind, FlowOutcome, Measure, SERIES_COUNT, Series, Timing, Trace};
+pub use shard::SLOWEST_KEPT;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use parking_lot::{Mutex, MutexGuard};
+use reports::hdr::{LogWriter, new_histogram};
+use reports::summary::{Slice, SlicePercentiles, TracedRequest};
+
+use shard::{CLASSES, Counts, ErrorTally, Shard, ShardData};
+
+/// Spare slice data kept for reuse beyond this many per shard is freed.
+const SPARES_PER_SHARD: usize = 2;
+
+/// Arrival-rate iterations due in one slice, counted by when they were due.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotCounts {
+    started: u64,
+    dropped: u64,
+}
+
+/// An arrival-rate flow's pool of users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStat {
+    /// Users in the pool at its largest.
+    pub size: u64,
+    /// Times it grew past its pre-allocated users.
+    pub grew: u64,
+}
+
+/// Slots by the slice they were due in, and the pools.
+struct Book {
+    slots: Vec<SlotCounts>,
+    pools: [PoolStat; SERIES_COUNT],
+}
+
+impl Book {
+    fn at(&mut self, slice: u64) -> &mut SlotCounts {
+        let i = slice as usize;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, SlotCounts::default());
+        }
+        &mut self.slots[i]
+    }
+}
+
+/// What the generator measured of itself when a collection ran.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe {
+    /// Its CPU use since the last collection, as a share of all cores.
+    pub cpu_share: Option<f64>,
+    /// Requests on the wire.
+    pub in_flight: u64,
+    /// The oldest of them.
+    pub oldest: Duration,
+}
+
+/// What the live display shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    pub elapsed: Duration,
+    pub users: i64,
+    pub requests_per_second: f64,
+    /// Failed requests over requests, last slice.
+    pub error_rate: f64,
+    /// Successful requests' p95 (response time), last slice.
+    pub p95_ms: f64,
+    pub total_requests: u64,
+    pub dropped: u64,
+    /// Requests on the wire, and the oldest one's age: a stalled target shows here
+    /// before any request completes.
+    pub in_flight: u64,
+    pub oldest_ms: f64,
+    pub cpu_share: Option<f64>,
+    /// The generator's timer lateness, p99 of the last slice.
+    pub scheduler_lag_ms: f64,
+}
+
+/// The whole run so far.
+struct Totals {
+    whole: ShardData,
+    slowest: BTreeMap<Series, Vec<TracedRequest>>,
+    timeline: Vec<Slice>,
+    /// The next slice to emit.
+    next: u64,
+    log: Option<LogWriter>,
+}
+
+/// The recorder of one run.
+pub struct Recorder {
+    started: Instant,
+    start_unix_ms: u64,
+    slice: Duration,
+    shards: Box<[Mutex<Shard>]>,
+    spares: Mutex<Vec<ShardData>>,
+    book: Mutex<Book>,
+    totals: Mutex<Totals>,
+    users: AtomicI64,
+    live: Mutex<Live>,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_unix_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
+/// Per-series results at the end of a run.
+#[derive(Debug, Clone)]
+pub struct SeriesResult {
+    pub series: Series,
+    /// Successes' response times (from the intended start when scheduled).
+    pub histogram: Histogram<u64>,
+    /// Successes' service times, from the actual send.
+    pub service: Histogram<u64>,
+    /// Failures' response times.
+    pub failed_histogram: Histogram<u64>,
+    /// Failures' service times.
+    pub failed_service: Histogram<u64>,
+    /// Ages of iterations unfinished at the end.
+    pub open: Histogram<u64>,
+    /// How late iterations started after their slot.
+    pub lag: Histogram<u64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub classes: BTreeMap<String, u64>,
+    pub completed: u64,
+    pub failed: u64,
+    pub abandoned: u64,
+    pub interrupted: u64,
+    pub started_slots: u64,
+    pub dropped: u64,
+    /// The flow's pool (arrival-rate flows).
+    pub pool: PoolStat,
+}
+
+/// Everything recorded, at the end of a run.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub series: Vec<SeriesResult>,
+    /// (kind, request, count, example).
+    pub errors: Vec<(ErrorKind, Series, u64, String)>,
+    pub slowest: Vec<TracedRequest>,
+    pub timeline: Vec<Slice>,
+    /// How late the generator's timer woke, over the run.
+    pub scheduler: Histogram<u64>,
+}
+
+impl Results {
+    pub fn get(&self, series: Series) -> &SeriesResult {
+        &self.series[series.index()]
+    }
+}
+
+impl Recorder {
+    /// A recorder whose clock starts now, streaming slices to `log` when given.
+    pub fn new(slice: Duration, shards: usize, log: Option<LogWriter>) -> Arc<Recorder> {
+        let shards = shards.max(1);
+        Arc::new(Recorder {
+            started: Instant::now(),
+            start_unix_ms: now_unix_ms(),
+            slice: slice.max(Duration::from_millis(10)),
+            shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+            spares: Mutex::new(Vec::new()),
+            book: Mutex::new(Book {
+                slots: Vec::new(),
+                pools: [PoolStat::default(); SERIES_COUNT],
+            }),
+            totals: Mutex::new(Totals {
+                whole: ShardData::new(),
+                slowest: BTreeMap::new(),
+                timeline: Vec::new(),
+                next: 0,
+                log,
+            }),
+            users: AtomicI64::new(0),
+            live: Mutex::new(Live::default()),
+        })
+    }
+
+    /// The run's clock: the engine's and every slice's.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn start_unix_ms(&self) -> u64 {
+        self.start_unix_ms
+    }
+
+    pub fn slice(&self) -> Duration {
+        self.slice
+    }
+
+    /// The slice `t` falls in.
+    fn index_at(&self, t: Instant) -> u64 {
+        (t.saturating_duration_since(self.started).as_nanos() / self.slice.as_nanos()) as u64
+    }
+
+    fn spare(&self) -> ShardData {
+        self.spares.lock().pop().unwrap_or_else(ShardData::new)
+    }
+
+    fn give_back(&self, mut data: ShardData) {
+        data.clear();
+        let mut spares = self.spares.lock();
+        if spares.len() < self.shards.len() * SPARES_PER_SHARD {
+            spares.push(data);
+        }
+    }
+
+    /// The shard of `hint`, moved to the current slice.
+    fn shard(&self, hint: usize) -> MutexGuard<'_, Shard> {
+        let now = self.index_at(Instant::now());
+        let mut s = self.shards[hint % self.shards.len()].lock();
+        if now > s.slice {
+            let fresh = self.spare();
+            if let Some(back) = s.roll(now, fresh) {
+                self.give_back(back);
+            }
+        }
+        s
+    }
+
+    /// One request: its two latencies (body included), its status, its error if any.
+    pub fn request(
+        &self,
+        hint: usize,
+        series: Series,
+        timing: Timing,
+        status: Option<u16>,
+        error: Option<(ErrorKind, &str)>,
+        trace: Option<Trace>,
+    ) {
+        let mut s = self.shard(hint);
+        let d = &mut s.data;
+        d.record_timing(series, timing, error.is_some());
+        let c = d.counts(series);
+        c.requests += 1;
+        let class = match status {
+            Some(code) => ((code / 100) as usize).clamp(1, 5) - 1,
+            None => 5,
+        };
+        c.classes[class] += 1;
+        if let Some((kind, message)) = error {
+            c.errors += 1;
+            d.error(kind, series, message);
+        }
+        if let Some(trace) = trace {
+            d.keep_slowest(
+                series,
+                TracedRequest {
+                    flow: series.flow().to_string(),
+                    request: series.name().to_string(),
+                    latency_ms: timing.response.as_secs_f64() * 1000.0,
+                    trace_id: trace.trace_id,
+                    at_ms: trace.at_ms,
+                    status,
+                },
+            );
+        }
+    }
+
+    /// A request cancelled by the run's stop: neither passed nor failed.
+    pub fn request_interrupted(&self, hint: usize, series: Series) {
+        self.shard(hint).data.counts(series).interrupted += 1;
+    }
+
+    /// The end of a flow iteration.
+    pub fn flow(&self, hint: usize, series: Series, outcome: FlowOutcome) {
+        let mut s = self.shard(hint);
+        let d = &mut s.data;
+        match outcome {
+            FlowOutcome::Completed(timing) => {
+                d.record_timing(series, timing, false);
+                d.counts(series).completed += 1;
+            }
+            FlowOutcome::Failed(kind, message, timing) => {
+                d.record_timing(series, timing, true);
+                d.counts(series).failed += 1;
+                d.error(kind, series, &message);
+            }
+            FlowOutcome::Abandoned => d.counts(series).abandoned += 1,
+            FlowOutcome::Interrupted(age) => {
+                d.record(series, Measure::Open, age);
+                d.counts(series).interrupted += 1;
+            }
+        }
+    }
+
+    /// An arrival-rate slot due at `due` handed to a user `lag` after it was due.
+    pub fn started_slot(&self, series: Series, due: Instant, lag: Duration) {
+        {
+            let mut s = self.shard(series.index());
+            s.data.record(series, Measure::Lag, lag);
+            s.data.counts(series).started_slots += 1;
+        }
+        self.book.lock().at(self.index_at(due)).started += 1;
+    }
+
+    /// An arrival-rate slot due at `due` that no user could start in time: counted
+    /// in the slice it was due.
+    pub fn dropped(&self, series: Series, due: Instant) {
+        self.shard(series.index()).data.counts(series).dropped += 1;
+        self.book.lock().at(self.index_at(due)).dropped += 1;
+    }
+
+    /// An arrival-rate flow's pool grew to `size` users.
+    pub fn pool_grew(&self, series: Series, size: usize) {
+        let mut book = self.book.lock();
+        let pool = &mut book.pools[series.index()];
+        pool.size = pool.size.max(size as u64);
+        pool.grew += 1;
+    }
+
+    /// An arrival-rate flow's pool starts with `size` users.
+    pub fn pool_started(&self, series: Series, size: usize) {
+        let mut book = self.book.lock();
+        let pool = &mut book.pools[series.index()];
+        pool.size = pool.size.max(size as u64);
+    }
+
+    /// How late the generator's probe timer woke.
+    pub fn scheduler_lag(&self, lag: Duration) {
+        self.shard(0).data.record_scheduler(lag);
+    }
+
+    pub fn user_started(&self) {
+        self.users.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn user_stopped(&self) {
+        self.users.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Users running now.
+    pub fn users(&self) -> i64 {
+        self.users.load(Ordering::Relaxed)
+    }
+
+    pub fn live(&self) -> Live {
+        *self.live.lock()
+    }
+
+    /// Emits every slice that has ended: call once per slice interval (a late
+    /// call emits the slices it missed).
+    pub fn collect(&self, probe: Probe) {
+        self.emit(self.index_at(Instant::now()), None, probe);
+    }
+
+    /// Takes the data of slices before `upto` out of every shard, merged by slice;
+    /// anything older than `next` (already emitted) joins `next`.
+    fn take_ready(&self, upto: u64, next: u64) -> BTreeMap<u64, ShardData> {
+        let mut out: BTreeMap<u64, ShardData> = BTreeMap::new();
+        for shard in self.shards.iter() {
+            let taken = {
+                let mut s = shard.lock();
+                if s.slice < upto {
+                    let fresh = self.spare();
+                    if let Some(back) = s.roll(upto, fresh) {
+                        self.give_back(back);
+                    }
+                }
+                std::mem::take(&mut s.ready)
+            };
+            for (idx, mut data) in taken {
+                out.entry(idx.max(next))
+                    .or_insert_with(|| self.spare())
+                    .absorb(&mut data);
+                self.give_back(data);
+            }
+        }
+        out
+    }
+
+    /// Emits the slices from the next one up to `upto` (excluded); the last one
+    /// ends at `end` when given (the run's end), else each is a full slice.
+    fn emit(&self, upto: u64, end: Option<Duration>, probe: Probe) {
+        let mut totals = self.totals.lock();
+        let users = self.users().max(0);
+        let mut ready = self.take_ready(upto, totals.next);
+        for idx in totals.next..upto {
+            let mut data = ready.remove(&idx).unwrap_or_else(|| self.spare());
+            let start = self.slice * idx as u32;
+            let length = match end {
+                Some(end) if idx + 1 == upto => {
+                    end.saturating_sub(start).max(Duration::from_millis(1))
+                }
+                _ => self.slice,
+            };
+            let slice = self.timeline_slice(&data, idx, start, users as u64, &probe);
+            if let Some(log) = &totals.log {
+                write_log(log, &data, start, length);
+            }
+            for (series, traced) in data.slowest.drain(..) {
+                let list = totals.slowest.entry(series).or_default();
+                list.push(traced);
+                list.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+                list.truncate(SLOWEST_KEPT);
+            }
+            totals.whole.absorb(&mut data);
+            self.give_back(data);
+            self.update_live(&totals.whole, &slice, length, users, &probe);
+            totals.timeline.push(slice);
+        }
+        totals.next = totals.next.max(upto);
+    }
+
+    fn update_live(
+        &self,
+        whole: &ShardData,
+        slice: &Slice,
+        length: Duration,
+        users: i64,
+        probe: &Probe,
+    ) {
+        let (total_requests, dropped) = Series::ALL.iter().fold((0, 0), |acc, s| {
+            let c = &whole.counts[s.index()];
+            (acc.0 + c.requests, acc.1 + c.dropped)
+        });
+        *self.live.lock() = Live {
+            elapsed: self.started.elapsed(),
+            users,
+            requests_per_second: slice.requests as f64 / length.as_secs_f64().max(1e-3),
+            error_rate: if slice.requests > 0 {
+                slice.errors as f64 / slice.requests as f64
+            } else {
+                0.0
+            },
+            p95_ms: slice.all.p95,
+            total_requests,
+            dropped,
+            in_flight: probe.in_flight,
+            oldest_ms: probe.oldest.as_secs_f64() * 1000.0,
+            cpu_share: probe.cpu_share,
+            scheduler_lag_ms: slice.scheduler_lag.p99,
+        };
+    }
+
+    /// The timeline entry of slice `idx`.
+    fn timeline_slice(
+        &self,
+        data: &ShardData,
+        idx: u64,
+        start: Duration,
+        users: u64,
+        probe: &Probe,
+    ) -> Slice {
+        let (mut all, mut all_service, mut lag) =
+            (new_histogram(), new_histogram(), new_histogram());
+        let mut slice = Slice {
+            t_ms: start.as_millis() as u64,
+            users,
+            cpu_share: probe.cpu_share,
+            in_flight: probe.in_flight,
+            scheduler_lag: SlicePercentiles::of(data.scheduler.as_ref()),
+            ..Slice::default()
+        };
+        for series in Series::ALL {
+            let c = &data.counts[series.index()];
+            slice.interrupted += c.interrupted;
+            if series.is_flow() {
+                slice.failed_iterations += c.failed;
+                if c.iterations() + c.dropped > 0 {
+                    let h = data.histogram(series, Measure::Response);
+                    slice
+                        .flows
+                        .insert(series.name().to_string(), SlicePercentiles::of(h));
+                }
+                if let Some(h) = data.histogram(series, Measure::Lag) {
+                    let _ = lag.add(h);
+                }
+            } else {
+                slice.requests += c.requests;
+                slice.errors += c.errors;
+                if let Some(h) = data.histogram(series, Measure::Response) {
+                    let _ = all.add(h);
+                }
+                if let Some(h) = data.histogram(series, Measure::Service) {
+                    let _ = all_service.add(h);
+                }
+            }
+        }
+        slice.all = SlicePercentiles::of(Some(&all));
+        slice.all_service = SlicePercentiles::of(Some(&all_service));
+        slice.schedule_lag = SlicePercentiles::of(Some(&lag));
+        let slots = self
+            .book
+            .lock()
+            .slots
+            .get(idx as usize)
+            .copied()
+            .unwrap_or_default();
+        fill_slots(&mut slice, slots);
+        slice
+    }
+
+    /// Emits the last (partial) slice and hands back everything recorded, with
+    /// the interval log closed. Call once the load has stopped.
+    pub fn finish(&self, probe: Probe) -> std::io::Result<Results> {
+        let elapsed = self.started.elapsed();
+        self.emit(self.index_at(Instant::now()) + 1, Some(elapsed), probe);
+        let mut totals = self.totals.lock();
+        if let Some(log) = totals.log.take() {
+            log.finish()?;
+        }
+        let book = self.book.lock();
+        // Slots dropped after their slice was emitted (waiting, then too late).
+        for (slice, slots) in totals.timeline.iter_mut().zip(&book.slots) {
+            fill_slots(slice, *slots);
+        }
+        let series = Series::ALL
+            .iter()
+            .map(|&s| series_result(&totals.whole, s, book.pools[s.index()]))
+            .collect();
+        let mut errors: Vec<_> = totals
+            .whole
+            .errors
+            .iter()
+            .map(|((kind, series), t): (&(ErrorKind, Series), &ErrorTally)| {
+                (*kind, *series, t.count, t.example.clone())
+            })
+            .collect();
+        errors.sort_by_key(|a| (a.0, a.1));
+        Ok(Results {
+            series,
+            errors,
+            slowest: totals.slowest.values().flatten().cloned().collect(),
+            timeline: totals.timeline.clone(),
+            scheduler: totals.whole.scheduler.clone().unwrap_or_else(new_histogram),
+        })
+    }
+}
+
+fn fill_slots(slice: &mut Slice, slots: SlotCounts) {
+    slice.started = slots.started;
+    slice.dropped = slots.dropped;
+    slice.planned = slots.started + slots.dropped;
+}
+
+/// Streams one slice's histograms to the interval log.
+fn write_log(log: &LogWriter, data: &ShardData, start: Duration, length: Duration) {
+    for series in Series::ALL {
+        for m in Measure::ALL {
+            if let Some(h) = data.histogram(series, m) {
+                log.write(&series.measure_tag(m), h.clone(), start, length);
+            }
+        }
+    }
+    if let Some(h) = data.scheduler.as_ref().filter(|h| !h.is_empty()) {
+        log.write("generator.scheduler_lag", h.clone(), start, length);
+    }
+}
+
+/// One series' totals.
+fn series_result(whole: &ShardData, s: Series, pool: PoolStat) -> SeriesResult {
+    let c: Counts = whole.counts[s.index()];
+    let h = |m: Measure| whole.histogram(s, m).cloned().unwrap_or_else(new_histogram);
+    SeriesResult {
+        series: s,
+        histogram: h(Measure::Response),
+        service: h(Measure::Service),
+        failed_histogram: h(Measure::Failed),
+        failed_service: h(Measure::FailedService),
+        open: h(Measure::Open),
+        lag: h(Measure::Lag),
+        requests: c.requests,
+        errors: c.errors,
+        classes: CLASSES
+            .iter()
+            .zip(c.classes)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+        completed: c.completed,
+        failed: c.failed,
+        abandoned: c.abandoned,
+        interrupted: c.interrupted,
+        started_slots: c.started_slots,
+        dropped: c.dropped,
+        pool,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request timed from its send only.
+    fn t(d: Duration) -> Timing {
+        Timing {
+            service: d,
+            response: d,
+        }
+    }
+
+    /// Sleeps until `at` after the recorder's start.
+    fn until(r: &Recorder, at: Duration) {
+        std::thread::sleep((r.started() + at).saturating_duration_since(Instant::now()));
+    }
+
+    #[test]
+    fn slices_merge_shards_and_totals_keep_everything() {
+        let r = Recorder::new(Duration::from_millis(200), 4, None);
+        for i in 0..1000u64 {
+            let d = t(Duration::from_micros(1000 + i));
+            r.request(i as usize, Series::Health, d, Some(200), None, None);
+        }
+        let fast_error = t(Duration::from_millis(1));
+        r.request(
+            1,
+            Series::Health,
+            fast_error,
+            Some(503),
+            Some((ErrorKind::Http5xx, "down")),
+            None,
+        );
+        r.flow(
+            2,
+            Series::FlowHealth,
+            FlowOutcome::Completed(t(Duration::from_millis(3))),
+        );
+        r.dropped(Series::FlowHealth, Instant::now());
+        until(&r, Duration::from_millis(250));
+        r.collect(Probe::default());
+        for _ in 0..10 {
+            r.request(
+                0,
+                Series::Health,
+                t(Duration::from_millis(2)),
+                Some(200),
+                None,
+                None,
+            );
+        }
+        let results = r.finish(Probe::default()).unwrap();
+        let health = results.get(Series::Health);
+        assert_eq!(health.requests, 1011);
+        assert_eq!(health.errors, 1);
+        assert_eq!(health.classes["2xx"], 1010);
+        assert_eq!(health.classes["5xx"], 1);
+        // The error is in its own histogram: the fast 503 does not pull the
+        // successes' median down.
+        assert_eq!(health.histogram.len(), 1010);
+        assert_eq!(health.failed_service.len(), 1);
+        assert!(health.histogram.value_at_quantile(0.01) >= 1000);
+        assert_eq!(results.get(Series::FlowHealth).dropped, 1);
+        assert_eq!(results.timeline.len(), 2);
+        assert_eq!(results.timeline[0].requests, 1001);
+        assert_eq!(results.timeline[0].errors, 1);
+        assert_eq!(results.timeline[0].dropped, 1);
+        assert_eq!(results.timeline[1].requests, 10);
+        assert_eq!(results.timeline[1].t_ms, 200);
+        assert_eq!(results.errors.len(), 1);
+        assert_eq!(results.errors[0].3, "down");
+    }
+
+    #[test]
+    fn a_late_collection_emits_every_missed_slice_at_its_own_time() {
+        let r = Recorder::new(Duration::from_millis(100), 2, None);
+        let due = Instant::now();
+        r.request(
+            0,
+            Series::Health,
+            t(Duration::from_millis(1)),
+            Some(200),
+            None,
+            None,
+        );
+        until(&r, Duration::from_millis(220));
+        r.request(
+            1,
+            Series::Health,
+            t(Duration::from_millis(1)),
+            Some(200),
+            None,
+            None,
+        );
+        until(&r, Duration::from_millis(350));
+        // One collection after a stall of three slices.
+        r.collect(Probe::default());
+        // A slot due in the first slice, dropped only now (it waited for a user).
+        r.dropped(Series::FlowHealth, due);
+        let results = r.finish(Probe::default()).unwrap();
+        let t_ms: Vec<u64> = results.timeline.iter().map(|s| s.t_ms).collect();
+        assert_eq!(t_ms, vec![0, 100, 200, 300]);
+        let requests: Vec<u64> = results.timeline.iter().map(|s| s.requests).collect();
+        assert_eq!(requests, vec![1, 0, 1, 0]);
+        assert_eq!(results.timeline[0].dropped, 1, "counted where it was due");
+        assert_eq!(results.timeline[3].dropped, 0);
+    }
+
+    #[test]
+    fn failed_and_interrupted_iterations_are_kept_apart() {
+        let r = Recorder::new(Duration::from_secs(1), 1, None);
+        let slow = t(Duration::from_secs(30));
+        r.flow(
+            0,
+            Series::FlowPlans,
+            FlowOutcome::Completed(t(Duration::from_secs(2))),
+        );
+        r.flow(
+            0,
+            Series::FlowPlans,
+            FlowOutcome::Failed(ErrorKind::PlanTimeout, "late".into(), slow),
+        );
+        r.flow(
+            0,
+            Series::FlowPlans,
+            FlowOutcome::Interrupted(Duration::from_secs(4)),
+        );
+        r.request_interrupted(0, Series::PlanStatus);
+        let results = r.finish(Probe::default()).unwrap();
+        let plans = results.get(Series::FlowPlans);
+        assert_eq!(
+            (plans.completed, plans.failed, plans.interrupted),
+            (1, 1, 1)
+        );
+        assert_eq!(plans.histogram.len(), 1);
+        assert!(plans.failed_histogram.min() >= 29_000_000);
+        assert_eq!(plans.open.len(), 1);
+        let status = results.get(Series::PlanStatus);
+        assert_eq!(
+            (status.requests, status.errors, status.interrupted),
+            (0, 0, 1)
+        );
+        assert_eq!(results.timeline[0].interrupted, 2);
+        assert_eq!(results.timeline[0].failed_iterations, 1);
+    }
+
+    #[test]
+    fn percentiles_are_within_a_tenth_of_a_percent() {
+        let mut h = new_histogram();
+        for v in 1..=100_000u64 {
+            h.record(v).unwrap();
+        }
+        let p = reports::summary::Percentiles::of(&h);
+        assert!((p.p95 - 95.0).abs() / 95.0 < 0.001, "{p:?}");
+        assert!((p.p99 - 99.0).abs() / 99.0 < 0.001, "{p:?}");
+    }
+
+    #[test]
+    fn only_the_slowest_sampled_requests_are_kept() {
+        let r = Recorder::new(Duration::from_secs(1), 1, None);
+        for ms in 1..=50u64 {
+            r.request(
+                0,
+                Series::PlanStatus,
+                t(Duration::from_millis(ms)),
+                Some(200),
+                None,
+                Some(Trace {
+                    trace_id: format!("{ms:032x}"),
+                    at_ms: 0,
+                }),
+            );
+        }
+        let results = r.finish(Probe::default()).unwrap();
+        assert_eq!(results.slowest.len(), SLOWEST_KEPT);
+        assert_eq!(results.slowest[0].latency_ms, 50.0);
+        assert!(results.slowest.iter().all(|t| t.latency_ms > 40.0));
+    }
+}

@@ -1,0 +1,258 @@
+//! One shard's data for one slice: histograms, counts, error tallies and the
+//! slowest sampled requests. Virtual users record into a few shards (chosen by
+//! user number) so they rarely contend; a shard moves to a new slice when the
+//! first event of that slice arrives, keeping the old one ready for the collector.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use reports::hdr::{MAX_MICROS, new_histogram};
+use reports::summary::TracedRequest;
+
+use super::series::{ErrorKind, Measure, SERIES_COUNT, SLOTS, Series, Timing};
+
+/// Slowest sampled requests kept per series.
+pub const SLOWEST_KEPT: usize = 10;
+/// Longest error example kept, in bytes.
+const EXAMPLE_LEN: usize = 300;
+/// Status class slots: 1xx..5xx, then none (no answer).
+pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+/// What happened to a series in a slice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    /// Requests answered or failed (not those interrupted).
+    pub requests: u64,
+    /// Requests failed.
+    pub errors: u64,
+    /// Requests by status class.
+    pub classes: [u64; 6],
+    /// Iterations completed.
+    pub completed: u64,
+    /// Iterations failed.
+    pub failed: u64,
+    /// Iterations abandoned on purpose.
+    pub abandoned: u64,
+    /// Requests or iterations cut by the run's stop.
+    pub interrupted: u64,
+    /// Slots handed to a user (arrival-rate flows).
+    pub started_slots: u64,
+    /// Slots dropped (arrival-rate flows).
+    pub dropped: u64,
+}
+
+impl Counts {
+    /// Adds `o` into these.
+    pub fn add(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        for (a, b) in self.classes.iter_mut().zip(o.classes) {
+            *a += b;
+        }
+        self.completed += o.completed;
+        self.failed += o.failed;
+        self.abandoned += o.abandoned;
+        self.interrupted += o.interrupted;
+        self.started_slots += o.started_slots;
+        self.dropped += o.dropped;
+    }
+
+    /// Iterations that started, however they ended.
+    pub fn iterations(&self) -> u64 {
+        self.completed + self.failed + self.abandoned + self.interrupted
+    }
+}
+
+/// An error kind's count and its first example.
+#[derive(Debug, Clone)]
+pub struct ErrorTally {
+    pub count: u64,
+    pub example: String,
+}
+
+/// What a shard gathered in a slice.
+pub struct ShardData {
+    pub histograms: Vec<Option<Histogram<u64>>>,
+    pub counts: [Counts; SERIES_COUNT],
+    pub errors: HashMap<(ErrorKind, Series), ErrorTally>,
+    pub slowest: Vec<(Series, TracedRequest)>,
+    /// How late the scheduler's probe woke (the generator's own lag).
+    pub scheduler: Option<Histogram<u64>>,
+    /// Whether anything was recorded.
+    pub used: bool,
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, MAX_MICROS)
+}
+
+impl ShardData {
+    pub fn new() -> Self {
+        ShardData {
+            histograms: (0..SLOTS).map(|_| None).collect(),
+            counts: [Counts::default(); SERIES_COUNT],
+            errors: HashMap::new(),
+            slowest: Vec::new(),
+            scheduler: None,
+            used: false,
+        }
+    }
+
+    /// Records one value of `measure` for `series`.
+    pub fn record(&mut self, series: Series, measure: Measure, value: Duration) {
+        self.used = true;
+        let h = self.histograms[measure.slot(series)].get_or_insert_with(new_histogram);
+        let _ = h.record(micros(value));
+    }
+
+    /// Records both latencies, as a success or a failure.
+    pub fn record_timing(&mut self, series: Series, t: Timing, failed: bool) {
+        let (response, service) = if failed {
+            (Measure::Failed, Measure::FailedService)
+        } else {
+            (Measure::Response, Measure::Service)
+        };
+        self.record(series, response, t.response);
+        self.record(series, service, t.service);
+    }
+
+    /// Records one lateness of the scheduler probe.
+    pub fn record_scheduler(&mut self, lag: Duration) {
+        self.used = true;
+        let _ = self
+            .scheduler
+            .get_or_insert_with(new_histogram)
+            .record(micros(lag));
+    }
+
+    /// The counts of `series`, marking the data used.
+    pub fn counts(&mut self, series: Series) -> &mut Counts {
+        self.used = true;
+        &mut self.counts[series.index()]
+    }
+
+    /// Tallies an error of `kind` on `series`, keeping the first example.
+    pub fn error(&mut self, kind: ErrorKind, series: Series, message: &str) {
+        self.used = true;
+        self.errors
+            .entry((kind, series))
+            .and_modify(|t| t.count += 1)
+            .or_insert_with(|| ErrorTally {
+                count: 1,
+                example: truncate(message),
+            });
+    }
+
+    /// Keeps a sampled request if it is among its series' slowest.
+    pub fn keep_slowest(&mut self, series: Series, traced: TracedRequest) {
+        self.used = true;
+        let mine = self.slowest.iter().filter(|(k, _)| *k == series).count();
+        if mine >= SLOWEST_KEPT {
+            let fastest = self
+                .slowest
+                .iter()
+                .enumerate()
+                .filter(|(_, (k, _))| *k == series)
+                .min_by(|a, b| a.1.1.latency_ms.total_cmp(&b.1.1.latency_ms))
+                .map(|(i, (_, t))| (i, t.latency_ms));
+            match fastest {
+                Some((i, ms)) if ms < traced.latency_ms => {
+                    self.slowest.swap_remove(i);
+                }
+                _ => return,
+            }
+        }
+        self.slowest.push((series, traced));
+    }
+
+    /// Adds another shard's data into this one, leaving `data` empty.
+    pub fn absorb(&mut self, data: &mut ShardData) {
+        if !data.used {
+            return;
+        }
+        self.used = true;
+        for (k, h) in data.histograms.iter().enumerate() {
+            if let Some(h) = h
+                && !h.is_empty()
+            {
+                let _ = self.histograms[k].get_or_insert_with(new_histogram).add(h);
+            }
+        }
+        if let Some(h) = &data.scheduler {
+            let _ = self.scheduler.get_or_insert_with(new_histogram).add(h);
+        }
+        for k in 0..SERIES_COUNT {
+            self.counts[k].add(&data.counts[k]);
+        }
+        for (key, tally) in data.errors.drain() {
+            self.errors
+                .entry(key)
+                .and_modify(|t| t.count += tally.count)
+                .or_insert(tally);
+        }
+        self.slowest.append(&mut data.slowest);
+        data.clear();
+    }
+
+    /// Empties it, keeping the histograms' memory for reuse.
+    pub fn clear(&mut self) {
+        for h in self.histograms.iter_mut().flatten() {
+            h.reset();
+        }
+        if let Some(h) = &mut self.scheduler {
+            h.reset();
+        }
+        self.counts = [Counts::default(); SERIES_COUNT];
+        self.errors.clear();
+        self.slowest.clear();
+        self.used = false;
+    }
+
+    /// The histogram of `measure` for `series`, if anything was recorded.
+    pub fn histogram(&self, series: Series, measure: Measure) -> Option<&Histogram<u64>> {
+        self.histograms[measure.slot(series)]
+            .as_ref()
+            .filter(|h| !h.is_empty())
+    }
+}
+
+fn truncate(message: &str) -> String {
+    let mut cut = message.len().min(EXAMPLE_LEN);
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    message[..cut].to_string()
+}
+
+/// A shard: the slice it records into, and the earlier slices it holds for the
+/// collector.
+pub struct Shard {
+    /// The slice `data` belongs to.
+    pub slice: u64,
+    pub data: ShardData,
+    /// Earlier slices, not yet collected.
+    pub ready: Vec<(u64, ShardData)>,
+}
+
+impl Shard {
+    pub fn new() -> Self {
+        Shard {
+            slice: 0,
+            data: ShardData::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    /// Moves to slice `slice` (later than the current one), with `fresh` as its data.
+    pub fn roll(&mut self, slice: u64, fresh: ShardData) -> Option<ShardData> {
+        let old = std::mem::replace(&mut self.data, fresh);
+        let old_slice = std::mem::replace(&mut self.slice, slice);
+        if old.used {
+            self.ready.push((old_slice, old));
+            None
+        } else {
+            Some(old)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! A virtual user: its number, its token (refreshed before it expires), and how
+//! many iterations it ran.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+/// Refresh a token this long before it expires (or at 90% of its life, if shorter).
+pub const REFRESH_BEFORE: Duration = Duration::from_secs(60);
+
+/// A bearer token and when to get a new one.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The token.
+    pub value: String,
+    /// When it must be renewed; `None` when it does not say it expires.
+    pub refresh_at: Option<Instant>,
+}
+
+impl Token {
+    /// A token read back: its `exp` claim (a JWT's payload is not verified here,
+    /// only read) sets when to renew it.
+    pub fn new(value: String) -> Token {
+        let refresh_at = expires_in(&value).map(|life| {
+            let early = REFRESH_BEFORE.min(life / 10);
+            Instant::now() + life.saturating_sub(early)
+        });
+        Token { value, refresh_at }
+    }
+
+    /// Whether it should be renewed now.
+    pub fn stale(&self) -> bool {
+        self.refresh_at.is_some_and(|t| Instant::now() >= t)
+    }
+}
+
+/// How long a JWT has left, from its `exp` claim.
+fn expires_in(jwt: &str) -> Option<Duration> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims["exp"].as_u64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(exp.saturating_sub(now)))
+}
+
+/// One virtual user.
+#[derive(Debug)]
+pub struct User {
+    /// Unique in the run: names its athletes and picks its recorder shard.
+    pub id: usize,
+    /// Its token, when it keeps one (the plans flow signs in once).
+    pub token: Option<Token>,
+    /// Iterations it started.
+    pub iteration: u64,
+}
+
+impl User {
+    /// A new user.
+    pub fn new(id: usize) -> User {
+        User {
+            id,
+            token: None,
+            iteration: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(exp_in: u64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"sub\":\"a\",\"exp\":{}}}", now + exp_in));
+        format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")
+    }
+
+    #[test]
+    fn a_token_is_renewed_before_it_expires() {
+        let t = Token::new(jwt(3600));
+        let at = t.refresh_at.unwrap();
+        assert!(at > Instant::now() + Duration::from_secs(3400));
+        assert!(at < Instant::now() + Duration::from_secs(3545));
+        assert!(!t.stale());
+        // A 10 s token: renewed at 9 s, not 60 s before.
+        let short = Token::new(jwt(10));
+        let at = short.refresh_at.unwrap();
+        assert!(at > Instant::now() + Duration::from_secs(8));
+        assert!(Token::new("opaque".into()).refresh_at.is_none());
+    }
+}
