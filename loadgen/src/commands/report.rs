@@ -1,5 +1,7 @@
 //! `loadgen report RUN_DIR [--baseline DIR] [--out DIR]`: renders a run
-//! directory's reports again, optionally compared with a baseline.
+//! directory's reports again, optionally compared with a baseline. The exit is
+//! decided as the run decided it: the scenario's gate over the verdicts, and the
+//! run's integrity (an invalid or interrupted run never passes).
 
 use reports::baseline;
 use reports::run_data::RunData;
@@ -8,7 +10,17 @@ use crate::cli::ReportArgs;
 use crate::exit::Exit;
 use crate::report::{load_baseline, print_comparison, settle};
 
-/// Renders a run directory's reports again.
+/// The gate the run was judged with: its scenario's, else both windows.
+fn gate(run_dir: &std::path::Path) -> crate::scenario::Gate {
+    let path = run_dir.join(reports::summary::SCENARIO_FILE);
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| crate::scenario::parse(&path, &text).ok())
+        .map_or(crate::scenario::Gate::Both, |s| s.gate)
+}
+
+/// Renders a run directory's reports again: the exit is the run's (its gate,
+/// its integrity: an invalid run never passes), then the comparison's.
 fn render_again(args: &ReportArgs) -> anyhow::Result<Exit> {
     let mut run = RunData::load(&args.run_dir)?;
     let base = args.baseline.as_deref().map(load_baseline).transpose()?;
@@ -16,7 +28,20 @@ fn render_again(args: &ReportArgs) -> anyhow::Result<Exit> {
         .as_ref()
         .map(|b| baseline::compare(&run.summary, b, args.margins.margins()));
     let verdict = match &run.summary.verdicts {
-        Some(v) => Exit::of(v.overall()),
+        Some(v) => {
+            let judged = crate::judge::gate_exit(v, gate(&args.run_dir));
+            match &run.summary.integrity {
+                Some(i) => crate::integrity::gate(judged, i),
+                None if run.summary.interrupted => crate::integrity::gate(
+                    judged,
+                    &reports::summary::Integrity {
+                        valid: false,
+                        ..Default::default()
+                    },
+                ),
+                None => judged,
+            }
+        }
         None => Exit::from_code(run.summary.exit_code),
     };
     let exit = settle(verdict, comparison.as_ref(), args.fail_on_regression);

@@ -4,7 +4,8 @@
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use reports::summary::RunSummary;
 
@@ -59,4 +60,71 @@ pub fn run_dir(results: &Path) -> PathBuf {
 
 pub fn summary(results: &Path) -> RunSummary {
     RunSummary::read(&run_dir(results)).expect("summary.json")
+}
+
+/// `loadgen services` on free ports; returns the process and (job, metrics address) pairs.
+pub struct Services {
+    pub proc: Proc,
+    pub gateway: u16,
+    pub metrics: Vec<(&'static str, String)>,
+}
+
+pub fn services() -> Services {
+    // A free port can be taken by another test before the services bind it: then
+    // they exit, and they are started again on other ports.
+    for _ in 0..3 {
+        if let Some(s) = try_services() {
+            return s;
+        }
+    }
+    panic!("the services did not start on three sets of free ports");
+}
+
+fn try_services() -> Option<Services> {
+    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+    let child = loadgen()
+        .arg("services")
+        .env("GATEWAY_BFF_PORT", ports[0].to_string())
+        .env("GATEWAY_BFF_METRICS_PORT", ports[1].to_string())
+        .env("PROFILE_ONBOARDING_PORT", ports[2].to_string())
+        .env("PROFILE_ONBOARDING_METRICS_PORT", ports[3].to_string())
+        .env("PLANNING_ENGINE_PORT", ports[4].to_string())
+        .env("PLANNING_ENGINE_METRICS_PORT", ports[5].to_string())
+        .env("LLM_LATENCY_P50_MS", "100")
+        .env("LLM_LATENCY_P95_MS", "300")
+        .env("LLM_FAILURE_RATE", "0")
+        .env("RATE_LIMIT_PER_SECOND", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut proc = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ports
+        .iter()
+        .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+    {
+        if Instant::now() > deadline || matches!(proc.0.try_wait(), Ok(Some(_))) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Services {
+        proc,
+        gateway: ports[0],
+        metrics: vec![
+            ("gateway-bff", format!("127.0.0.1:{}", ports[1])),
+            ("profile-onboarding", format!("127.0.0.1:{}", ports[3])),
+            ("planning-engine", format!("127.0.0.1:{}", ports[5])),
+        ],
+    })
+}
+
+/// The services, and a Prometheus that has scraped all three.
+pub fn services_scraped() -> (Services, Prometheus) {
+    let s = services();
+    let targets: Vec<(&str, String)> = s.metrics.iter().map(|(j, a)| (*j, a.clone())).collect();
+    let prom = prometheus(&targets);
+    prom.wait_up(3);
+    (s, prom)
 }
