@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use reports::hdr::{Interval, new_histogram};
+use reports::hdr::new_histogram;
 use reports::summary::{Slice, SlicePercentiles, TracedRequest};
 
 use super::read::WorkerData;
@@ -24,8 +24,6 @@ const SCHEDULER_TAG: &str = "generator.scheduler_lag";
 pub struct Combined {
     /// Everything recorded, as one recorder would have.
     pub results: Results,
-    /// The merged interval log, offsets from `start_ms`.
-    pub intervals: Vec<Interval>,
     /// The earliest worker's start, unix ms.
     pub start_ms: u64,
 }
@@ -161,33 +159,155 @@ fn slowest(workers: &[WorkerData]) -> Vec<TracedRequest> {
 }
 
 /// The merged slice a worker's offset falls in.
-fn slot(w: &WorkerData, start_ms: u64, offset: Duration, slice: Duration) -> usize {
-    let at = (w.start_ms + offset.as_millis() as u64).saturating_sub(start_ms) as f64;
+fn slot(start: u64, start_ms: u64, offset: Duration, slice: Duration) -> usize {
+    let at = (start + offset.as_millis() as u64).saturating_sub(start_ms) as f64;
     (at / slice.as_millis().max(1) as f64).round() as usize
 }
 
-/// The merged interval log: per merged slice and tag, the sum of the workers'.
-fn intervals(workers: &[WorkerData], start_ms: u64, slice: Duration) -> Vec<Interval> {
-    let mut merged: BTreeMap<(usize, String), (Histogram<u64>, Duration)> = BTreeMap::new();
-    for w in workers {
-        for i in &w.intervals {
-            let k = slot(w, start_ms, i.start, slice);
-            let entry = merged
-                .entry((k, i.tag.clone().unwrap_or_default()))
-                .or_insert_with(|| (new_histogram(), Duration::ZERO));
-            let _ = entry.0.add(&i.histogram);
-            entry.1 = entry.1.max(i.duration);
+/// One interval's non-zero counts, with the merged slice it falls in.
+struct Item {
+    slot: usize,
+    tag: String,
+    duration: Duration,
+    counts: Vec<(u64, u64)>,
+}
+
+/// Batches of intervals read at most this far ahead of the merge, per worker.
+const FEED_AHEAD: usize = 4;
+/// Intervals sent to the merge at once (fewer hand-overs between threads).
+const BATCH: usize = 64;
+
+/// One worker's interval log, decoded on its own thread in slice order.
+struct Feed {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<Item>>>,
+    /// Received, not yet merged (in slice order).
+    pending: std::collections::VecDeque<Item>,
+    /// A dead worker: its slices' counts come from its intervals.
+    dead: bool,
+}
+
+impl Feed {
+    fn spawn<'s>(
+        scope: &'s std::thread::Scope<'s, '_>,
+        w: &WorkerData,
+        path: &'s std::path::Path,
+        start_ms: u64,
+        slice: Duration,
+    ) -> Feed {
+        let (tx, rx) = std::sync::mpsc::sync_channel(FEED_AHEAD);
+        let start = w.start_ms;
+        scope.spawn(move || {
+            let mut reader = match reports::hdr::LogReader::open(path) {
+                Ok(r) => r,
+                Err(e) => return drop(tx.send(Err(e))),
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(interval) = reader.next_encoded() {
+                let item = interval.and_then(|i| {
+                    Ok(Item {
+                        slot: slot(start, start_ms, i.start, slice),
+                        counts: reports::hdr::decode_counts(&i.bytes)?,
+                        tag: i.tag.unwrap_or_default(),
+                        duration: i.duration,
+                    })
+                });
+                match item {
+                    Ok(item) => batch.push(item),
+                    Err(e) => return drop(tx.send(Err(e))),
+                }
+                if batch.len() == BATCH && tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(batch));
+        });
+        Feed {
+            rx,
+            pending: Default::default(),
+            dead: w.summary.is_none(),
         }
     }
-    merged
-        .into_iter()
-        .map(|((k, tag), (histogram, duration))| Interval {
-            tag: Some(tag),
-            start: slice * k as u32,
-            duration,
-            histogram,
-        })
-        .collect()
+
+    /// Adds every interval up to slice `k` into `acc` (and, for a dead worker,
+    /// its counts into `counts`); whether intervals remain.
+    fn take_until(
+        &mut self,
+        k: usize,
+        acc: &mut Slices,
+        counts: &mut Slice,
+    ) -> std::io::Result<bool> {
+        loop {
+            if self.pending.is_empty() {
+                match self.rx.recv() {
+                    Ok(batch) => self.pending.extend(batch?),
+                    Err(_) => return Ok(false),
+                }
+                continue;
+            }
+            match self.pending.front() {
+                Some(item) if item.slot <= k => {
+                    let item = self.pending.pop_front().expect("a front item");
+                    let added = acc.add(&item)?;
+                    if self.dead {
+                        add_intervals(counts, &item.tag, added);
+                    }
+                }
+                _ => return Ok(true),
+            }
+        }
+    }
+}
+
+/// One merged slice's histograms: by tag (with the longest interval length),
+/// and the sums its timeline entry needs.
+struct Slices {
+    tags: BTreeMap<String, (Histogram<u64>, Duration)>,
+    all: Histogram<u64>,
+    service: Histogram<u64>,
+    lag: Histogram<u64>,
+    scheduler: Histogram<u64>,
+}
+
+impl Slices {
+    fn new() -> Slices {
+        Slices {
+            tags: BTreeMap::new(),
+            all: new_histogram(),
+            service: new_histogram(),
+            lag: new_histogram(),
+            scheduler: new_histogram(),
+        }
+    }
+
+    /// Adds one interval (decoded straight into the sums); the count it held.
+    fn add(&mut self, item: &Item) -> std::io::Result<u64> {
+        let entry = self
+            .tags
+            .entry(item.tag.clone())
+            .or_insert_with(|| (new_histogram(), Duration::ZERO));
+        entry.1 = entry.1.max(item.duration);
+        let added = reports::hdr::add_counts(&mut entry.0, &item.counts)?;
+        let tag = item.tag.as_str();
+        let sum = if tag.starts_with("req.") {
+            Some(&mut self.all)
+        } else if tag.starts_with("svc.req.") {
+            Some(&mut self.service)
+        } else if tag.starts_with("lag.flow.") {
+            Some(&mut self.lag)
+        } else if tag == SCHEDULER_TAG {
+            Some(&mut self.scheduler)
+        } else {
+            None
+        };
+        if let Some(sum) = sum {
+            reports::hdr::add_counts(sum, &item.counts)?;
+        }
+        Ok(added)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
 }
 
 /// Adds a worker's slice into the merged one (counts; percentiles come later).
@@ -208,89 +328,94 @@ fn add_slice(into: &mut Slice, s: &Slice, cpu: &mut Vec<f64>) {
 }
 
 /// A dead worker's slice counts, from its intervals.
-fn add_intervals(into: &mut Slice, tag: &str, h: &Histogram<u64>) {
+fn add_intervals(into: &mut Slice, tag: &str, count: u64) {
     if tag.starts_with("req.") {
-        into.requests += h.len();
+        into.requests += count;
     } else if tag.starts_with("failed.req.") {
-        into.requests += h.len();
-        into.errors += h.len();
+        into.requests += count;
+        into.errors += count;
     } else if let Some(flow) = tag.strip_prefix("flow.") {
         into.flows.entry(flow.to_string()).or_default();
     }
 }
 
-/// The merged timeline: counts summed per aligned slice, percentiles from the
-/// merged intervals.
-fn timeline(
+/// The workers' slices' counts, summed per merged slice.
+fn counted(
     workers: &[WorkerData],
-    merged: &[Interval],
     start_ms: u64,
     slice: Duration,
-) -> Vec<Slice> {
+) -> BTreeMap<usize, (Slice, Vec<f64>)> {
     let mut slices: BTreeMap<usize, (Slice, Vec<f64>)> = BTreeMap::new();
     for w in workers {
         for s in &w.timeline {
-            let k = slot(w, start_ms, Duration::from_millis(s.t_ms), slice);
+            let k = slot(w.start_ms, start_ms, Duration::from_millis(s.t_ms), slice);
             let (into, cpu) = slices.entry(k).or_default();
             add_slice(into, s, cpu);
         }
-        if w.summary.is_none() {
-            for i in &w.intervals {
-                let k = slot(w, start_ms, i.start, slice);
-                let tag = i.tag.clone().unwrap_or_default();
-                add_intervals(&mut slices.entry(k).or_default().0, &tag, &i.histogram);
+    }
+    slices
+}
+
+/// Streams the workers' interval logs slice by slice: each merged slice's
+/// histograms are written to `log` and its percentiles computed, then dropped,
+/// so memory stays bounded however long the run. Returns the merged timeline.
+fn stream(
+    workers: &[WorkerData],
+    start_ms: u64,
+    slice: Duration,
+    log: &reports::hdr::LogWriter,
+) -> std::io::Result<Vec<Slice>> {
+    let mut counts = counted(workers, start_ms, slice);
+    let last_counted = counts.keys().max().copied();
+    std::thread::scope(|scope| {
+        let mut feeds: Vec<Feed> = workers
+            .iter()
+            .filter_map(|w| Some(Feed::spawn(scope, w, w.log.as_deref()?, start_ms, slice)))
+            .collect();
+        let mut timeline = Vec::new();
+        for k in 0.. {
+            let (mut s, cpu) = counts.remove(&k).unwrap_or_default();
+            let mut acc = Slices::new();
+            let mut open = false;
+            for f in &mut feeds {
+                open |= f.take_until(k, &mut acc, &mut s)?;
             }
-        }
-    }
-    let mut by_slice: BTreeMap<usize, Vec<&Interval>> = BTreeMap::new();
-    for i in merged {
-        let k = (i.start.as_millis() / slice.as_millis().max(1)) as usize;
-        by_slice.entry(k).or_default().push(i);
-    }
-    let last = slices.keys().chain(by_slice.keys()).max().copied();
-    (0..last.map_or(0, |l| l + 1))
-        .map(|k| {
-            let (mut s, cpu) = slices.remove(&k).unwrap_or_default();
-            s.t_ms = (slice * k as u32).as_millis() as u64;
+            if !open && acc.is_empty() && last_counted.is_none_or(|l| k > l) {
+                break;
+            }
+            let at = slice * k as u32;
+            s.t_ms = at.as_millis() as u64;
             s.cpu_share = (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64);
-            percentiles(&mut s, by_slice.get(&k).map_or(&[][..], |v| v.as_slice()));
-            s
-        })
-        .collect()
+            percentiles(&mut s, &acc);
+            for (tag, (h, length)) in acc.tags {
+                log.write(&tag, h, at, length);
+            }
+            timeline.push(s);
+        }
+        Ok(timeline)
+    })
 }
 
 /// A slice's percentiles from its merged intervals, as the recorder makes them.
-fn percentiles(s: &mut Slice, intervals: &[&Interval]) {
-    let (mut all, mut service, mut lag, mut scheduler) = (
-        new_histogram(),
-        new_histogram(),
-        new_histogram(),
-        new_histogram(),
-    );
-    for i in intervals {
-        let tag = i.tag.as_deref().unwrap_or("");
-        let h = &i.histogram;
-        if tag.starts_with("req.") {
-            let _ = all.add(h);
-        } else if tag.starts_with("svc.req.") {
-            let _ = service.add(h);
-        } else if tag.starts_with("lag.flow.") {
-            let _ = lag.add(h);
-        } else if tag == SCHEDULER_TAG {
-            let _ = scheduler.add(h);
-        } else if let Some(flow) = tag.strip_prefix("flow.") {
+fn percentiles(s: &mut Slice, acc: &Slices) {
+    for (tag, (h, _)) in &acc.tags {
+        if let Some(flow) = tag.strip_prefix("flow.") {
             s.flows
                 .insert(flow.to_string(), SlicePercentiles::of(Some(h)));
         }
     }
-    s.all = SlicePercentiles::of(Some(&all));
-    s.all_service = SlicePercentiles::of(Some(&service));
-    s.schedule_lag = SlicePercentiles::of(Some(&lag));
-    s.scheduler_lag = SlicePercentiles::of(Some(&scheduler));
+    s.all = SlicePercentiles::of(Some(&acc.all));
+    s.all_service = SlicePercentiles::of(Some(&acc.service));
+    s.schedule_lag = SlicePercentiles::of(Some(&acc.lag));
+    s.scheduler_lag = SlicePercentiles::of(Some(&acc.scheduler));
 }
 
-/// Adds the workers' records up.
-pub fn combine(workers: &[WorkerData], slice: Duration) -> Combined {
+/// Adds the workers' records up, streaming the merged interval log to `log`.
+pub fn combine(
+    workers: &[WorkerData],
+    slice: Duration,
+    log: &reports::hdr::LogWriter,
+) -> std::io::Result<Combined> {
     let start_ms = workers.iter().map(|w| w.start_ms).min().unwrap_or(0);
     let series = Series::ALL
         .into_iter()
@@ -306,9 +431,8 @@ pub fn combine(workers: &[WorkerData], slice: Duration) -> Combined {
     for w in workers {
         let _ = scheduler.add(histogram(&w.totals, SCHEDULER_TAG));
     }
-    let intervals = intervals(workers, start_ms, slice);
-    let timeline = timeline(workers, &intervals, start_ms, slice);
-    Combined {
+    let timeline = stream(workers, start_ms, slice, log)?;
+    Ok(Combined {
         results: Results {
             series,
             errors: errors(workers),
@@ -316,7 +440,6 @@ pub fn combine(workers: &[WorkerData], slice: Duration) -> Combined {
             timeline,
             scheduler,
         },
-        intervals,
         start_ms,
-    }
+    })
 }

@@ -104,7 +104,7 @@ fn worker_runs(workers: &[WorkerData], count: u32) -> (Vec<WorkerRun>, Vec<Strin
                     .filter(|(t, _)| t.starts_with("req.") || t.starts_with("failed.req."))
                     .map(|(_, h)| h.len())
                     .sum();
-                let end = w.intervals.iter().map(|i| i.start + i.duration).max();
+                let end = Some(w.log_end);
                 (
                     "died",
                     requests,
@@ -196,16 +196,6 @@ fn record(
     target.jaeger_url = jaeger.or(target.jaeger_url);
     let start = UNIX_EPOCH + Duration::from_millis(c.start_ms);
     let length = Duration::from_millis(end_ms.saturating_sub(c.start_ms));
-    reports::hdr::write_log(
-        &out.join(summary::INTERVAL_LOG_FILE),
-        start,
-        &format!(
-            "athlete-ally loadgen: {} merged from {} workers, microseconds",
-            plan.scenario.name,
-            workers.len()
-        ),
-        &c.intervals,
-    )?;
     crate::summary::write_total_log(out, &c.results, start, length)?;
     Timeline {
         slice_seconds: plan.scenario.slice.as_secs_f64(),
@@ -280,7 +270,18 @@ async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
     let out = out_dir(args, &found);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let plan = plan(&workers, &out, args.workers)?;
-    let combined = combine::combine(&workers, plan.scenario.slice);
+    let start_ms = workers.iter().map(|w| w.start_ms).min().unwrap_or(0);
+    let log = reports::hdr::LogWriter::create(
+        &out.join(summary::INTERVAL_LOG_FILE),
+        UNIX_EPOCH + Duration::from_millis(start_ms),
+        &format!(
+            "athlete-ally loadgen: {} merged from {} workers, microseconds",
+            plan.scenario.name,
+            workers.len()
+        ),
+    )?;
+    let combined = combine::combine(&workers, plan.scenario.slice, &log)?;
+    log.finish()?;
     let mut s = record(&out, &workers, &plan, &combined, args.jaeger_url.clone())?;
     print!("{}", crate::printer::summary_tables(&s));
     let (runs, problems) = worker_runs(&workers, plan.count);

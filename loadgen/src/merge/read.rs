@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
-use reports::hdr::Interval;
 use reports::summary::{self, RunSummary, Slice, Timeline};
 
 /// How often a waiting merge looks for the workers' summaries.
@@ -26,8 +25,10 @@ pub struct WorkerData {
     pub summary: Option<RunSummary>,
     /// Its slices (empty when it died).
     pub timeline: Vec<Slice>,
-    /// Its interval log.
-    pub intervals: Vec<Interval>,
+    /// Its interval log, when it has one (streamed slice by slice by the merge).
+    pub log: Option<PathBuf>,
+    /// The end of its last interval, from its start.
+    pub log_end: Duration,
     /// Its whole run per tag (from the total log, or its intervals when it died).
     pub totals: BTreeMap<String, Histogram<u64>>,
     /// When its load started, unix ms.
@@ -134,20 +135,21 @@ pub fn read(index: u32, dir: &Path) -> anyhow::Result<WorkerData> {
         ),
         Err(_) => None,
     };
-    let (log_start, intervals) =
-        match reports::hdr::read_log_with_start(&dir.join(summary::INTERVAL_LOG_FILE)) {
-            Ok(read) => read,
-            Err(_) if summary.is_some() => (None, Vec::new()),
-            Err(e) => anyhow::bail!(
-                "{}: neither a summary nor a readable interval log ({e})",
-                dir.display()
-            ),
-        };
-    let totals = match summary {
-        Some(_) => reports::hdr::read_log(&dir.join(summary::TOTAL_LOG_FILE))
-            .map(|t| reports::hdr::merge_by_tag(&t))
-            .with_context(|| format!("{}: cannot read the whole-run log", dir.display()))?,
-        None => reports::hdr::merge_by_tag(&intervals),
+    let log = dir.join(summary::INTERVAL_LOG_FILE);
+    let log = log.exists().then_some(log);
+    let (totals, log_start, log_end) = match (&summary, &log) {
+        (Some(_), _) => (
+            reports::hdr::read_log(&dir.join(summary::TOTAL_LOG_FILE))
+                .map(|t| reports::hdr::merge_by_tag(&t))
+                .with_context(|| format!("{}: cannot read the whole-run log", dir.display()))?,
+            None,
+            Duration::ZERO,
+        ),
+        (None, Some(log)) => dead_totals(log)?,
+        (None, None) => anyhow::bail!(
+            "{}: neither summary.json nor histograms.hlog: not a worker's run directory",
+            dir.display()
+        ),
     };
     let timeline = std::fs::read_to_string(dir.join(summary::TIMELINE_FILE))
         .ok()
@@ -166,10 +168,32 @@ pub fn read(index: u32, dir: &Path) -> anyhow::Result<WorkerData> {
         dir: dir.to_path_buf(),
         summary,
         timeline,
-        intervals,
+        log,
+        log_end,
         totals,
         start_ms,
         scenario_text: std::fs::read_to_string(dir.join(summary::SCENARIO_FILE)).ok(),
         slo_text: std::fs::read_to_string(dir.join(summary::SLO_FILE)).ok(),
     })
+}
+
+/// Whole-run histograms by tag.
+type Totals = BTreeMap<String, Histogram<u64>>;
+
+/// A dead worker's whole run per tag, its start and its last interval's end,
+/// read from its interval log one interval at a time.
+fn dead_totals(log: &Path) -> anyhow::Result<(Totals, Option<SystemTime>, Duration)> {
+    let mut reader = reports::hdr::LogReader::open(log)
+        .with_context(|| format!("{}: cannot read the interval log", log.display()))?;
+    let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut end = Duration::ZERO;
+    for interval in reader.by_ref() {
+        let i = interval?;
+        end = end.max(i.start + i.duration);
+        let _ = totals
+            .entry(i.tag.unwrap_or_default())
+            .or_insert_with(reports::hdr::new_histogram)
+            .add(&i.histogram);
+    }
+    Ok((totals, reader.start, end))
 }
