@@ -5,6 +5,7 @@
 //! with the scenario file (flag, then environment variable, then scenario file,
 //! then default).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +30,21 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.timestamp_millis().max(0) as u64)
         .map_err(|_| format!("{t:?} is not a time: use unix seconds (1700000000), milliseconds or RFC 3339 (2026-11-27T10:00:00Z)"))
+}
+
+/// `--matcher label=value` pairs.
+pub fn matchers(given: &[String]) -> Result<BTreeMap<String, String>, String> {
+    given
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && k.trim() != "job" => {
+                Ok((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            }
+            _ => Err(format!(
+                "--matcher {m:?}: write LABEL=VALUE, such as env=staging (job comes from the SLO set's services)"
+            )),
+        })
+        .collect()
 }
 
 /// Athlete Ally load generator and SLO verifier.

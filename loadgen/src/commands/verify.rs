@@ -2,7 +2,6 @@
 //! run by another tool, or several workers), and writes `verdicts.json` and
 //! `junit.xml` when asked.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use slo::prometheus::{Prometheus, PrometheusReader};
 use slo::promql::Scope;
 use slo::verdict::{Source, Verdicts, Window};
 
-use crate::cli::{VerifyArgs, parse_time};
+use crate::cli::{VerifyArgs, matchers, parse_time};
 use crate::exit::Exit;
 
 /// A `--to` at most this far ahead is waited for; further is refused.
@@ -19,21 +18,6 @@ pub const MAX_WAIT_FOR_END: Duration = Duration::from_secs(15 * 60);
 
 /// The scrape interval assumed when Prometheus holds too few `up` samples to learn it.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
-
-/// `--matcher label=value` pairs.
-pub fn matchers(given: &[String]) -> Result<BTreeMap<String, String>, String> {
-    given
-        .iter()
-        .map(|m| match m.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() && k.trim() != "job" => {
-                Ok((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-            }
-            _ => Err(format!(
-                "--matcher {m:?}: write LABEL=VALUE, such as env=staging (job comes from the SLO set's services)"
-            )),
-        })
-        .collect()
-}
 
 /// Waits until a window ending ahead of now has ended; refuses one too far ahead.
 async fn wait_for_end(to_ms: u64) -> Result<(), String> {

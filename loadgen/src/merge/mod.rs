@@ -261,7 +261,7 @@ async fn judge(
 
 /// Merges, judges, writes the merged run directory; returns the exit.
 async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
-    let matchers = crate::commands::verify::matchers(&args.matchers).map_err(anyhow::Error::msg)?;
+    let matchers = crate::cli::matchers(&args.matchers).map_err(anyhow::Error::msg)?;
     let found = read::wait_for(&args.dirs, args.workers, args.wait, args.quiet)?;
     let workers = found
         .iter()

@@ -186,6 +186,46 @@ fn pool(c: &Checker, i: usize, f: &FlowSection, peak: f64) -> Result<(u64, u64),
     Ok((pre, max))
 }
 
+/// The rate stages of a ramping arrival rate.
+fn ramping_stages(c: &Checker, i: usize, f: &FlowSection) -> Result<Vec<RateStage>, FileError> {
+    let key = |k: &str| format!("flows[{i}].{k}");
+    let list = f.stages.as_ref().ok_or_else(|| {
+        c.error(
+            &key("stages"),
+            "missing",
+            "list stages = [{ rate = 10, duration = \"30s\" }, ...]",
+        )
+    })?;
+    let mut out = Vec::new();
+    for (j, s) in list.iter().enumerate() {
+        let at = format!("flows[{i}].stages[{j}]");
+        c.forbid(
+            &format!("{at}.users"),
+            s.users.is_some(),
+            "users are for closed stages",
+            "set rate instead",
+        )?;
+        let rate = s.rate.ok_or_else(|| {
+            c.error(
+                &format!("{at}.rate"),
+                "missing",
+                "set rate = iterations per second at the stage's end",
+            )
+        })?;
+        c.forbid(
+            &format!("{at}.rate"),
+            !(rate >= 0.0 && rate.is_finite()),
+            "not a rate",
+            "use 0 or more iterations per second",
+        )?;
+        out.push(RateStage {
+            rate,
+            duration: whole_seconds(c, &format!("{at}.duration"), s.duration.get())?,
+        });
+    }
+    Ok(out)
+}
+
 /// A constant or ramping arrival rate.
 fn arrival(
     c: &Checker,
@@ -233,41 +273,7 @@ fn arrival(
             }],
         )
     } else {
-        let list = f.stages.as_ref().ok_or_else(|| {
-            c.error(
-                &key("stages"),
-                "missing",
-                "list stages = [{ rate = 10, duration = \"30s\" }, ...]",
-            )
-        })?;
-        let mut out = Vec::new();
-        for (j, s) in list.iter().enumerate() {
-            let at = format!("flows[{i}].stages[{j}]");
-            c.forbid(
-                &format!("{at}.users"),
-                s.users.is_some(),
-                "users are for closed stages",
-                "set rate instead",
-            )?;
-            let rate = s.rate.ok_or_else(|| {
-                c.error(
-                    &format!("{at}.rate"),
-                    "missing",
-                    "set rate = iterations per second at the stage's end",
-                )
-            })?;
-            c.forbid(
-                &format!("{at}.rate"),
-                !(rate >= 0.0 && rate.is_finite()),
-                "not a rate",
-                "use 0 or more iterations per second",
-            )?;
-            out.push(RateStage {
-                rate,
-                duration: whole_seconds(c, &format!("{at}.duration"), s.duration.get())?,
-            });
-        }
-        (f.rate.unwrap_or(0.0).max(0.0), out)
+        (f.rate.unwrap_or(0.0).max(0.0), ramping_stages(c, i, f)?)
     };
     let mut plan = ArrivalRate {
         stages,
