@@ -15,7 +15,7 @@ use reports::hdr::new_histogram;
 use reports::summary::{Slice, SlicePercentiles, TracedRequest};
 
 use super::read::WorkerData;
-use crate::recorder::{ErrorKind, Measure, PoolStat, Results, SLOWEST_KEPT, Series, SeriesResult};
+use crate::recorder::{ErrorKind, Results, SLOWEST_KEPT, Series, SeriesResult};
 
 /// The tag of the generator's timer lag in the interval log.
 const SCHEDULER_TAG: &str = "generator.scheduler_lag";
@@ -34,26 +34,7 @@ fn histogram(totals: &BTreeMap<String, Histogram<u64>>, tag: &str) -> Histogram<
 
 /// One worker's series, as its recorder had them.
 fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
-    let h = |m: Measure| histogram(&w.totals, &s.measure_tag(m));
-    let mut r = SeriesResult {
-        series: s,
-        histogram: h(Measure::Response),
-        service: h(Measure::Service),
-        failed_histogram: h(Measure::Failed),
-        failed_service: h(Measure::FailedService),
-        open: h(Measure::Open),
-        lag: h(Measure::Lag),
-        requests: 0,
-        errors: 0,
-        classes: BTreeMap::new(),
-        completed: 0,
-        failed: 0,
-        abandoned: 0,
-        interrupted: 0,
-        started_slots: 0,
-        dropped: 0,
-        pool: PoolStat::default(),
-    };
+    let mut r = SeriesResult::with_histograms(s, |m| histogram(&w.totals, &s.measure_tag(m)));
     match (&w.summary, s.is_flow()) {
         (Some(sum), true) => {
             if let Some(f) = sum.flows.iter().find(|f| f.name == s.name()) {
@@ -90,33 +71,6 @@ fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
         }
     }
     r
-}
-
-/// Adds `b` into `a`.
-fn absorb(a: &mut SeriesResult, b: &SeriesResult) {
-    for (x, y) in [
-        (&mut a.histogram, &b.histogram),
-        (&mut a.service, &b.service),
-        (&mut a.failed_histogram, &b.failed_histogram),
-        (&mut a.failed_service, &b.failed_service),
-        (&mut a.open, &b.open),
-        (&mut a.lag, &b.lag),
-    ] {
-        let _ = x.add(y);
-    }
-    a.requests += b.requests;
-    a.errors += b.errors;
-    for (class, n) in &b.classes {
-        *a.classes.entry(class.clone()).or_default() += n;
-    }
-    a.completed += b.completed;
-    a.failed += b.failed;
-    a.abandoned += b.abandoned;
-    a.interrupted += b.interrupted;
-    a.started_slots += b.started_slots;
-    a.dropped += b.dropped;
-    a.pool.size += b.pool.size;
-    a.pool.grew += b.pool.grew;
 }
 
 /// The errors by kind and request, summed; the first example kept.
@@ -422,7 +376,7 @@ pub fn combine(
         .map(|s| {
             let mut total = series_of(&workers[0], s);
             for w in &workers[1..] {
-                absorb(&mut total, &series_of(w, s));
+                total.add(&series_of(w, s));
             }
             total
         })

@@ -582,30 +582,77 @@ fn write_log(log: &LogWriter, data: &ShardData, start: Duration, length: Duratio
 /// One series' totals.
 fn series_result(whole: &ShardData, s: Series, pool: PoolStat) -> SeriesResult {
     let c: Counts = whole.counts[s.index()];
-    let h = |m: Measure| whole.histogram(s, m).cloned().unwrap_or_else(new_histogram);
-    SeriesResult {
-        series: s,
-        histogram: h(Measure::Response),
-        service: h(Measure::Service),
-        failed_histogram: h(Measure::Failed),
-        failed_service: h(Measure::FailedService),
-        open: h(Measure::Open),
-        lag: h(Measure::Lag),
-        requests: c.requests,
-        errors: c.errors,
-        classes: CLASSES
-            .iter()
-            .zip(c.classes)
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.to_string(), n))
-            .collect(),
-        completed: c.completed,
-        failed: c.failed,
-        abandoned: c.abandoned,
-        interrupted: c.interrupted,
-        started_slots: c.started_slots,
-        dropped: c.dropped,
-        pool,
+    let mut r = SeriesResult::with_histograms(s, |m| {
+        whole.histogram(s, m).cloned().unwrap_or_else(new_histogram)
+    });
+    r.requests = c.requests;
+    r.errors = c.errors;
+    r.classes = CLASSES
+        .iter()
+        .zip(c.classes)
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    r.completed = c.completed;
+    r.failed = c.failed;
+    r.abandoned = c.abandoned;
+    r.interrupted = c.interrupted;
+    r.started_slots = c.started_slots;
+    r.dropped = c.dropped;
+    r.pool = pool;
+    r
+}
+
+impl SeriesResult {
+    /// A series with `histogram(measure)` for each measure and no counts yet.
+    pub fn with_histograms(series: Series, histogram: impl Fn(Measure) -> Histogram<u64>) -> Self {
+        SeriesResult {
+            series,
+            histogram: histogram(Measure::Response),
+            service: histogram(Measure::Service),
+            failed_histogram: histogram(Measure::Failed),
+            failed_service: histogram(Measure::FailedService),
+            open: histogram(Measure::Open),
+            lag: histogram(Measure::Lag),
+            requests: 0,
+            errors: 0,
+            classes: BTreeMap::new(),
+            completed: 0,
+            failed: 0,
+            abandoned: 0,
+            interrupted: 0,
+            started_slots: 0,
+            dropped: 0,
+            pool: PoolStat::default(),
+        }
+    }
+
+    /// Adds another recorder's totals of the same series (histograms bucket for
+    /// bucket, counts summed): how workers' results merge.
+    pub fn add(&mut self, b: &SeriesResult) {
+        for (x, y) in [
+            (&mut self.histogram, &b.histogram),
+            (&mut self.service, &b.service),
+            (&mut self.failed_histogram, &b.failed_histogram),
+            (&mut self.failed_service, &b.failed_service),
+            (&mut self.open, &b.open),
+            (&mut self.lag, &b.lag),
+        ] {
+            let _ = x.add(y);
+        }
+        self.requests += b.requests;
+        self.errors += b.errors;
+        for (class, n) in &b.classes {
+            *self.classes.entry(class.clone()).or_default() += n;
+        }
+        self.completed += b.completed;
+        self.failed += b.failed;
+        self.abandoned += b.abandoned;
+        self.interrupted += b.interrupted;
+        self.started_slots += b.started_slots;
+        self.dropped += b.dropped;
+        self.pool.size += b.pool.size;
+        self.pool.grew += b.pool.grew;
     }
 }
 
