@@ -13,9 +13,6 @@ use reports::baseline::Margins;
 
 use crate::exit::HELP as EXIT_CODES;
 
-/// The SLO set used when none is named: the Athlete Ally SLOs.
-pub const DEFAULT_SLO_FILE: &str = "slo/athlete-ally.toml";
-
 /// A point in time on the command line: unix seconds or milliseconds, or RFC 3339.
 pub fn parse_time(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -253,9 +250,9 @@ pub struct CheckArgs {
 /// `loadgen verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// The SLO set.
-    #[arg(long, default_value = DEFAULT_SLO_FILE, value_name = "FILE")]
-    pub slo: PathBuf,
+    /// The SLO set [default: the Athlete Ally set built into loadgen].
+    #[arg(long, value_name = "FILE")]
+    pub slo: Option<PathBuf>,
     /// The Prometheus to query.
     #[arg(long, env = "PROMETHEUS_URL", value_name = "URL")]
     pub prometheus: String,
@@ -310,13 +307,17 @@ pub struct ServicesArgs {
 /// `loadgen rules`.
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
-    /// The SLO set.
-    #[arg(default_value = DEFAULT_SLO_FILE)]
-    pub slo: PathBuf,
+    /// The SLO set [default: the Athlete Ally set built into loadgen].
+    pub slo: Option<PathBuf>,
     /// Write the rules here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 1 if FILE differs from what would be generated (CI keeps them in step).
     #[arg(long, value_name = "FILE", conflicts_with = "out")]
     pub check: Option<PathBuf>,
+    /// Also write (or, with --check, check) promtool unit tests of the budget alerts:
+    /// each burn-rate alert fires on a breaching series and is silent on a healthy
+    /// one and on one failure in one request (`promtool test rules FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub tests: Option<PathBuf>,
 }

@@ -19,12 +19,13 @@ use tokio_util::sync::CancellationToken;
 use crate::context::RunContext;
 use crate::exit::Exit;
 use crate::generator::CpuClock;
-use crate::judge::{Judge, LoadedSlo};
+use crate::judge::Judge;
 use crate::monitor::Monitor;
 use crate::recorder::{Recorder, Results};
 use crate::scenario::Scenario;
 use crate::settings::Settings;
 use crate::signals::{LastResort, Stopper};
+use crate::slo_file::LoadedSlo;
 use crate::target::RunningTarget;
 
 /// Shards of the recorder: a few per core keeps contention low.

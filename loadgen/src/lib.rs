@@ -21,7 +21,8 @@
 //! - `summary`: the run's summary built from what was recorded; `printer`: the
 //!   terminal tables.
 //! - `integrity`: whether the load happened as planned (an invalid run never passes);
-//!   `judge`: choosing the SLO source and judging the run against the SLO set.
+//!   `judge`: choosing the SLO source and judging the run against the SLO set;
+//!   `slo_file`: the SLO set named, or the one built into the binary.
 //! - `report`: the reports, the baseline comparison and the exit code.
 
 #![warn(missing_docs)]
@@ -47,6 +48,7 @@ mod report;
 mod scenario;
 pub mod settings;
 mod signals;
+mod slo_file;
 mod summary;
 mod target;
 mod user;

@@ -142,11 +142,14 @@ fn rules_in_monitoring_are_generated_from_the_slo_file() {
         "slo/athlete-ally.toml",
         "--check",
         "monitoring/rules/athlete-ally.rules.yml",
+        "--tests",
+        "monitoring/rules/athlete-ally.budget.test.yml",
     ]);
     assert_eq!(
         code, 0,
-        "regenerate with `loadgen rules slo/athlete-ally.toml --out monitoring/rules/athlete-ally.rules.yml`: {out}{err}"
+        "regenerate with `loadgen rules slo/athlete-ally.toml --out monitoring/rules/athlete-ally.rules.yml --tests monitoring/rules/athlete-ally.budget.test.yml`: {out}{err}"
     );
+    assert_eq!(out.matches("up to date").count(), 2, "{out}");
     let dir = TempDir::new("lg-rules");
     let stale = dir.write("stale.yml", "groups: []\n");
     let (code, _, err) = run(&[
@@ -157,6 +160,50 @@ fn rules_in_monitoring_are_generated_from_the_slo_file() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("differs"), "{err}");
+    let (code, _, err) = run(&["rules", "--tests", stale.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tests needs --out or --check"), "{err}");
+}
+
+#[test]
+fn the_default_slo_set_is_built_in_and_works_from_any_directory() {
+    let dir = TempDir::new("lg-anywhere");
+    let scenario = dir.write("s.toml", &GOOD.replace("[slo]\nfile = \"SLO\"\n", ""));
+    let in_dir = |args: &[&str]| {
+        let o = loadgen()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = in_dir(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("SLOs of slo/athlete-ally.toml (built in)"),
+        "{out}"
+    );
+    let (code, out, err) = in_dir(&["rules"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("- alert: ApiErrorRateBudgetBurnPage"), "{out}");
+    let (code, out, err) = in_dir(&[
+        "rules",
+        "--check",
+        root()
+            .join("monitoring/rules/athlete-ally.rules.yml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A file on the command line still wins.
+    let mine = dir.write("mine.toml", "name = \"x\"\n");
+    let (code, _, err) = in_dir(&["rules", mine.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("mine.toml"), "{err}");
 }
 
 #[test]

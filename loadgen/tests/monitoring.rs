@@ -51,13 +51,17 @@ fn every_alert_fires_on_breach_and_stays_silent_when_healthy() {
             "test",
             "rules",
             "monitoring/rules/athlete-ally.rules.test.yml",
+            "monitoring/rules/athlete-ally.budget.test.yml",
         ],
     );
     assert!(ok, "{out}");
-    assert!(out.contains("SUCCESS"), "{out}");
-    let tests =
-        std::fs::read_to_string(root().join("monitoring/rules/athlete-ally.rules.test.yml"))
-            .unwrap();
+    assert_eq!(out.matches("SUCCESS").count(), 2, "{out}");
+    let tests = [
+        "athlete-ally.rules.test.yml",
+        "athlete-ally.budget.test.yml",
+    ]
+    .map(|f| std::fs::read_to_string(root().join("monitoring/rules").join(f)).unwrap())
+    .join("\n");
     let rules =
         std::fs::read_to_string(root().join("monitoring/rules/athlete-ally.rules.yml")).unwrap();
     for line in rules

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
-use crate::judge::load_slo;
+use crate::slo_file::SloFile;
 
 /// Whether a TOML file is an SLO set (it has `[[slo]]` tables).
 fn is_slo_file(path: &Path) -> bool {
@@ -16,7 +16,9 @@ fn is_slo_file(path: &Path) -> bool {
 
 /// Checks an SLO set; the line printed when it is valid.
 fn check_slo(file: &Path) -> Result<String, String> {
-    let l = load_slo(file).map_err(|e| e.to_string())?;
+    let l = SloFile::Path(file.to_path_buf())
+        .load()
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "{}: ok (SLO set {}, {} SLOs)",
         file.display(),
@@ -28,7 +30,9 @@ fn check_slo(file: &Path) -> Result<String, String> {
 /// Checks a scenario and its SLO set; the line printed when both are valid.
 fn check_scenario(file: &Path) -> Result<String, String> {
     let s = crate::scenario::load(file).map_err(|e| e.to_string())?;
-    let l = load_slo(&s.slo_file)
+    let l = s
+        .slo_file
+        .load()
         .and_then(|mut l| s.select_slos(&mut l.set).map(|_| l))
         .map_err(|e| format!("{e}\n  (the SLO set of {})", file.display()))?;
     Ok(format!(
@@ -38,7 +42,7 @@ fn check_scenario(file: &Path) -> Result<String, String> {
         s.stages.len(),
         s.duration().as_secs(),
         l.set.slos.len(),
-        s.slo_file.display()
+        s.slo_file
     ))
 }
 

@@ -14,7 +14,9 @@ fn check(args: &RunArgs, matches: Option<&ArgMatches>) -> Option<Checked> {
     let scenario = crate::scenario::load(&args.scenario)
         .map_err(|e| eprintln!("{e}"))
         .ok()?;
-    let slo = crate::judge::load_slo(&scenario.slo_file)
+    let slo = scenario
+        .slo_file
+        .load()
         .and_then(|mut l| scenario.select_slos(&mut l.set).map(|_| l))
         .map_err(|e| eprintln!("{e}\n  (the SLO set of {})", args.scenario.display()))
         .ok()?;

@@ -12,6 +12,7 @@ use slo::verdict::{Source, Verdicts, Window};
 
 use crate::cli::{VerifyArgs, matchers, parse_time};
 use crate::exit::Exit;
+use crate::slo_file::SloFile;
 
 /// A `--to` at most this far ahead is waited for; further is refused.
 pub const MAX_WAIT_FOR_END: Duration = Duration::from_secs(15 * 60);
@@ -77,7 +78,8 @@ fn write(out: &Path, verdicts: &Verdicts, set_name: &str) -> anyhow::Result<()> 
 
 /// Judges the windows on the Prometheus.
 async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
-    let loaded = match crate::judge::load_slo(&args.slo) {
+    let file = SloFile::given(args.slo.as_deref());
+    let loaded = match file.load() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -129,7 +131,7 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
     };
     let verdicts = Verdicts {
         source: Source::Prometheus,
-        slo_set: format!("{} ({})", loaded.set.name, args.slo.display()),
+        slo_set: format!("{} ({file})", loaded.set.name),
         whole,
         steady,
         whole_window: windows.whole,

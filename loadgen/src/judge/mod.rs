@@ -12,7 +12,6 @@ pub mod cross_check;
 pub mod source;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use slo::client::ClientData;
@@ -25,21 +24,8 @@ use slo::verdict::{Source, Status, Verdict, Verdicts, Window, WindowKind};
 
 use crate::exit::Exit;
 use crate::scenario::{Gate, Scenario};
+use crate::slo_file::LoadedSlo;
 use source::SloSource;
-
-/// An SLO set and its text (copied into the run directory).
-pub struct LoadedSlo {
-    /// The checked set.
-    pub set: SloSet,
-    /// The file's text.
-    pub text: String,
-}
-
-/// Reads and checks an SLO set.
-pub fn load_slo(path: &Path) -> Result<LoadedSlo, slo::toml_file::FileError> {
-    let (set, text) = slo::definition::load(path)?;
-    Ok(LoadedSlo { set, text })
-}
 
 /// Note on memory verdicts of embedded services.
 const EMBEDDED_MEMORY_NOTE: &str = "embedded services share the load generator's process: each reports the whole process's memory (an upper bound)";

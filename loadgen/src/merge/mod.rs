@@ -24,9 +24,10 @@ use reports::summary::{self, RunSummary, Timeline, WorkerRun};
 
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::judge::{Judge, LoadedSlo};
+use crate::judge::Judge;
 use crate::scenario::Scenario;
 use crate::settings::SourcePlan;
+use crate::slo_file::LoadedSlo;
 use read::WorkerData;
 
 /// Workers' starts further apart than this did not share a `--start-at`.
@@ -54,8 +55,9 @@ fn plan(workers: &[WorkerData], out: &Path, count: Option<u32>) -> anyhow::Resul
         out.join(summary::SLO_FILE),
         w.slo_text.as_deref().unwrap_or(""),
     )?;
-    let mut slo =
-        crate::judge::load_slo(&out.join(summary::SLO_FILE)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut slo = crate::slo_file::SloFile::Path(out.join(summary::SLO_FILE))
+        .load()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     scenario
         .select_slos(&mut slo.set)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

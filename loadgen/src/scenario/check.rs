@@ -9,6 +9,8 @@ use std::time::Duration;
 use slo::schema::Checker;
 use slo::toml_file::FileError;
 
+use crate::slo_file::SloFile;
+
 use super::file::{
     EmbeddedSection, FlowSection, LoadSection, ScenarioFile, StageSection, TargetSection,
     ThinkTimeSection,
@@ -31,8 +33,6 @@ const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The token endpoint of the gateway.
 pub const DEFAULT_TOKEN_PATH: &str = api::paths::AUTH_TOKEN;
-/// The SLO set, relative to the scenario file.
-const DEFAULT_SLO_FILE: &str = "../slo/athlete-ally.toml";
 /// Scrape interval of the managed Prometheus and the embedded source.
 const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 /// Share of requests sent with a sampled `traceparent`.
@@ -89,7 +89,11 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
             .graceful_stop
             .map_or(DEFAULT_GRACEFUL_STOP, |d| d.get()),
         flows,
-        slo_file: base.join(file.slo.file.as_deref().unwrap_or(DEFAULT_SLO_FILE)),
+        slo_file: file
+            .slo
+            .file
+            .as_deref()
+            .map_or(SloFile::BuiltIn, |f| SloFile::Path(base.join(f))),
         gate: file.slo.gate.unwrap_or(Gate::Both),
         slo_only: file.slo.only.clone(),
         prometheus_url: file.prometheus.url.clone(),

@@ -173,7 +173,8 @@ pub struct FlowStageSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SloSection {
-    /// The SLO set, relative to the scenario file (default `../slo/athlete-ally.toml`).
+    /// The SLO set, relative to the scenario file (default: the Athlete Ally set
+    /// built into loadgen).
     pub file: Option<String>,
     /// Which verdicts decide the exit code: `both` (default), `whole` or `steady`.
     pub gate: Option<Gate>,

@@ -41,6 +41,8 @@ use std::time::Duration;
 
 use slo::toml_file::{self, FileError};
 
+use crate::slo_file::SloFile;
+
 slo::closed_set! {
     /// The flows a scenario can run.
     pub enum FlowName ("a flow") {
@@ -124,8 +126,8 @@ pub struct Scenario {
     pub graceful_stop: Duration,
     /// The flows, each with its share of the users.
     pub flows: Vec<Flow>,
-    /// The SLO set's file.
-    pub slo_file: PathBuf,
+    /// The SLO set: `[slo] file`, relative to the scenario, else the built-in set.
+    pub slo_file: SloFile,
     /// Which verdicts set the exit code.
     pub gate: Gate,
     /// SLO names to judge; `None`: all.

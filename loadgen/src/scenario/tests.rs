@@ -43,7 +43,14 @@ fn a_good_scenario_becomes_ramp_and_steady() {
         s.steady_offsets(),
         Some((Duration::from_secs(2), Duration::from_secs(30)))
     );
-    assert_eq!(s.slo_file, Path::new("scenarios/../slo/athlete-ally.toml"));
+    // No [slo] file: the set built into the binary; a named file is relative to
+    // the scenario.
+    assert_eq!(s.slo_file, SloFile::BuiltIn);
+    let named = parse(&format!("{GOOD}\n[slo]\nfile = \"../slo/mine.toml\"\n")).unwrap();
+    assert_eq!(
+        named.slo_file,
+        SloFile::Path("scenarios/../slo/mine.toml".into())
+    );
     assert!(
         matches!(s.flows[1].kind, FlowKind::Plans { poll_interval, .. } if poll_interval == Duration::from_millis(200))
     );

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::file::{SetFile, SloFile};
 use super::{Gauge, Kind, Latency, Ratio, Slo, SloKind, SloSet};
 use crate::definition::{Aggregation, Severity};
+use crate::duration::DurationField;
 use crate::schema::Checker;
 use crate::selector::Selector;
 use crate::toml_file::FileError;
@@ -22,6 +23,12 @@ pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// How long a generated alert's condition must hold.
 pub const DEFAULT_ALERT_FOR: Duration = Duration::from_secs(2 * 60);
+/// The SLO period: the error budget is the allowed bad share of 30 days' events,
+/// the period the SRE workbook's burn rates (14.4x, 6x, 3x, 1x) are written for.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(30 * 86_400);
+/// The shortest period: the burn-rate windows scale with it, and below a day the
+/// shortest (5 minutes at 30 days) would fall under 10 seconds.
+const MIN_PERIOD: Duration = Duration::from_secs(86_400);
 
 /// What every SLO of the set gets unless it says otherwise.
 struct Defaults {
@@ -29,6 +36,7 @@ struct Defaults {
     confidence: f64,
     alert_window: Duration,
     alert_for: Duration,
+    period: Duration,
 }
 
 pub(super) fn check(c: &Checker, file: SetFile) -> Result<SloSet, FileError> {
@@ -61,6 +69,7 @@ pub(super) fn check(c: &Checker, file: SetFile) -> Result<SloSet, FileError> {
             .defaults
             .alert_for
             .map_or(DEFAULT_ALERT_FOR, |d| d.get()),
+        period: period(c, "defaults.period", file.defaults.period)?.unwrap_or(DEFAULT_PERIOD),
     };
     if file.slo.is_empty() {
         return Err(c.error("slo", "no SLOs", "add at least one [[slo]] table"));
@@ -153,8 +162,25 @@ fn check_slo(
         severity: s.severity.unwrap_or(Severity::Warning),
         alert_window: s.alert_window.map_or(defaults.alert_window, |d| d.get()),
         alert_for: s.alert_for.map_or(defaults.alert_for, |d| d.get()),
+        period: period(c, &format!("slo[{i}].period"), s.period)?.unwrap_or(defaults.period),
         runbook: s.runbook.clone(),
     })
+}
+
+/// An SLO period, at least a day.
+fn period(
+    c: &Checker,
+    key: &str,
+    given: Option<DurationField>,
+) -> Result<Option<Duration>, FileError> {
+    match given.map(DurationField::get) {
+        Some(p) if p < MIN_PERIOD => Err(c.error(
+            key,
+            format!("{} is shorter than a day", crate::duration::promql(p)),
+            "write a period of at least 1d, such as 7d, 28d or 30d (the default)",
+        )),
+        p => Ok(p),
+    }
 }
 
 /// Refuses the keys that do not apply to an SLO of `kind`.

@@ -33,6 +33,7 @@ pub(super) struct DefaultsFile {
     pub client_tolerance: Option<f64>,
     pub alert_window: Option<DurationField>,
     pub alert_for: Option<DurationField>,
+    pub period: Option<DurationField>,
 }
 
 /// One `[[slo]]` table; which keys apply depends on `kind`.
@@ -61,5 +62,6 @@ pub(super) struct SloFile {
     pub severity: Option<Severity>,
     pub alert_window: Option<DurationField>,
     pub alert_for: Option<DurationField>,
+    pub period: Option<DurationField>,
     pub runbook: Option<String>,
 }

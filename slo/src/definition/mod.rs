@@ -8,6 +8,7 @@
 //! min_samples = 20          # fewer events in the window: inconclusive
 //! confidence = 0.95         # of the bounds a verdict must clear
 //! source_tolerance = 0.5    # sources differing by more than half the allowed bad share
+//! period = "30d"            # the error budget's period, for the burn-rate alerts
 //!
 //! [[slo]]
 //! name = "api_error_rate"
@@ -294,6 +295,8 @@ pub struct Slo {
     pub alert_window: Duration,
     /// How long the alert condition must hold.
     pub alert_for: Duration,
+    /// The SLO period whose error budget the burn-rate alerts guard (30 days).
+    pub period: Duration,
     /// Where the runbook entry is.
     pub runbook: Option<String>,
 }

@@ -93,3 +93,22 @@ fn errors_point_at_the_slo_and_key() {
     .unwrap_err();
     assert!(e.message.contains("defined twice"), "{e}");
 }
+
+#[test]
+fn the_period_defaults_to_30_days_and_must_be_a_day_or_more() {
+    let set = parse(Path::new("s.toml"), SET).unwrap();
+    assert!(set.slos.iter().all(|s| s.period.as_secs() == 30 * 86_400));
+    let weekly = SET.replace(
+        "objective = \"< 0.01\"",
+        "objective = \"< 0.01\"\nperiod = \"7d\"",
+    );
+    let set = parse(Path::new("s.toml"), &weekly).unwrap();
+    assert_eq!(set.slos[0].period.as_secs(), 7 * 86_400);
+    let hourly = SET.replace(
+        "objective = \"< 0.01\"",
+        "objective = \"< 0.01\"\nperiod = \"1h\"",
+    );
+    let e = parse(Path::new("s.toml"), &hourly).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("slo[0].period"), "{e}");
+    assert!(e.fix.as_ref().unwrap().contains("at least 1d"), "{e}");
+}
