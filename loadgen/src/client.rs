@@ -26,7 +26,7 @@ pub struct Failure {
 
 /// A `traceparent` value (`00-<32 hex trace>-<16 hex span>-<flags>`, 55 bytes, built
 /// without allocating) and, when sampled, its trace id.
-fn traceparent(sample: f64) -> (Traceparent, Option<String>) {
+pub(crate) fn traceparent(sample: f64) -> (Traceparent, Option<String>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rng = rand::rng();
     let trace: u128 = rng.random::<u128>() | 1;

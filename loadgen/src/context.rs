@@ -106,10 +106,15 @@ impl RunContext {
         Instant::now() < self.deadline && !self.stop.is_cancelled()
     }
 
-    /// Sleeps until `until`; false if the run stopped first.
+    /// Sleeps until `until`; false if the run stopped first. A time already passed
+    /// returns at once: a tokio timer, even a zero one, waits for the timer wheel's
+    /// next 1 ms tick, which capped a user without think time near 700 iterations/s.
     pub async fn sleep_until(&self, until: Instant) -> bool {
         if self.stopping() {
             return false;
+        }
+        if until <= Instant::now() {
+            return true;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(until.into()) => !self.stopping(),

@@ -323,14 +323,19 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     };
     eprintln!("target: {} ({})", target.base_url, target.kind);
     let mut judge = prepare_judge(&checked, &target, &dir).await;
+    if checked.settings.preflight {
+        let checked_ok = tokio::select! {
+            exit = preflight(&checked, &target, &judge) => exit == Exit::Pass,
+            _ = stopper.stop.cancelled() => false,
+        };
+        if !checked_ok {
+            let why = "the release check failed or was stopped: no load was driven (--no-preflight skips the check)";
+            return Ok(before_load(target, judge, dir, why).await);
+        }
+    }
     if !wait_for_start(&checked.settings, &stopper).await {
-        eprintln!("stopped before the common start: nothing ran");
-        target.stop().await;
-        judge.finish().await;
-        return Ok(Outcome {
-            run_dir: dir,
-            exit: Exit::Inconclusive,
-        });
+        let why = "stopped before the common start: nothing ran";
+        return Ok(before_load(target, judge, dir, why).await);
     }
     // Steps 3 and 4: the load, and its record.
     let driven = drive(&checked, &target, &judge, &run, &stopper).await?;
@@ -365,8 +370,21 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
         s.fail_on_regression,
         verdict,
     )?;
+    let metrics = dir.join(reports::openmetrics::FILE);
+    crate::report::push(s.pushgateway.as_deref(), &metrics, &run_summary.scenario).await;
     eprintln!("results: {}  (exit {})", dir.display(), exit.code());
     Ok(Outcome { run_dir: dir, exit })
+}
+
+/// Ends a run before its load: says why, stops the target and the source; exit 3.
+async fn before_load(target: RunningTarget, judge: Judge, run_dir: PathBuf, why: &str) -> Outcome {
+    eprintln!("{why}");
+    target.stop().await;
+    judge.finish().await;
+    Outcome {
+        run_dir,
+        exit: Exit::Inconclusive,
+    }
 }
 
 /// What a second Ctrl-C writes after the load: the summary already written,
@@ -385,8 +403,27 @@ fn rewrite_interrupted(run: &RunFiles, summary: &RunSummary) -> LastResort {
     })
 }
 
+/// The runbook's release check on the started target and source; prints one line
+/// per check and returns its exit.
+pub async fn preflight(checked: &Checked, target: &RunningTarget, judge: &Judge) -> Exit {
+    let s = &checked.settings;
+    let inputs = crate::preflight::Inputs {
+        base_url: &target.base_url,
+        health: target.health.clone(),
+        metrics: &target.metrics,
+        set: &checked.slo.set,
+        prometheus: judge.prometheus(),
+        jaeger_url: s.jaeger_url.as_deref(),
+        otlp_endpoint: s.otlp_endpoint.as_deref(),
+        nats_monitoring: s.nats_monitoring.clone(),
+    };
+    let checks = crate::preflight::run(&inputs).await;
+    eprint!("{}", crate::preflight::render(&checks));
+    crate::preflight::exit(&checks)
+}
+
 /// Chooses the verdicts' source and starts it before the load.
-async fn prepare_judge(checked: &Checked, target: &RunningTarget, dir: &Path) -> Judge {
+pub async fn prepare_judge(checked: &Checked, target: &RunningTarget, dir: &Path) -> Judge {
     let s = &checked.settings;
     let (source, warnings) = crate::judge::source::choose(
         &s.source,

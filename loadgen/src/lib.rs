@@ -20,6 +20,7 @@
 //!   and SIGTERM (the first stops and judges, the second writes and exits).
 //! - `summary`: the run's summary built from what was recorded; `printer`: the
 //!   terminal tables.
+//! - `preflight`: the runbook's release check before any load.
 //! - `integrity`: whether the load happened as planned (an invalid run never passes);
 //!   `judge`: choosing the SLO source and judging the run against the SLO set;
 //!   `slo_file`: the SLO set named, or the one built into the binary.
@@ -42,6 +43,7 @@ pub mod job;
 mod judge;
 mod merge;
 mod monitor;
+mod preflight;
 mod printer;
 mod recorder;
 mod report;

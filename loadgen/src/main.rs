@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     };
     let filter = loadgen::settings::log_filter(cli.log.as_deref());
     let spans = match &cli.command {
-        Command::Run(a) => Some(a.tracing.clone()),
+        Command::Run(a) | Command::Preflight(a) => Some(a.tracing.clone()),
         Command::Services(a) => Some(a.tracing.clone()),
         _ => None,
     };

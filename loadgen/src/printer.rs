@@ -270,6 +270,23 @@ pub fn verdict_table(v: &Verdicts) -> String {
     for w in &v.warnings {
         let _ = writeln!(out, "  warning: {w}");
     }
+    if let Some(r) = &v.alerts {
+        let _ = writeln!(
+            out,
+            "\n  alert replay: {}",
+            r.headline(v.whole_window.start_ms)
+        );
+        for b in &r.burn {
+            let _ = writeln!(
+                out,
+                "    peak burn of {} over {}: {:.2}x",
+                b.slo, b.window, b.peak
+            );
+        }
+        for e in &r.errors {
+            let _ = writeln!(out, "    replay query failed: {e}");
+        }
+    }
     let _ = writeln!(out, "  (~ estimated: no histogram bucket at the threshold)");
     out
 }

@@ -1,5 +1,6 @@
 //! Writing a run's reports, at the end of `loadgen run` and for `loadgen report`:
-//! the baseline comparison, the exit code once regressions count, and the files.
+//! the baseline comparison, the exit code once regressions count, the files, and
+//! the verdicts pushed to a Pushgateway when asked.
 
 use std::path::Path;
 
@@ -41,6 +42,46 @@ pub fn finish(
     }
     eprintln!("report: {}", rendered.html.display());
     Ok(exit)
+}
+
+/// Timeout of the push to a Pushgateway.
+const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pushes a run's `verdicts.prom` to the Pushgateway at `url`, replacing the
+/// scenario's previous run. A failed push is a warning: the run's results and exit
+/// code stand.
+pub async fn push(url: Option<&str>, file: &Path, scenario: &str) {
+    let Some(url) = url else { return };
+    let target = format!(
+        "{}{}",
+        url.trim_end_matches('/'),
+        reports::openmetrics::push_path(scenario)
+    );
+    match push_to(&target, file).await {
+        Ok(()) => eprintln!("verdicts pushed to {target}"),
+        Err(e) => eprintln!(
+            "warning: pushing the verdicts to {target} failed: {e}; the run's results and exit code stand"
+        ),
+    }
+}
+
+async fn push_to(target: &str, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
+    let response = reqwest::Client::builder()
+        .timeout(PUSH_TIMEOUT)
+        .build()?
+        .put(target)
+        // The text format 0.0.4 the Pushgateway parses; `# EOF` reads as a comment.
+        .header(reqwest::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(text)
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        anyhow::bail!("{status}: {}", body.trim());
+    }
+    Ok(())
 }
 
 /// The exit once regressions are counted.

@@ -98,6 +98,14 @@ pub struct RunInputs {
     pub fail_on_regression: bool,
     /// `--worker`, `--workers`, `--run-id`, `--start-at` (and their variables).
     pub worker: WorkerArgs,
+    /// `--pushgateway` / `LOADGEN_PUSHGATEWAY_URL`.
+    pub pushgateway: Layer<String>,
+    /// `--no-preflight`.
+    pub no_preflight: bool,
+    /// `--nats-monitoring-url` / `NATS_MONITORING_URL`.
+    pub nats_monitoring_url: Layer<String>,
+    /// Where the embedded services export spans (`--otlp-endpoint`, `--jaeger-endpoint`).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl RunInputs {
@@ -117,6 +125,13 @@ impl RunInputs {
             margins: args.margins.margins(),
             fail_on_regression: args.fail_on_regression,
             worker: args.worker.clone(),
+            pushgateway: Layer::of(args.push.pushgateway.clone(), source("pushgateway")),
+            no_preflight: args.no_preflight,
+            nats_monitoring_url: Layer::of(
+                args.nats_monitoring_url.clone(),
+                source("nats_monitoring_url"),
+            ),
+            otlp_endpoint: span_export(&args.tracing).0,
         }
     }
 }
@@ -177,6 +192,14 @@ pub struct Settings {
     pub run_id: Option<String>,
     /// When the load starts (a barrier every worker waits for); `None`: at once.
     pub start_at: Option<SystemTime>,
+    /// The Pushgateway the verdicts go to.
+    pub pushgateway: Option<String>,
+    /// Run the release check before the load.
+    pub preflight: bool,
+    /// NATS's monitoring endpoint for the release check, when NATS carries the plans.
+    pub nats_monitoring: Option<String>,
+    /// Where the embedded services export spans, for the release check.
+    pub otlp_endpoint: Option<String>,
 }
 
 pub use crate::exit::UsageError;
@@ -205,6 +228,14 @@ impl Settings {
             .clone()
             .or_maybe(file_url.and_then(|u| u.jaeger_url.clone()));
         http_url("--jaeger-url", &jaeger_url)?;
+        let pushgateway = inputs.pushgateway.clone().or_maybe(None);
+        http_url("--pushgateway", &pushgateway)?;
+        let nats_monitoring = inputs
+            .nats_monitoring_url
+            .clone()
+            .or_maybe(None)
+            .or_else(|| nats_monitoring(&scenario.target));
+        http_url("--nats-monitoring-url", &nats_monitoring)?;
         let (target, tokens) = match target_url {
             Some(url) => (
                 Target::Url(UrlTarget {
@@ -241,6 +272,10 @@ impl Settings {
                 .as_deref()
                 .map(|t| crate::worker::start_at(t, SystemTime::now()))
                 .transpose()?,
+            pushgateway,
+            preflight: !inputs.no_preflight,
+            nats_monitoring,
+            otlp_endpoint: inputs.otlp_endpoint.clone(),
         };
         if let (Some(w), None) = (&settings.worker, &settings.run_id) {
             return Err(UsageError(format!(
@@ -268,6 +303,26 @@ fn run_id(w: &WorkerArgs) -> Result<Option<String>, UsageError> {
         }
         other => Ok(other.clone()),
     }
+}
+
+/// NATS's default monitoring port.
+pub const DEFAULT_NATS_MONITORING_PORT: u16 = 8222;
+
+/// NATS's monitoring endpoint when the embedded target uses NATS: its default port
+/// on the host of `nats_url`.
+fn nats_monitoring(target: &Target) -> Option<String> {
+    let Target::Embedded(e) = target else {
+        return None;
+    };
+    let url = e.nats_url.as_deref()?;
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', ',']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => host_port,
+    };
+    Some(format!("http://{host}:{DEFAULT_NATS_MONITORING_PORT}"))
 }
 
 /// The tokens of the scenario's own target.

@@ -26,6 +26,9 @@ pub struct RunningTarget {
     pub base_url: String,
     /// Metrics endpoints by Prometheus job name.
     pub metrics: BTreeMap<String, String>,
+    /// Health endpoints by service: every service's `/health` when embedded, the
+    /// gateway's `/api/health` for a URL target (the others sit behind it).
+    pub health: BTreeMap<String, String>,
     #[cfg(feature = "embedded")]
     services: Option<services::Services>,
 }
@@ -75,6 +78,13 @@ impl RunningTarget {
                         .into_iter()
                         .map(|(job, url)| (job.to_string(), url))
                         .collect(),
+                    health: [&running.gateway, &running.onboarding, &running.planning]
+                        .iter()
+                        .map(|h| {
+                            let url = format!("{}{}", h.base_url(), api::paths::HEALTH);
+                            (h.name.to_string(), url)
+                        })
+                        .collect(),
                     services: Some(running),
                 })
             }
@@ -94,8 +104,9 @@ impl RunningTarget {
                 url: base_url.clone(),
                 reason: e.to_string(),
             })?;
+        let health_url = format!("{base_url}{}", api::paths::API_HEALTH);
         client
-            .get(format!("{base_url}/api/health"))
+            .get(&health_url)
             .send()
             .await
             .map_err(|e| TargetError::Unreachable {
@@ -104,6 +115,7 @@ impl RunningTarget {
             })?;
         Ok(RunningTarget {
             kind: TargetKind::Url,
+            health: BTreeMap::from([("gateway-bff".to_string(), health_url)]),
             base_url,
             metrics,
             #[cfg(feature = "embedded")]

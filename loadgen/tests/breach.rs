@@ -71,6 +71,19 @@ fn breach(scenario: &str, slo: &str) {
     );
     assert_eq!(code, 1, "{output}");
     assert_eq!(s.exit_code, 1);
+    // The generated alerts, replayed on the same Prometheus: an event SLO's breach
+    // burns its budget fast enough for a page or ticket condition to hold (none can
+    // fire in a run shorter than the rules' `for`, 2.5 minutes at the least).
+    let replay = v.alerts.as_ref().expect("an alert replay with Prometheus");
+    assert!(replay.errors.is_empty(), "{:?}", replay.errors);
+    let burned = replay.alerts.iter().any(|a| {
+        a.slo == slo && a.kind != slo::rules::replay::AlertKind::Threshold && a.pending_ms.is_some()
+    });
+    let has_budget = replay
+        .alerts
+        .iter()
+        .any(|a| a.slo == slo && a.kind != slo::rules::replay::AlertKind::Threshold);
+    assert_eq!(burned, has_budget, "{slo}: {:#?}", replay.alerts);
 }
 
 #[test]
@@ -89,6 +102,12 @@ fn smoke_passes_every_slo_and_the_two_sources_agree() {
         "judging all SLOs took {} ms",
         v.evaluation_ms
     );
+    // A healthy run would not have paged, and no alert fired.
+    let replay = v.alerts.as_ref().expect("an alert replay with Prometheus");
+    assert!(replay.errors.is_empty(), "{:?}", replay.errors);
+    assert!(!replay.would_page(), "{:#?}", replay.alerts);
+    assert_eq!(replay.fired().count(), 0, "{:#?}", replay.alerts);
+    assert!(!replay.burn.is_empty());
     // The embedded source judged the same run: it agrees within the set's tolerance.
     let other = v
         .cross_check

@@ -213,6 +213,8 @@ fn help_lists_every_environment_variable_a_command_reads() {
     for var in [
         "LOADGEN_LOG",
         "LOADGEN_RESULTS",
+        "LOADGEN_PUSHGATEWAY_URL",
+        "NATS_MONITORING_URL",
         "LOADGEN_TARGET_URL",
         "PROMETHEUS_URL",
         "PROMETHEUS_BIN",
@@ -229,4 +231,49 @@ fn help_lists_every_environment_variable_a_command_reads() {
     }
     let (_, out, _) = run(&["verify", "--help"]);
     assert!(out.contains("PROMETHEUS_URL"), "{out}");
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_definition() {
+    let (code, bash, err) = run(&["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    // bash itself loads the script and registers the completion.
+    let dir = TempDir::new("lg-shell");
+    let script = dir.write("loadgen.bash", &bash);
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p loadgen",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loadgen"));
+    for sub in ["run", "verify", "preflight", "rules", "merge"] {
+        assert!(
+            bash.contains(sub),
+            "{sub} missing from the bash completions"
+        );
+    }
+    let (_, zsh, _) = run(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef loadgen"), "{zsh}");
+    let (_, fish, _) = run(&["completions", "fish"]);
+    assert!(fish.contains("complete -c loadgen"), "{fish}");
+    let (code, _, err) = run(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+
+    let (code, page, err) = run(&["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(page.contains(".TH loadgen 1"), "{page}");
+    assert!(page.contains("preflight"), "{page}");
+    let (code, _, err) = run(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let run_page = std::fs::read_to_string(dir.path().join("loadgen-run.1")).unwrap();
+    assert!(run_page.contains("LOADGEN_PUSHGATEWAY_URL"), "{run_page}");
+    assert!(run_page.contains("no\\-preflight"), "{run_page}");
 }

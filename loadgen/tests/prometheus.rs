@@ -292,7 +292,16 @@ threshold_seconds = 2
 
 #[test]
 fn every_dashboard_query_is_accepted_and_returns_data() {
-    let (s, prom) = services_scraped();
+    // The services and a Pushgateway the run pushes its verdicts to, both scraped.
+    let s = services();
+    let (_gateway, pushgateway_url) = pushgateway();
+    let mut targets: Vec<(&str, String)> = s.metrics.iter().map(|(j, a)| (*j, a.clone())).collect();
+    targets.push((
+        "loadgen",
+        pushgateway_url.trim_start_matches("http://").to_string(),
+    ));
+    let prom = prometheus(&targets);
+    prom.wait_up(4);
     let dir = TempDir::new("lg-dash");
     let file = scenario(&dir, &s, &prom.url, 25);
     let results = dir.path().join("results");
@@ -301,11 +310,21 @@ fn every_dashboard_query_is_accepted_and_returns_data() {
         &file,
         "--results",
         results.to_str().unwrap(),
+        "--pushgateway",
+        &pushgateway_url,
         "--quiet",
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let summary = summary(&results);
     let at = (summary.end_ms / 1000).to_string();
+    // The verdicts exist from the push, after the run's end: those panels are read
+    // once Prometheus has scraped the Pushgateway.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let now = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs())
+    .to_string();
     let mut queries = Vec::new();
     for entry in std::fs::read_dir(root().join("monitoring/grafana/dashboards")).unwrap() {
         let path = entry.unwrap().path();
@@ -336,7 +355,17 @@ fn every_dashboard_query_is_accepted_and_returns_data() {
         let response: serde_json::Value = rt.block_on(async {
             client
                 .get(format!("{}/api/v1/query", prom.url))
-                .query(&[("query", promql.as_str()), ("time", at.as_str())])
+                .query(&[
+                    ("query", promql.as_str()),
+                    (
+                        "time",
+                        if promql.contains("loadgen_") {
+                            now.as_str()
+                        } else {
+                            at.as_str()
+                        },
+                    ),
+                ])
                 .send()
                 .await
                 .unwrap()

@@ -518,6 +518,9 @@ pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, 
         slowest,
         comparison,
         regressions: comparison.map(|c| c.regressions().count()).unwrap_or(0),
+        alerts: verdicts
+            .and_then(|v| v.alerts.as_ref())
+            .map(|a| alerts_view(a, s.start_ms)),
         scenario_text: &run.scenario_text,
     };
     let mut env = Environment::new();
@@ -586,6 +589,65 @@ struct Page<'a> {
     comparison: Option<&'a Comparison>,
     regressions: usize,
     scenario_text: &'a str,
+    alerts: Option<AlertsView>,
+}
+
+/// The alert replay, as the report shows it.
+#[derive(Serialize)]
+struct AlertsView {
+    headline: String,
+    page: bool,
+    step: String,
+    rows: Vec<AlertRow>,
+    burn: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AlertRow {
+    alert: String,
+    severity: String,
+    pending: String,
+    firing: String,
+    firing_for: String,
+}
+
+/// The replay's alerts whose condition held at some step, and the peak burns.
+fn alerts_view(r: &slo::rules::replay::Replay, start_ms: u64) -> AlertsView {
+    let offset = |t: Option<u64>| {
+        t.map_or("never".to_string(), |t| {
+            format!("+{:.0} s", t.saturating_sub(start_ms) as f64 / 1000.0)
+        })
+    };
+    AlertsView {
+        headline: r.headline(start_ms),
+        page: r.would_page(),
+        step: format!("{:.0} s", r.step_ms as f64 / 1000.0),
+        rows: r
+            .alerts
+            .iter()
+            .filter(|a| a.pending_ms.is_some())
+            .map(|a| AlertRow {
+                alert: a.alert.clone(),
+                severity: a.severity.clone(),
+                pending: offset(a.pending_ms),
+                firing: offset(a.firing_ms),
+                firing_for: format!("{:.0} s", a.firing_for_ms as f64 / 1000.0),
+            })
+            .collect(),
+        burn: r
+            .burn
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {:.1}x over {} (+{:.0} s)",
+                    b.slo,
+                    b.peak,
+                    b.window,
+                    b.at_ms.saturating_sub(start_ms) as f64 / 1000.0
+                )
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -121,7 +121,22 @@ fn integrity_suite(name: &str, i: &Integrity) -> String {
     )
 }
 
-/// The JUnit XML of a run: its integrity first, then its verdicts.
+/// The alert replay as one passing test case whose name says whether the run would
+/// have paged (the verdicts, not the alerts, decide the exit code).
+fn alerts_suite(name: &str, replay: &slo::rules::replay::Replay, start_ms: u64) -> String {
+    let case = if replay.would_page() {
+        "alert_replay: would have paged"
+    } else {
+        "alert_replay: would not have paged"
+    };
+    format!(
+        "  <testsuite name=\"{n}.alerts\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\">\n    <testcase classname=\"{n}.alerts\" name=\"{case}\" time=\"0\">\n      <system-out>{}</system-out>\n    </testcase>\n  </testsuite>\n",
+        xml_escape(&replay.headline(start_ms)),
+        n = xml_escape(name),
+    )
+}
+
+/// The JUnit XML of a run: its integrity first, then its verdicts and the alert replay.
 pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>) -> String {
     let all: Vec<&Verdict> = verdicts.all().collect();
     let failures = all.iter().filter(|v| v.status == Status::Fail).count();
@@ -134,7 +149,7 @@ pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{} SLOs\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
         xml_escape(name),
-        all.len() + usize::from(integrity.is_some())
+        all.len() + usize::from(integrity.is_some()) + usize::from(verdicts.alerts.is_some())
     );
     if let Some(i) = integrity {
         out.push_str(&integrity_suite(name, i));
@@ -142,6 +157,9 @@ pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>
     out.push_str(&suite(&format!("{name}.slo.whole_run"), &verdicts.whole));
     if let Some(steady) = &verdicts.steady {
         out.push_str(&suite(&format!("{name}.slo.steady_window"), steady));
+    }
+    if let Some(replay) = &verdicts.alerts {
+        out.push_str(&alerts_suite(name, replay, verdicts.whole_window.start_ms));
     }
     out.push_str("</testsuites>\n");
     out
@@ -198,6 +216,7 @@ mod tests {
             steady_window: None,
             evaluation_ms: 1.0,
             warnings: vec![],
+            alerts: None,
             cross_check: None,
         };
         let xml = render(&v, "smoke");

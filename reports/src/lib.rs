@@ -6,6 +6,7 @@
 //! - [`html`] and [`charts`]: the self-contained `report.html` with inline SVG charts.
 //! - [`markdown`]: `summary.md` for a pull-request comment.
 //! - [`junit`]: `junit.xml`, one test case per SLO.
+//! - [`openmetrics`]: `verdicts.prom`, the verdicts as metrics (for a Pushgateway).
 //! - [`baseline`]: comparison with a baseline run, with noise margins.
 
 #![warn(missing_docs)]
@@ -17,6 +18,7 @@ pub mod hdr;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod openmetrics;
 pub mod run_data;
 pub mod summary;
 
@@ -53,6 +55,8 @@ pub struct Rendered {
     pub markdown: PathBuf,
     /// `junit.xml`, when the run was judged.
     pub junit: Option<PathBuf>,
+    /// `verdicts.prom`.
+    pub openmetrics: PathBuf,
 }
 
 fn write(path: PathBuf, text: &str) -> Result<PathBuf, ReportError> {
@@ -63,7 +67,8 @@ fn write(path: PathBuf, text: &str) -> Result<PathBuf, ReportError> {
     Ok(path)
 }
 
-/// Writes `report.html`, `summary.md` and (when judged) `junit.xml` into `out`.
+/// Writes `report.html`, `summary.md`, `verdicts.prom` and (when judged) `junit.xml`
+/// into `out`.
 pub fn render_all(
     run: &RunData,
     comparison: Option<&Comparison>,
@@ -85,9 +90,14 @@ pub fn render_all(
         )?),
         None => None,
     };
+    let openmetrics = write(
+        out.join(openmetrics::FILE),
+        &openmetrics::render(&run.summary),
+    )?;
     Ok(Rendered {
         html,
         markdown,
         junit,
+        openmetrics,
     })
 }

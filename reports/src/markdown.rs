@@ -156,6 +156,13 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
         out.push('\n');
     }
     verdicts_table(s, &mut out);
+    if let Some(r) = s.verdicts.as_ref().and_then(|v| v.alerts.as_ref()) {
+        let _ = writeln!(
+            out,
+            "**Alert replay:** {}.\n",
+            cell(&r.headline(s.start_ms))
+        );
+    }
     requests_table(s, &mut out);
     if let Some(c) = comparison {
         comparison_table(c, &mut out);

@@ -152,6 +152,103 @@ fn markdown_and_junit_summaries() {
         "{md}"
     );
     let xml = reports::junit::render(run.summary.verdicts.as_ref().unwrap(), "synthetic");
-    assert_eq!(xml.matches("<testcase ").count(), 3);
+    // Three SLOs and the alert replay.
+    assert_eq!(xml.matches("<testcase ").count(), 4);
     assert_eq!(xml.matches("<failure ").count(), 1);
+}
+
+#[test]
+fn verdicts_as_openmetrics_are_a_state_set_per_slo_and_pass_promtool() {
+    let run = synthetic::run(600, 200, 1);
+    let text = reports::openmetrics::render(&run.summary);
+    let s = &run.summary;
+    let labels = format!("scenario=\"{}\",run=\"{}\"", s.scenario, s.run_id);
+    assert!(
+        text.contains(&format!("loadgen_run_exit_code{{{labels}}} 1")),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    let v = s.verdicts.as_ref().unwrap();
+    let judged = v.whole.len() + v.steady.as_ref().map_or(0, Vec::len);
+    // One series per status per verdict, exactly one of them 1.
+    assert_eq!(
+        text.matches("loadgen_slo_status{").count(),
+        3 * judged,
+        "{text}"
+    );
+    let ones = text
+        .lines()
+        .filter(|l| l.starts_with("loadgen_slo_status{") && l.ends_with(" 1.0"))
+        .count();
+    assert_eq!(ones, judged, "{text}");
+    let failed = &v
+        .whole
+        .iter()
+        .find(|x| x.status == Status::Fail)
+        .unwrap()
+        .slo;
+    assert!(
+        text.contains(&format!(
+            "loadgen_slo_status{{{labels},slo=\"{failed}\",window=\"whole\",status=\"fail\"}} 1.0"
+        )),
+        "{text}"
+    );
+    // Prometheus's own checker reads it.
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is needed; scripts/test.sh installs it");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        reports::openmetrics::push_path("smoke"),
+        "/metrics/job/loadgen/scenario/smoke"
+    );
+    assert_eq!(
+        reports::openmetrics::push_path("a/b"),
+        "/metrics/job/loadgen/scenario@base64/YS9i"
+    );
+}
+
+#[test]
+fn the_alert_replay_says_whether_the_run_would_have_paged_everywhere() {
+    let run = synthetic::run(600, 200, 1);
+    let html = reports::html::render(&run, None).unwrap();
+    assert!(
+        html.contains("Would this run have paged?"),
+        "no alert section"
+    );
+    assert!(
+        html.contains(
+            "would have paged: PlanGenerationFailureRateBudgetBurnPage (critical) at +60s"
+        ),
+        "the headline names the page and when"
+    );
+    let md = reports::markdown::render(&run.summary, None);
+    assert!(md.contains("**Alert replay:** would have paged"), "{md}");
+    let v = run.summary.verdicts.as_ref().unwrap();
+    let junit = reports::junit::render_run(v, "athlete-ally", None);
+    assert!(
+        junit.contains("name=\"alert_replay: would have paged\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(&format!("tests=\"{}\"", v.whole.len() + 1)),
+        "{junit}"
+    );
 }

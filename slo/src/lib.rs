@@ -10,7 +10,9 @@
 //! - [`scrape`] and [`exposition`]: the embedded source, from the services' own `/metrics`.
 //! - [`client`]: the load generator's own measurements, shown beside the server's.
 //! - [`verdict`]: pass / fail / inconclusive verdicts.
-//! - [`rules`]: Prometheus recording and alerting rules derived from the set.
+//! - [`rules`]: Prometheus recording and alerting rules derived from the set
+//!   (threshold and burn-rate alerts, their promtool tests, their replay over a run);
+//!   [`alert_replay`]: what a replay found.
 //! - [`toml_file`] and [`schema`]: reading files with errors that name the file, line,
 //!   key and fix, and the checker and closed sets their schemas share;
 //!   [`duration`]: the one duration grammar; [`format`]: numbers as verdicts show them.
@@ -19,6 +21,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod alert_replay;
 pub mod client;
 pub mod definition;
 pub mod duration;

@@ -220,6 +220,10 @@ pub struct Verdicts {
     /// metrics (whole window), to show the two agree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_check: Option<Vec<Verdict>>,
+    /// With Prometheus as the source: which generated alerts would have fired
+    /// during the run, and each error budget's peak burn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::alert_replay::Replay>,
 }
 
 impl Verdicts {

@@ -6,13 +6,17 @@
 //! - [`report`]: a run directory's reports, rendered again;
 //! - [`services`]: the reference services, until Ctrl-C;
 //! - [`rules`]: the Prometheus rules of an SLO set;
-//! - `merge` ([`crate::merge`]): a distributed run's workers, merged and judged.
+//! - `merge` ([`crate::merge`]): a distributed run's workers, merged and judged;
+//! - [`preflight`]: the runbook's release check on a scenario's target, no load;
+//! - [`shell`]: shell completions and man pages.
 
 pub mod check;
+pub mod preflight;
 pub mod report;
 pub mod rules;
 pub mod run;
 pub mod services;
+pub mod shell;
 pub mod verify;
 
 use clap::ArgMatches;
@@ -29,9 +33,15 @@ pub async fn execute(command: Command, matches: Option<&ArgMatches>) -> Exit {
             run::command(&args, matches).await
         }
         Command::Verify(args) => verify::command(&args).await,
-        Command::Report(args) => report::command(&args),
+        Command::Report(args) => report::command(&args).await,
         Command::Services(_) => services::command().await,
         Command::Rules(args) => rules::command(&args),
         Command::Merge(args) => crate::merge::command(&args).await,
+        Command::Preflight(args) => {
+            let matches = matches.and_then(|m| m.subcommand_matches("preflight"));
+            preflight::command(&args, matches).await
+        }
+        Command::Completions(args) => shell::completions(args.shell),
+        Command::Man(args) => shell::man(args.out.as_deref()),
     }
 }

@@ -21,7 +21,7 @@ fn gate(run_dir: &std::path::Path) -> crate::scenario::Gate {
 
 /// Renders a run directory's reports again: the exit is the run's (its gate,
 /// its integrity: an invalid run never passes), then the comparison's.
-fn render_again(args: &ReportArgs) -> anyhow::Result<Exit> {
+async fn render_again(args: &ReportArgs) -> anyhow::Result<Exit> {
     let mut run = RunData::load(&args.run_dir)?;
     let base = args.baseline.as_deref().map(load_baseline).transpose()?;
     let comparison = base
@@ -52,12 +52,18 @@ fn render_again(args: &ReportArgs) -> anyhow::Result<Exit> {
         print_comparison(c);
     }
     eprintln!("report: {}", rendered.html.display());
+    crate::report::push(
+        args.push.pushgateway.as_deref(),
+        &rendered.openmetrics,
+        &run.summary.scenario,
+    )
+    .await;
     Ok(exit)
 }
 
 /// `loadgen report`.
-pub fn command(args: &ReportArgs) -> Exit {
-    render_again(args).unwrap_or_else(|e| {
+pub async fn command(args: &ReportArgs) -> Exit {
+    render_again(args).await.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         Exit::Usage
     })

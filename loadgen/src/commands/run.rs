@@ -10,7 +10,7 @@ use crate::job::Checked;
 use crate::settings::{RunInputs, Settings};
 
 /// Everything the main job needs, checked; the error is already printed.
-fn check(args: &RunArgs, matches: Option<&ArgMatches>) -> Option<Checked> {
+pub(crate) fn check(args: &RunArgs, matches: Option<&ArgMatches>) -> Option<Checked> {
     let scenario = crate::scenario::load(&args.scenario)
         .map_err(|e| eprintln!("{e}"))
         .ok()?;

@@ -129,6 +129,14 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
             evaluate::judge_undecided(&loaded.set, windows, Source::Prometheus, &note, None)
         }
     };
+    let evaluation_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let alerts = slo::rules::replay::replay(
+        &loaded.set,
+        &reader.prometheus,
+        windows.whole,
+        reader.interval,
+    )
+    .await;
     let verdicts = Verdicts {
         source: Source::Prometheus,
         slo_set: format!("{} ({file})", loaded.set.name),
@@ -136,9 +144,10 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
         steady,
         whole_window: windows.whole,
         steady_window: windows.steady,
-        evaluation_ms: started.elapsed().as_secs_f64() * 1000.0,
+        evaluation_ms,
         warnings,
         cross_check: None,
+        alerts: Some(alerts),
     };
     print!("{}", crate::printer::verdict_table(&verdicts));
     if let Some(out) = &args.out {

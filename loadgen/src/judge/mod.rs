@@ -44,6 +44,17 @@ pub struct Judge {
 }
 
 impl Judge {
+    /// The Prometheus verdicts come from, with the run's scope (for the release
+    /// check's targets-up line); `None` for the other sources.
+    pub fn prometheus(&self) -> Option<(Prometheus, Scope)> {
+        match &self.source {
+            SloSource::Prometheus { prometheus, .. } => {
+                Some((prometheus.clone(), self.scope.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// A judge of `slo` from `source` (started by [`source::choose`]), its
     /// Prometheus queries kept to `extra` matchers beside the set's jobs.
     pub fn new(
@@ -100,11 +111,22 @@ impl Judge {
         self.close_pages().await;
         let (source, mut whole, mut steady, evaluation_ms) = self.evaluate(windows, client).await;
         let mut cross = None;
+        let mut alerts = None;
         if source == Source::Prometheus {
             eprintln!(
                 "verified {} SLOs against Prometheus in {evaluation_ms:.0} ms",
                 self.set.slos.len()
             );
+            if let Some((prometheus, _)) = self.prometheus() {
+                let replayed = slo::rules::replay::replay(
+                    &self.set,
+                    &prometheus,
+                    windows.whole,
+                    self.interval,
+                )
+                .await;
+                alerts = Some(replayed);
+            }
             if let Some(p) = self.source.pages() {
                 let reader = ScrapeReader {
                     scraper: p.scraper.clone(),
@@ -130,6 +152,7 @@ impl Judge {
             evaluation_ms,
             warnings: std::mem::take(&mut self.warnings),
             cross_check: cross,
+            alerts,
         }
     }
 

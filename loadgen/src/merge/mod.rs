@@ -302,6 +302,8 @@ async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
     s.verdicts = Some(verdicts);
     s.integrity = Some(integrity);
     let exit = crate::report::finish(&out, &mut s, None, Default::default(), false, verdict)?;
+    let metrics = out.join(reports::openmetrics::FILE);
+    crate::report::push(args.push.pushgateway.as_deref(), &metrics, &s.scenario).await;
     eprintln!("merged run: {}  (exit {})", out.display(), exit.code());
     Ok(exit)
 }

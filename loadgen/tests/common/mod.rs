@@ -128,3 +128,19 @@ pub fn services_scraped() -> (Services, Prometheus) {
     prom.wait_up(3);
     (s, prom)
 }
+
+/// A Prometheus Pushgateway (Debian `prometheus-pushgateway`, or `PUSHGATEWAY_BIN`) on
+/// a free loopback port: the process and its base URL.
+pub fn pushgateway() -> (Proc, String) {
+    let port = free_port();
+    let binary =
+        std::env::var("PUSHGATEWAY_BIN").unwrap_or_else(|_| "prometheus-pushgateway".into());
+    let child = Command::new(binary)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway on PATH (apt-get install prometheus-pushgateway; scripts/test.sh installs it)");
+    wait_port(port);
+    (Proc(child), format!("http://127.0.0.1:{port}"))
+}

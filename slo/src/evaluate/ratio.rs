@@ -57,7 +57,7 @@ pub async fn judge<R: Reader>(
     }
     if k > n {
         v.note = Some(format!(
-            "the numerator ({k}) exceeds the total ({n}): the selectors do not count the same events"
+            "the numerator ({k}) exceeds the total ({n}): events begun before the window ended inside it (journeys cut by its start), or the selectors do not count the same events; a longer window, such as the whole run, decides"
         ));
         return Ok(v);
     }

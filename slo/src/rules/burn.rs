@@ -10,12 +10,13 @@
 //! period and scale with the SLO's period, so each alert spends the same share of
 //! its budget. Only event SLOs (ratio, latency) have a budget; gauges keep their
 //! threshold alerts. Every window pair also needs `min_samples` events in its long
-//! window.
+//! window, and is its own rule (labels `long_window`, `short_window`) held for half
+//! its short window.
 
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{events_record, yaml_string};
+use super::{Refs, yaml_string};
 use crate::definition::{Kind, Op, Slo};
 use crate::duration::promql as window_text;
 use crate::format::{percent, trim_float};
@@ -77,6 +78,19 @@ impl WindowPair {
     /// The error ratio above which the pair fires.
     pub fn threshold(&self, budget: f64) -> f64 {
         self.factor * budget
+    }
+
+    /// How long the pair must burn before its alert fires: half its short window
+    /// (2.5 m, 15 m, 1 h, 3 h at 30 days, as Pyrra holds them). Without it, the first
+    /// minutes of traffic after a deploy, when journeys have started but none could
+    /// finish yet, would burn a completion budget "at 5x" and open a ticket.
+    pub fn hold(&self) -> Duration {
+        self.short / 2
+    }
+
+    /// `1h/5m`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", window_text(self.long), window_text(self.short))
     }
 }
 
@@ -155,21 +169,23 @@ pub fn reachable(slo: &Slo, urgency: Urgency, budget: f64) -> Vec<WindowPair> {
 
 /// The alert expression: any reachable pair burning in both windows over enough events.
 pub fn alert_expr(slo: &Slo, urgency: Urgency, budget: f64) -> Option<String> {
-    let b = trim_float(budget);
     let parts: Vec<String> = reachable(slo, urgency, budget)
         .iter()
-        .map(|p| {
-            let f = trim_float(p.factor);
-            format!(
-                "({long} > {f} * {b} and {short} > {f} * {b} and {events} >= {n})",
-                long = error_ratio_record(slo, p.long),
-                short = error_ratio_record(slo, p.short),
-                events = events_record(slo, p.long),
-                n = slo.min_samples,
-            )
-        })
+        .map(|p| format!("({})", pair_expr(slo, p, budget, Refs::Recorded)))
         .collect();
     (!parts.is_empty()).then(|| parts.join(" or "))
+}
+
+/// One pair's rule: both windows burning over enough events, quantities as `refs` says.
+pub fn pair_expr(slo: &Slo, p: &WindowPair, budget: f64, refs: Refs) -> String {
+    let (b, f) = (trim_float(budget), trim_float(p.factor));
+    format!(
+        "{long} > {f} * {b} and {short} > {f} * {b} and {events} >= {n}",
+        long = refs.error_ratio(slo, p.long),
+        short = refs.error_ratio(slo, p.short),
+        events = refs.events(slo, p.long),
+        n = slo.min_samples,
+    )
 }
 
 /// What the pairs of an alert are, in words.
@@ -207,37 +223,49 @@ pub(super) fn alerts(slo: &Slo, out: &mut String) {
                 trim_float((1.0 / budget * 10.0).floor() / 10.0),
             );
         }
-        let Some(expr) = alert_expr(slo, urgency, budget) else {
-            continue;
-        };
-        let _ = writeln!(out, "      - alert: {}", alert_name(slo, urgency));
-        let _ = writeln!(out, "        expr: {}", yaml_string(&expr));
-        super::labels(slo, urgency.severity(), out);
-        let _ = writeln!(out, "        annotations:");
-        for (key, value) in annotations(slo, urgency, budget) {
-            let _ = writeln!(out, "          {key}: {}", yaml_string(&value));
+        for pair in reachable(slo, urgency, budget) {
+            rule(slo, urgency, &pair, budget, out);
         }
     }
 }
 
-/// An alert's annotations: fixed text, so promtool tests can expect them exactly.
-pub fn annotations(slo: &Slo, urgency: Urgency, budget: f64) -> [(&'static str, String); 3] {
+/// One window pair's rule (an alert has one per pair, each with its own `for`).
+fn rule(slo: &Slo, urgency: Urgency, pair: &WindowPair, budget: f64, out: &mut String) {
+    let expr = pair_expr(slo, pair, budget, Refs::Recorded);
+    let _ = writeln!(out, "      - alert: {}", alert_name(slo, urgency));
+    let _ = writeln!(out, "        expr: {}", yaml_string(&expr));
+    let _ = writeln!(out, "        for: {}", window_text(pair.hold()));
+    super::labels(slo, urgency.severity(), out);
+    let _ = writeln!(out, "          long_window: {}", window_text(pair.long));
+    let _ = writeln!(out, "          short_window: {}", window_text(pair.short));
+    let _ = writeln!(out, "        annotations:");
+    for (key, value) in annotations(slo, pair, budget) {
+        let _ = writeln!(out, "          {key}: {}", yaml_string(&value));
+    }
+}
+
+/// A pair rule's annotations: fixed text, so promtool tests can expect them exactly.
+pub fn annotations(slo: &Slo, pair: &WindowPair, budget: f64) -> [(&'static str, String); 3] {
     [
         (
             "summary",
             format!(
                 "{} is burning its error budget: {}",
                 slo.description,
-                pairs_text(&reachable(slo, urgency, budget))
+                pairs_text(std::slice::from_ref(pair))
             ),
         ),
         (
             "description",
             format!(
-                "objective {}: the error budget is {} of the events of {}",
+                "objective {}: the error budget is {} of the events of {}; more than {} of the events bad over {} and over {}, for {}",
                 slo.objective_text(),
                 percent(budget),
-                window_text(slo.period)
+                window_text(slo.period),
+                percent(pair.threshold(budget)),
+                window_text(pair.long),
+                window_text(pair.short),
+                window_text(pair.hold()),
             ),
         ),
         ("runbook", super::runbook(slo)),

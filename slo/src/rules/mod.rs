@@ -12,6 +12,7 @@
 
 pub mod burn;
 pub mod promtool;
+pub mod replay;
 pub mod threshold;
 
 use std::fmt::Write;
@@ -24,6 +25,9 @@ use crate::promql::{self, le_matcher};
 use crate::selector::Selector;
 
 pub use threshold::{alert_expr, alert_name, recording};
+
+/// The alert expression of an SLO's threshold alert, with the quantities as `refs` says.
+pub use threshold::alert_expr_with;
 
 fn sum_increase(selectors: &[Selector], window: &str) -> String {
     let range = format!("[{window}]");
@@ -52,6 +56,39 @@ fn camel(name: &str) -> String {
 
 fn yaml_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// How an alert expression refers to the quantities it compares: by their recording
+/// rules' names (the rules file), or by the expressions themselves (replaying an
+/// alert on a Prometheus that does not load the rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refs {
+    /// `slo:<name>:...` series the recording group writes.
+    Recorded,
+    /// The recording rules' expressions, in parentheses.
+    Inline,
+}
+
+impl Refs {
+    fn pick(self, name: String, expr: Option<String>) -> String {
+        match (self, expr) {
+            (Refs::Inline, Some(e)) => format!("({e})"),
+            _ => name,
+        }
+    }
+
+    /// An event SLO's event count over `window`.
+    pub fn events(self, slo: &Slo, window: Duration) -> String {
+        self.pick(events_record(slo, window), events_expr(slo, window))
+    }
+
+    /// An event SLO's error ratio over `window`.
+    pub fn error_ratio(self, slo: &Slo, window: Duration) -> String {
+        self.pick(
+            burn::error_ratio_record(slo, window),
+            error_ratio_expr(slo, window),
+        )
+    }
 }
 
 /// The name of the recording rule counting an event SLO's events over `window`.
@@ -223,13 +260,19 @@ mod tests {
             .iter()
             .filter(|s| burn::budget(s).is_some())
             .count();
-        // Each SLO's threshold alert, and a page and a ticket per error budget, less
-        // the onboarding page an 80% objective cannot reach (it burns at most 5x).
+        // Each SLO's threshold alert, and one rule per reachable window pair of each
+        // error budget's page and ticket: four per budget, but only the ticket's two
+        // for the onboarding rate (an 80% objective burns at most 5x).
         assert_eq!(
             yaml.matches("- alert: ").count(),
-            set.slos.len() + 2 * budgets - 1,
+            set.slos.len() + 4 * budgets - 2,
             "{yaml}"
         );
+        assert!(
+            yaml.contains("          long_window: 1h\n          short_window: 5m\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("        for: 150s\n"), "{yaml}");
         assert!(yaml.contains("- alert: ApiErrorRateSloBreach"));
         assert!(yaml.contains(r#"expr: 'sum(increase(api_errors_total{job="gateway-bff"}[5m])) / sum(increase(api_requests_total{job="gateway-bff"}[5m]))'"#), "{yaml}");
         assert!(

@@ -19,9 +19,10 @@ use crate::duration::promql as window_text;
 use crate::format::{percent, trim_float};
 use crate::selector::Selector;
 
-/// Rule evaluation step of the tests: coarse, so three days take 74 steps (the
-/// burn-rate alerts have no `for`, so each step is judged on its own from the raw
-/// samples, and the threshold alerts' `for` of minutes is met by the next step).
+/// Rule evaluation step of the tests: coarse, so three days take about 80 steps.
+/// Each step reads the raw samples, so the windows are exact at every step; a
+/// `for` up to an hour is met by the next step, a longer one within its cases'
+/// margin (each firing case has burnt for its pair's `for` and a step more).
 const EVALUATION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Events per sample step of the synthetic series: enough for the ratios to be
 /// written to three decimals.
@@ -230,16 +231,28 @@ fn step_for(pair: &WindowPair) -> Duration {
     }
 }
 
-/// The firing alert's labels and annotations, as [`burn`] writes them.
-fn expected_burn_alert(slo: &Slo, urgency: Urgency, budget: f64, out: &mut String) {
+/// The firing pair rule's labels and annotations, as [`burn`] writes them.
+fn expected_burn_alert(
+    slo: &Slo,
+    urgency: Urgency,
+    pair: &WindowPair,
+    budget: f64,
+    out: &mut String,
+) {
     let _ = writeln!(out, "          - exp_labels:");
     let _ = writeln!(out, "              severity: {}", urgency.severity());
     let _ = writeln!(out, "              slo: {}", slo.name);
     if !slo.area.is_empty() {
         let _ = writeln!(out, "              area: {}", slo.area);
     }
+    let _ = writeln!(out, "              long_window: {}", window_text(pair.long));
+    let _ = writeln!(
+        out,
+        "              short_window: {}",
+        window_text(pair.short)
+    );
     let _ = writeln!(out, "            exp_annotations:");
-    for (key, value) in burn::annotations(slo, urgency, budget) {
+    for (key, value) in burn::annotations(slo, pair, budget) {
         let _ = writeln!(out, "              {key}: {}", yaml_string(&value));
     }
 }
@@ -266,11 +279,23 @@ struct BurnAlert<'a> {
 }
 
 impl BurnAlert<'_> {
-    fn case(&self, name: String, phases: &[(u64, u64, u64)], fires: bool, out: &mut String) {
+    /// A case; `fires`: the pair whose rule alone fires.
+    fn case(
+        &self,
+        name: String,
+        phases: &[(u64, u64, u64)],
+        fires: Option<&WindowPair>,
+        out: &mut String,
+    ) {
         let Some(series) = input_series(self.slo, split(phases)) else {
             return;
         };
-        let fire = |o: &mut String| expected_burn_alert(self.slo, self.urgency, self.budget, o);
+        let pair = fires.copied();
+        let fire = |o: &mut String| {
+            if let Some(p) = &pair {
+                expected_burn_alert(self.slo, self.urgency, p, self.budget, o)
+            }
+        };
         write_case(
             &Case {
                 name,
@@ -278,7 +303,7 @@ impl BurnAlert<'_> {
                 eval: self.eval,
                 series,
                 alert: burn::alert_name(self.slo, self.urgency),
-                expected: fires.then_some(&fire as &dyn Fn(&mut String)),
+                expected: fires.map(|_| &fire as &dyn Fn(&mut String)),
             },
             out,
         );
@@ -297,7 +322,8 @@ impl BurnAlert<'_> {
     /// that the longer pair's long window stays under half its threshold.
     fn burst(&self, p: &WindowPair, q: &WindowPair, out: &mut String) {
         let (t, bad) = (EVENTS_PER_STEP as f64, above(p.threshold(self.budget)));
-        let burst = p.long + EVALUATION_INTERVAL;
+        // Long enough that the pair's condition has held for its `for` at the evaluation.
+        let burst = p.long + p.hold() + EVALUATION_INTERVAL;
         let (d, l) = (burst.as_secs_f64(), q.long.as_secs_f64());
         let needed = (2.0 * bad as f64 * d / q.threshold(self.budget) - t * d) / (t * (l - d));
         let background = (needed.max(0.0).ceil() as u64 + 1) * EVENTS_PER_STEP;
@@ -312,11 +338,11 @@ impl BurnAlert<'_> {
             Self::pair_text(q),
         );
         let phases = [(0, background, quiet_steps), (bad, EVENTS_PER_STEP, 0)];
-        self.case(name, &phases, true, out);
+        self.case(name, &phases, Some(p), out);
     }
 
     /// A steady share of bad events for the whole series.
-    fn steady(&self, bad: u64, what: &str, fires: bool, out: &mut String) {
+    fn steady(&self, bad: u64, what: &str, fires: Option<&WindowPair>, out: &mut String) {
         let name = format!(
             "{}: {} bad ({}x the budget) throughout: {what}",
             self.slo.name,
@@ -339,7 +365,7 @@ fn burn_cases(slo: &Slo, urgency: Urgency, budget: f64, out: &mut String) {
         slo,
         urgency,
         budget,
-        eval: on_step(last.long + EVALUATION_INTERVAL * 2),
+        eval: on_step(last.long + last.hold() + EVALUATION_INTERVAL * 2),
         step,
         pairs,
     };
@@ -354,13 +380,18 @@ fn burn_cases(slo: &Slo, urgency: Urgency, budget: f64, out: &mut String) {
                 BurnAlert::pair_text(second),
                 BurnAlert::pair_text(first)
             );
-            alert.steady(bad, &what, true, out);
+            alert.steady(bad, &what, Some(second), out);
         }
-        _ => alert.steady(above(thr(&last)), &format!("{name} fires"), true, out),
+        _ => alert.steady(
+            above(thr(&last)),
+            &format!("{name} fires"),
+            Some(&last),
+            out,
+        ),
     }
     let lowest = alert.pairs.iter().map(thr).fold(1.0, f64::min);
     let cool = (lowest * 0.5 * EVENTS_PER_STEP as f64).floor() as u64;
-    alert.steady(cool, &format!("{name} is silent"), false, out);
+    alert.steady(cool, &format!("{name} is silent"), None, out);
     too_few(slo, &name, step, alert.eval, last.long, out);
 }
 

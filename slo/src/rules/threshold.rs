@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{events_record, sum_increase, yaml_string};
+use super::{Refs, sum_increase, yaml_string};
 use crate::definition::{Kind, Slo, SloSet};
 use crate::duration::promql as window_text;
 use crate::format::trim_float;
@@ -52,11 +52,20 @@ pub fn recording(set: &SloSet, slo: &Slo) -> (String, String) {
 
 /// The alert expression: the recording rule breaching the objective, over enough events.
 pub fn alert_expr(set: &SloSet, slo: &Slo) -> String {
-    let (record, _) = recording(set, slo);
+    alert_expr_with(set, slo, Refs::Recorded)
+}
+
+/// The alert expression, its quantities referred to as `refs` says.
+pub fn alert_expr_with(set: &SloSet, slo: &Slo, refs: Refs) -> String {
+    let (name, expr) = recording(set, slo);
+    let record = match refs {
+        Refs::Recorded => name,
+        Refs::Inline => format!("({expr})"),
+    };
     let enough = || {
         format!(
             " and {} >= {}",
-            events_record(slo, slo.alert_window),
+            refs.events(slo, slo.alert_window),
             slo.min_samples
         )
     };
