@@ -126,9 +126,10 @@ pub async fn send<T>(
         _ = ctx.hard_stop.cancelled() => None,
     };
     ctx.inflight.end(ticket);
+    let done = Instant::now();
     let timing = Timing {
-        service: sent.elapsed(),
-        response: start.elapsed(),
+        service: done - sent,
+        response: done - start,
     };
     let failed = |status, kind, message| {
         let trace = sampled.clone().map(|trace_id| Trace { trace_id, at_ms });

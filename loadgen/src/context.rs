@@ -129,6 +129,9 @@ impl RunContext {
         } else {
             think.min
         };
+        if wait.is_zero() {
+            return !self.stopping();
+        }
         self.sleep_until(Instant::now() + wait).await
     }
 
