@@ -115,7 +115,6 @@ pub async fn run(inputs: &Inputs<'_>) -> Vec<Check> {
     }
     let (exposed, pages) = metrics_endpoints(&http, inputs.metrics).await;
     checks.extend(exposed);
-    checks.push(slo_metrics(inputs.set, &pages, inputs.metrics.is_empty()));
     checks.push(match &inputs.prometheus {
         Some((p, scope)) => prometheus_targets(p, scope).await,
         None => Check::skipped(
@@ -123,6 +122,17 @@ pub async fn run(inputs: &Inputs<'_>) -> Vec<Check> {
             "no Prometheus: judged from the services' own /metrics",
         ),
     });
+    // After the targets check: by then Prometheus has scraped every job once.
+    let needed = needed_metrics(inputs.set);
+    let present = if !inputs.metrics.is_empty() {
+        let names = pages.values().flatten().map(|s| s.name.clone()).collect();
+        Some(("the services' pages", Ok(names)))
+    } else if let Some((p, scope)) = &inputs.prometheus {
+        Some(("Prometheus", present_in_prometheus(p, scope, &needed).await))
+    } else {
+        None
+    };
+    checks.push(slo_metrics(&needed, present));
     checks.push(traces(&http, inputs).await);
     checks.push(match &inputs.nats_monitoring {
         Some(url) => nats(&http, url).await,
@@ -149,7 +159,7 @@ pub fn render(checks: &[Check]) -> String {
             Outcome::Failed => "FAIL",
             Outcome::Skipped => "skip",
         };
-        out.push_str(&format!("  {mark} {:<22} {}\n", c.name, c.detail));
+        out.push_str(&format!("  {mark} {:<26} {}\n", c.name, c.detail));
         if let Some(fix) = &c.fix {
             out.push_str(&format!("       fix: {fix}\n"));
         }
@@ -243,43 +253,63 @@ pub fn needed_metrics(set: &SloSet) -> BTreeSet<String> {
     names
 }
 
+/// The needed series names Prometheus holds for the scope's jobs.
+async fn present_in_prometheus(
+    prometheus: &Prometheus,
+    scope: &Scope,
+    needed: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
+    // Metric names are letters, digits, `_` and `:`: safe inside a regex as they are.
+    let names: Vec<&str> = needed.iter().map(String::as_str).collect();
+    let mut matchers = scope.matchers();
+    matchers.push(format!("__name__=~\"{}\"", names.join("|")));
+    let query = format!("count by (__name__) ({{{}}})", matchers.join(","));
+    let rows = prometheus.query(&query).await.map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(labels, _)| labels.get("__name__").cloned())
+        .collect())
+}
+
+/// Every series name the SLO set reads, among those `present` (and where from).
 fn slo_metrics(
-    set: &SloSet,
-    pages: &BTreeMap<String, Vec<slo::exposition::Sample>>,
-    no_endpoints: bool,
+    needed: &BTreeSet<String>,
+    present: Option<(&str, Result<BTreeSet<String>, String>)>,
 ) -> Check {
     let name = "slo metrics";
-    if no_endpoints {
-        return Check::skipped(
-            name,
-            "no metrics endpoints given ([target.metrics]): only Prometheus can tell",
-        );
-    }
-    let present: BTreeSet<&str> = pages.values().flatten().map(|s| s.name.as_str()).collect();
-    let needed = needed_metrics(set);
-    let missing: Vec<&String> = needed
+    let (from, present) = match present {
+        None => {
+            return Check::skipped(
+                name,
+                "no metrics endpoints ([target.metrics]) and no Prometheus to ask",
+            );
+        }
+        Some((from, Err(e))) => {
+            return Check::failed(
+                name,
+                format!("{from}: {e}"),
+                "make Prometheus answer queries, or give [target.metrics]",
+            );
+        }
+        Some((from, Ok(p))) => (from, p),
+    };
+    let missing: Vec<&str> = needed
         .iter()
         .filter(|n| !present.contains(n.as_str()))
+        .map(String::as_str)
         .collect();
     if missing.is_empty() {
         return Check::ok(
             name,
             format!(
-                "all {} series names the SLO set reads are exposed",
+                "all {} series names the SLO set reads are in {from}",
                 needed.len()
             ),
         );
     }
     Check::failed(
         name,
-        format!(
-            "not exposed by any service: {}",
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        format!("not in {from}: {}", missing.join(", ")),
         "an SLO on a missing metric is inconclusive: deploy a build that exports it, or judge a subset with [slo] only",
     )
 }

@@ -155,3 +155,32 @@ fn a_deployment_without_metrics_endpoints_fails_and_no_preflight_runs_anyway() {
         "{out}{err}"
     );
 }
+
+#[test]
+fn a_deployment_judged_by_prometheus_has_its_slo_metrics_checked_there() {
+    let (services, prometheus) = services_scraped();
+    let dir = TempDir::new("lg-pre-prom-metrics");
+    let text = format!(
+        "name = \"pre\"\n[target]\nurl = \"http://127.0.0.1:{}\"\n[load]\nusers = 2\nduration = \"2s\"\n{HEALTH}",
+        services.gateway
+    );
+    let scenario = dir.write("url.toml", &text).display().to_string();
+    let (code, _, err) = run(&["preflight", &scenario, "--prometheus", &prometheus.url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(line(&err, "prometheus targets").contains("ok"), "{err}");
+    let metrics = line(&err, "slo metrics");
+    assert!(
+        metrics.contains("ok") && metrics.contains("in Prometheus"),
+        "{err}"
+    );
+    // A Prometheus scraping none of the services has none of the metrics either.
+    let other = testkit::Exporter::start(|_| Page::Text("x 1\n".into()));
+    let empty = common::prometheus(&[("gateway-bff", other.address.clone())]);
+    let (code, _, err) = run(&["preflight", &scenario, "--prometheus", &empty.url]);
+    assert_eq!(code, 3, "{err}");
+    let metrics = line(&err, "slo metrics");
+    assert!(
+        metrics.contains("FAIL") && metrics.contains("api_requests_total"),
+        "{err}"
+    );
+}

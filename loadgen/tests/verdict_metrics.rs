@@ -36,9 +36,16 @@ fn a_run_pushes_its_verdicts_and_a_failed_push_changes_no_exit_code() {
         results.to_str().unwrap(),
         "--quiet",
     ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("verdicts pushed to"), "{err}");
+    // On a busy machine a 3 s run may hold too few requests to prove < 1% (exit 3):
+    // what matters here is that the pushed verdict is the run's, whatever it is.
     let dir_of_run = run_dir(&results);
+    let summary = summary(&results);
+    assert_eq!(code, i32::from(summary.exit_code), "{out}{err}");
+    assert!(code == 0 || code == 3, "{out}{err}");
+    let judged = summary.verdicts.as_ref().unwrap().whole[0]
+        .status
+        .to_string();
+    assert!(err.contains("verdicts pushed to"), "{err}");
     let file = std::fs::read_to_string(dir_of_run.join("verdicts.prom")).unwrap();
     assert!(file.contains("loadgen_run_exit_code{"), "{file}");
     let page = tokio::runtime::Runtime::new()
@@ -53,7 +60,7 @@ fn a_run_pushes_its_verdicts_and_a_failed_push_changes_no_exit_code() {
                 && l.contains("scenario=\"pushed\"")
                 && l.contains("slo=\"api_error_rate\"")
                 && l.contains("window=\"whole\"")
-                && l.contains("status=\"pass\"")
+                && l.contains(&format!("status=\"{judged}\""))
         })
         .unwrap_or_else(|| panic!("no pushed verdict: {page}"));
     assert!(status.ends_with(" 1"), "{status}");
@@ -66,6 +73,6 @@ fn a_run_pushes_its_verdicts_and_a_failed_push_changes_no_exit_code() {
         "--pushgateway",
         &url,
     ]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, i32::from(summary.exit_code), "{err}");
     assert!(err.contains("warning: pushing the verdicts"), "{err}");
 }
