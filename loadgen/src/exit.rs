@@ -27,7 +27,7 @@ pub const HELP: &str = "Exit codes:
   1  an SLO failed (or, with --fail-on-regression, a regression against the baseline)
   2  bad input or usage: nothing was run
   3  inconclusive: nothing failed, but an SLO could not be judged (no data, target or
-     Prometheus unreachable)";
+     Prometheus unreachable), or the release check before the load failed";
 
 impl Exit {
     /// The number the process exits with.

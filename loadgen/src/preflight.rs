@@ -259,11 +259,8 @@ async fn present_in_prometheus(
     scope: &Scope,
     needed: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>, String> {
-    // Metric names are letters, digits, `_` and `:`: safe inside a regex as they are.
     let names: Vec<&str> = needed.iter().map(String::as_str).collect();
-    let mut matchers = scope.matchers();
-    matchers.push(format!("__name__=~\"{}\"", names.join("|")));
-    let query = format!("count by (__name__) ({{{}}})", matchers.join(","));
+    let query = slo::promql::names_present(&names, scope);
     let rows = prometheus.query(&query).await.map_err(|e| e.to_string())?;
     Ok(rows
         .into_iter()

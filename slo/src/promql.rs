@@ -4,6 +4,7 @@
 //! [`Selector::promql`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::definition::{Aggregation, Kind, Slo};
 use crate::format::trim_float;
@@ -105,6 +106,23 @@ pub fn le_matcher(threshold: f64) -> String {
 pub fn range_at(window: Window) -> String {
     let length = window.end_ms.saturating_sub(window.start_ms).max(1);
     format!("[{length}ms] {}", at(window.end_ms))
+}
+
+/// `(expr)[Nms:Sms] @ T`: `expr` at every `step` over the window, as a subquery
+/// evaluated at the window's end (the alert replay).
+pub fn subquery(expr: &str, window: Window, step: Duration) -> String {
+    let step_ms = step.as_millis().max(1) as u64;
+    let length = window.end_ms.saturating_sub(window.start_ms).max(step_ms);
+    format!("({expr})[{length}ms:{step_ms}ms] {}", at(window.end_ms))
+}
+
+/// `count by (__name__) ({__name__=~"a|b", <scope>})`: which of these metric names
+/// have series in the scope (metric names need no regex escaping: letters, digits,
+/// `_` and `:`).
+pub fn names_present(names: &[&str], scope: &Scope) -> String {
+    let mut matchers = scope.matchers();
+    matchers.push(format!("__name__=~\"{}\"", names.join("|")));
+    format!("count by (__name__) ({{{}}})", matchers.join(","))
 }
 
 /// `sum(increase(selector[range]))`.
@@ -235,5 +253,22 @@ mod tests {
         assert_eq!(absent_up("x\"y"), r#"absent(up{job="x\"y"})"#);
         assert_eq!(le_matcher(0.5), "le=\"0.5\"");
         assert_eq!(le_matcher(2.0), r#"le=~"2(\\.0+)?""#);
+    }
+
+    #[test]
+    fn replay_and_preflight_queries_keep_to_the_window_and_scope() {
+        let w = Window {
+            start_ms: 1_700_000_000_000,
+            end_ms: 1_700_000_060_250,
+        };
+        assert_eq!(
+            subquery("up == 0", w, Duration::from_secs(1)),
+            "(up == 0)[60250ms:1000ms] @ 1700000060.250"
+        );
+        let scope = Scope::jobs(&["gateway-bff".to_string()]);
+        assert_eq!(
+            names_present(&["a_total", "b_count"], &scope),
+            "count by (__name__) ({job=~\"gateway-bff\",__name__=~\"a_total|b_count\"})"
+        );
     }
 }

@@ -15,6 +15,7 @@ use super::{Refs, threshold};
 use crate::definition::{Slo, SloSet};
 use crate::duration::promql as window_text;
 use crate::prometheus::Prometheus;
+use crate::promql;
 use crate::verdict::Window;
 
 pub use crate::alert_replay::{AlertKind, AlertOutcome, BurnPeak, Replay};
@@ -61,19 +62,6 @@ fn alerts(set: &SloSet) -> Vec<Replayed> {
         }
     }
     out
-}
-
-/// The subquery of `expr` over `window` at `step`, evaluated at the window's end.
-fn subquery(expr: &str, window: Window, step: Duration) -> String {
-    format!(
-        "({expr})[{}ms:{}ms] @ {:.3}",
-        window
-            .end_ms
-            .saturating_sub(window.start_ms)
-            .max(step.as_millis() as u64),
-        step.as_millis().max(1),
-        window.end_ms as f64 / 1000.0
-    )
 }
 
 /// Pending, firing and time firing, from the steps where the condition held
@@ -124,7 +112,7 @@ pub async fn replay(
     };
     for a in alerts(set) {
         match prometheus
-            .query_range_vector(&subquery(&a.expr, window, step))
+            .query_range_vector(&promql::subquery(&a.expr, window, step))
             .await
         {
             Ok(series) => {
@@ -169,7 +157,7 @@ async fn peaks(
     for w in [pair.short, pair.long] {
         let expr = format!("{} / {budget}", Refs::Inline.error_ratio(slo, w));
         match prometheus
-            .query_range_vector(&subquery(&expr, window, step))
+            .query_range_vector(&promql::subquery(&expr, window, step))
             .await
         {
             Ok(series) => {
