@@ -248,6 +248,11 @@ pub fn needed_metrics(set: &SloSet) -> BTreeSet<String> {
                 names.insert(g.metric.name.clone());
             }
             Kind::Gauge(_) => {}
+            Kind::Query(q) => {
+                for query in [&q.numerator, &q.total] {
+                    names.extend(slo::definition::metric_names(&query.template));
+                }
+            }
         }
     }
     names

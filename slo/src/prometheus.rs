@@ -413,6 +413,11 @@ impl Reader for PrometheusReader {
         Ok(out)
     }
 
+    async fn promql(&self, query: &str) -> Result<Option<f64>, Error> {
+        let rows = self.prometheus.query(query).await?;
+        Ok((!rows.is_empty()).then(|| rows.iter().map(|(_, v)| v).sum()))
+    }
+
     fn query_text(&self, slo: &Slo, window: Window) -> Option<String> {
         Some(promql::verdict_queries(slo, window, &self.scope).join("\n"))
     }

@@ -201,6 +201,14 @@ pub fn verdict_queries(slo: &Slo, window: Window, scope: &Scope) -> Vec<String> 
             .collect(),
         Kind::Latency(l) => vec![edges(scope.apply(&bucket(&l.histogram)))],
         Kind::Gauge(g) => vec![gauge(&g.metric, g.aggregation, &range_at(window), scope)],
+        Kind::Query(q) => {
+            let seconds = window.end_ms.saturating_sub(window.start_ms) as f64 / 1000.0;
+            let range = range_at(window);
+            vec![
+                q.numerator.events(&range, seconds),
+                q.total.events(&range, seconds),
+            ]
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::file::{SetFile, SloFile};
-use super::{Gauge, Kind, Latency, Ratio, Slo, SloKind, SloSet};
+use super::{EventQuery, Gauge, Kind, Latency, Query, Ratio, Slo, SloKind, SloSet, shape};
 use crate::definition::{Aggregation, Severity};
 use crate::duration::DurationField;
 use crate::schema::Checker;
@@ -145,7 +145,20 @@ fn check_slo(
         SloKind::Ratio => ratio(c, i, s)?,
         SloKind::Latency => latency(c, i, s)?,
         SloKind::Gauge => gauge(c, i, s, services)?,
+        SloKind::Query => query(c, i, s)?,
     };
+    if s.kind != SloKind::Query {
+        forbid(
+            c,
+            i,
+            s.kind,
+            &[
+                ("good_query", s.good_query.is_some()),
+                ("bad_query", s.bad_query.is_some()),
+                ("total_query", s.total_query.is_some()),
+            ],
+        )?;
+    }
     Ok(Slo {
         name: s.name.clone(),
         description: if s.description.is_empty() {
@@ -374,5 +387,89 @@ fn gauge(c: &Checker, i: usize, s: &SloFile, services: &[String]) -> Result<Kind
         aggregation: s.aggregation.unwrap_or(Aggregation::MaxOverTime),
         objective: required_objective(c, i, s)?,
         unit: s.unit.clone().unwrap_or_default(),
+    }))
+}
+
+fn event_query(c: &Checker, key: &str, text: &str) -> Result<EventQuery, FileError> {
+    EventQuery::parse(text).map_err(|e| c.error(key, e, super::query::QUERY_FIX))
+}
+
+/// A ratio of PromQL event queries, judged through Prometheus only.
+fn query(c: &Checker, i: usize, s: &SloFile) -> Result<Kind, FileError> {
+    let key = |k: &str| format!("slo[{i}].{k}");
+    forbid(
+        c,
+        i,
+        SloKind::Query,
+        &[
+            ("good", s.good.is_some()),
+            ("bad", s.bad.is_some()),
+            ("total", s.total.is_some()),
+            ("histogram", s.histogram.is_some()),
+            ("quantile", s.quantile.is_some()),
+            ("threshold_seconds", s.threshold_seconds.is_some()),
+            ("metric", s.metric.is_some()),
+            ("aggregation", s.aggregation.is_some()),
+            ("client", s.client.is_some()),
+        ],
+    )?;
+    let (numerator, numerator_is_bad, field) = match (&s.good_query, &s.bad_query) {
+        (Some(_), Some(_)) => {
+            return Err(c.error(
+                &key("bad_query"),
+                "both good_query and bad_query are set",
+                "keep one: good events or bad events over total_query",
+            ));
+        }
+        (Some(q), None) => (q, false, "good_query"),
+        (None, Some(q)) => (q, true, "bad_query"),
+        (None, None) => {
+            return Err(c.error(
+                &key("bad_query"),
+                "missing good_query or bad_query",
+                "add bad_query = 'sum(rate(errors_total[{{.window}}]))' (or good_query)",
+            ));
+        }
+    };
+    let numerator = event_query(c, &key(field), numerator)?;
+    let total_text = s.total_query.as_deref().ok_or_else(|| {
+        c.error(
+            &key("total_query"),
+            "missing total_query",
+            "add total_query = 'sum(rate(requests_total[{{.window}}]))'",
+        )
+    })?;
+    let total = event_query(c, &key("total_query"), total_text)?;
+    if numerator.counts != total.counts {
+        return Err(c.error(
+            &key("total_query"),
+            format!(
+                "{field} counts by {} and total_query by {}",
+                numerator.counts, total.counts
+            ),
+            "count both with rate(...) or both with increase(...)",
+        ));
+    }
+    let objective = required_objective(c, i, s)?;
+    if !(0.0..=1.0).contains(&objective.value) {
+        return Err(c.error(
+            &key("objective"),
+            format!("{} is not a ratio", objective.value),
+            "a ratio objective is between 0 and 1 (0.999 is 99.9%)",
+        ));
+    }
+    let why = match shape::shape(&numerator.template) {
+        shape::Shape::Other(why) => why,
+        _ => match shape::shape(&total.template) {
+            shape::Shape::Other(why) => why,
+            _ => "it is written as PromQL in the SLO file".to_string(),
+        },
+    };
+    Ok(Kind::Query(Query {
+        numerator,
+        numerator_is_bad,
+        total,
+        objective,
+        why,
     }))
 }

@@ -14,7 +14,7 @@
 //! name = "api_error_rate"
 //! description = "API error rate"
 //! area = "performance"
-//! kind = "ratio"            # ratio | latency | gauge
+//! kind = "ratio"            # ratio | latency | gauge | query
 //! bad = ['api_errors_total{job="gateway-bff"}']    # or good = [...]
 //! total = ['api_requests_total{job="gateway-bff"}']
 //! objective = "< 0.01"
@@ -29,12 +29,20 @@
 //!   is at least the quantile, read from the bucket whose `le` is the threshold.
 //! - `gauge`: `metric`, `aggregation` over the window (`max_over_time`,
 //!   `min_over_time`, `avg_over_time`, `rate`), judged per service with `objective`.
+//! - `query`: `bad_query` (or `good_query`) over `total_query`, PromQL with
+//!   `[{{.window}}]` where the range goes (Sloth's form), counted by `rate` or
+//!   `increase`; for what exact judging cannot read (regular-expression matchers,
+//!   other functions), judged through Prometheus only.
 //!
 //! The parts: [`file`] is the file as written (serde types, closed sets as enums);
 //! [`check`] validates it section by section into the [`SloSet`] defined here.
 
 mod check;
 mod file;
+mod query;
+pub mod shape;
+
+pub use query::{EventQuery, Query, QueryCounts, WINDOW_PLACEHOLDER, metric_names};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,6 +63,8 @@ crate::closed_set! {
         Latency = "latency",
         /// A gauge per service, aggregated over the window.
         Gauge = "gauge",
+        /// Good (or bad) events over all events as PromQL, judged through Prometheus only.
+        Query = "query",
     }
 }
 
@@ -270,6 +280,8 @@ pub enum Kind {
     Latency(Latency),
     /// A gauge per service.
     Gauge(Gauge),
+    /// Events as PromQL, judged through Prometheus only.
+    Query(Query),
 }
 
 /// One SLO.
@@ -334,7 +346,7 @@ impl SloSet {
                     .map(|x| x.name.clone())
                     .collect(),
                 Kind::Latency(l) => vec![format!("{}_bucket", l.histogram.name)],
-                Kind::Gauge(_) => Vec::new(),
+                Kind::Gauge(_) | Kind::Query(_) => Vec::new(),
             })
             .collect();
         names.sort();
@@ -361,13 +373,16 @@ impl Slo {
             Kind::Ratio(_) => SloKind::Ratio,
             Kind::Latency(_) => SloKind::Latency,
             Kind::Gauge(_) => SloKind::Gauge,
+            Kind::Query(_) => SloKind::Query,
         }
     }
 
     /// The objective as people read it.
     pub fn objective_text(&self) -> String {
         match &self.kind {
-            Kind::Ratio(r) => format!("{} {}", r.objective.op.as_str(), percent(r.objective.value)),
+            Kind::Ratio(Ratio { objective, .. }) | Kind::Query(Query { objective, .. }) => {
+                format!("{} {}", objective.op.as_str(), percent(objective.value))
+            }
             Kind::Latency(l) => format!(
                 "p{} <= {} s",
                 quantile_name(l.quantile),
@@ -395,6 +410,8 @@ impl Slo {
         match &self.kind {
             Kind::Ratio(r) if r.numerator_is_bad => Some(r.objective.value),
             Kind::Ratio(r) => Some(1.0 - r.objective.value),
+            Kind::Query(q) if q.numerator_is_bad => Some(q.objective.value),
+            Kind::Query(q) => Some(1.0 - q.objective.value),
             Kind::Latency(l) => Some(1.0 - l.quantile),
             Kind::Gauge(_) => None,
         }
@@ -404,7 +421,9 @@ impl Slo {
     /// share within the threshold must be at least the quantile).
     pub fn share_objective(&self) -> Option<(Op, f64)> {
         match &self.kind {
-            Kind::Ratio(r) => Some((r.objective.op, r.objective.value)),
+            Kind::Ratio(Ratio { objective, .. }) | Kind::Query(Query { objective, .. }) => {
+                Some((objective.op, objective.value))
+            }
             Kind::Latency(l) => Some((Op::Ge, l.quantile)),
             Kind::Gauge(_) => None,
         }
@@ -414,9 +433,9 @@ impl Slo {
     /// objective.
     pub fn holds(&self, value: f64) -> bool {
         match &self.kind {
-            Kind::Ratio(Ratio { objective, .. }) | Kind::Gauge(Gauge { objective, .. }) => {
-                objective.holds(value)
-            }
+            Kind::Ratio(Ratio { objective, .. })
+            | Kind::Gauge(Gauge { objective, .. })
+            | Kind::Query(Query { objective, .. }) => objective.holds(value),
             Kind::Latency(l) => value >= l.quantile,
         }
     }

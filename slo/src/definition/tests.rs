@@ -68,7 +68,10 @@ fn errors_point_at_the_slo_and_key() {
     )
     .unwrap_err();
     assert!(
-        e.fix.as_ref().unwrap().contains("ratio, latency or gauge"),
+        e.fix
+            .as_ref()
+            .unwrap()
+            .contains("ratio, latency, gauge or query"),
         "{e}"
     );
     let e = parse(
@@ -111,4 +114,67 @@ fn the_period_defaults_to_30_days_and_must_be_a_day_or_more() {
     let e = parse(Path::new("s.toml"), &hourly).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("slo[0].period"), "{e}");
     assert!(e.fix.as_ref().unwrap().contains("at least 1d"), "{e}");
+}
+
+const QUERY_SET: &str = r#"
+name = "q"
+[[slo]]
+name = "availability"
+kind = "query"
+bad_query = 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))'
+total_query = 'sum(rate(http_requests_total[{{.window}}]))'
+objective = "<= 0.001"
+"#;
+
+#[test]
+fn query_slos_hold_promql_and_say_why_exact_judging_cannot_read_it() {
+    let set = parse(Path::new("q.toml"), QUERY_SET).unwrap();
+    let Kind::Query(q) = &set.slos[0].kind else {
+        panic!("{:?}", set.slos[0].kind)
+    };
+    assert!(q.numerator_is_bad);
+    assert_eq!(q.numerator.counts, QueryCounts::Rate);
+    assert!(q.why.contains("regular-expression"), "{}", q.why);
+    assert_eq!(set.slos[0].objective_text(), "<= 0.1%");
+    assert_eq!(set.slos[0].allowed_bad_share(), Some(0.001));
+}
+
+#[test]
+fn query_slos_are_refused_with_the_line_and_the_fix() {
+    for (from, to, key, line, fix) in [
+        (
+            "[{{.window}}]))'\ntotal",
+            "[5m]))'\ntotal",
+            "slo[0].bad_query",
+            6,
+            "{{.window}}",
+        ),
+        (
+            "sum(rate(http_requests_total[",
+            "sum(increase(http_requests_total[",
+            "slo[0].total_query",
+            7,
+            "both with rate",
+        ),
+        (
+            "objective",
+            "client = \"api_errors\"\nobjective",
+            "slo[0].client",
+            8,
+            "remove it",
+        ),
+        (
+            "bad_query",
+            "good = [\"x\"]\nbad_query",
+            "slo[0].good",
+            6,
+            "remove it",
+        ),
+    ] {
+        let text = QUERY_SET.replacen(from, to, 1);
+        let e = parse(Path::new("q.toml"), &text).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(key), "{e}");
+        assert_eq!(e.line, Some(line), "{e}");
+        assert!(e.fix.as_deref().unwrap_or("").contains(fix), "{e}");
+    }
 }

@@ -16,13 +16,16 @@
 //! - a gauge needs nearly every scrape of the window (coverage);
 //! - the burn rate is the bad share over the allowed bad share.
 //!
-//! The parts: [`ratio`], [`latency`] and [`gauge`] judge one kind each; [`client`]
+//! - a query SLO (PromQL events) is judged through Prometheus only, and says so.
+//!
+//! The parts: [`ratio`], [`latency`], [`gauge`] and [`query`] judge one kind each; [`client`]
 //! adds the client's view and judges from the client alone; [`reconcile`] settles
 //! two sources that disagree.
 
 pub mod client;
 pub mod gauge;
 pub mod latency;
+pub mod query;
 pub mod ratio;
 pub mod reconcile;
 
@@ -129,6 +132,12 @@ pub trait Reader {
     /// Something the source wants every verdict to mention (window edges, ...).
     fn note(&self, _window: Window) -> Option<String> {
         None
+    }
+
+    /// The value of a PromQL expression summed over its series (`None`: no series),
+    /// for sources that speak PromQL; the others answer `None`.
+    fn promql(&self, _query: &str) -> impl Future<Output = Result<Option<f64>, Error>> + Send {
+        std::future::ready(Ok(None))
     }
 
     /// The PromQL this source would evaluate for the SLO, when it speaks PromQL.
@@ -285,6 +294,7 @@ pub async fn judge_slo<R: Reader>(
         Kind::Ratio(r) => ratio::judge(slo, r, reader, window, window_kind).await,
         Kind::Latency(l) => latency::judge(slo, l, reader, window, window_kind).await,
         Kind::Gauge(g) => gauge::judge(set, slo, g, reader, window, window_kind).await,
+        Kind::Query(q) => query::judge(slo, q, reader, window, window_kind).await,
     };
     let mut verdict = judged.unwrap_or_else(|e| {
         inconclusive(

@@ -118,6 +118,11 @@ pub fn budget(slo: &Slo) -> Option<f64> {
             (false, Op::Gt | Op::Ge) => 1.0 - r.objective.value,
             _ => return None,
         },
+        Kind::Query(q) => match (q.numerator_is_bad, q.objective.op) {
+            (true, Op::Lt | Op::Le) => q.objective.value,
+            (false, Op::Gt | Op::Ge) => 1.0 - q.objective.value,
+            _ => return None,
+        },
         Kind::Latency(l) => 1.0 - l.quantile,
         Kind::Gauge(_) => return None,
     };

@@ -105,6 +105,7 @@ pub fn events_expr(slo: &Slo, window: Duration) -> Option<String> {
             "sum(increase({}[{w}]))",
             promql::count(&l.histogram)
         )),
+        Kind::Query(q) => Some(q.total.events(&format!("[{w}]"), window.as_secs_f64())),
         Kind::Gauge(_) => None,
     }
 }
@@ -131,6 +132,19 @@ pub fn error_ratio_expr(slo: &Slo, window: Duration) -> Option<String> {
             ),
             promql::count(&l.histogram)
         )),
+        Kind::Query(q) => {
+            let range = format!("[{w}]");
+            let share = format!(
+                "({}) / ({})",
+                q.numerator.over(&range),
+                q.total.over(&range)
+            );
+            Some(if q.numerator_is_bad {
+                share
+            } else {
+                format!("1 - ({share})")
+            })
+        }
         Kind::Gauge(_) => None,
     }
 }

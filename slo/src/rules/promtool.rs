@@ -169,7 +169,7 @@ fn input_series(slo: &Slo, [bad, good, total]: [Counts; 3]) -> Option<Vec<(Strin
                 (series_name(h, &format!("{}_count", h.name), &[]), total),
             ])
         }
-        Kind::Gauge(_) => None,
+        Kind::Gauge(_) | Kind::Query(_) => None,
     }
 }
 
@@ -465,12 +465,23 @@ pub fn render(set: &SloSet, rules_file: &str) -> String {
     let _ = writeln!(out, "tests:");
     for slo in &set.slos {
         let ok = input_series(slo, [Counts::ZERO, Counts::ZERO, Counts::ZERO]).is_some();
-        if !ok && !matches!(slo.kind, Kind::Gauge(_)) {
-            let _ = writeln!(
-                out,
-                "  # {}: selectors overlap; no synthetic series",
-                slo.name
-            );
+        match &slo.kind {
+            Kind::Query(q) if !ok => {
+                let _ = writeln!(
+                    out,
+                    "  # {}: written as PromQL ({}); no synthetic series",
+                    slo.name, q.why
+                );
+            }
+            Kind::Gauge(_) => {}
+            _ if !ok => {
+                let _ = writeln!(
+                    out,
+                    "  # {}: selectors overlap; no synthetic series",
+                    slo.name
+                );
+            }
+            _ => {}
         }
         if let Some(budget) = burn::budget(slo) {
             for urgency in Urgency::ALL {

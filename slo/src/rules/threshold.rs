@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::{Refs, sum_increase, yaml_string};
-use crate::definition::{Kind, Slo, SloSet};
+use crate::definition::{Kind, Query, Ratio, Slo, SloSet};
 use crate::duration::promql as window_text;
 use crate::format::trim_float;
 use crate::promql::{self, le_matcher};
@@ -36,6 +36,14 @@ pub fn recording(set: &SloSet, slo: &Slo) -> (String, String) {
                     &[&le_matcher(l.threshold_seconds)]
                 ),
                 promql::count(&l.histogram)
+            ),
+        ),
+        Kind::Query(q) => (
+            format!("slo:{}:ratio_{w}", slo.name),
+            format!(
+                "({}) / ({})",
+                q.numerator.over(&format!("[{w}]")),
+                q.total.over(&format!("[{w}]"))
             ),
         ),
         Kind::Gauge(g) => (
@@ -70,10 +78,10 @@ pub fn alert_expr_with(set: &SloSet, slo: &Slo, refs: Refs) -> String {
         )
     };
     match &slo.kind {
-        Kind::Ratio(r) => format!(
+        Kind::Ratio(Ratio { objective, .. }) | Kind::Query(Query { objective, .. }) => format!(
             "{record} {} {}{}",
-            r.objective.op.negated(),
-            trim_float(r.objective.value),
+            objective.op.negated(),
+            trim_float(objective.value),
             enough()
         ),
         Kind::Latency(l) => format!("{record} < {}{}", trim_float(l.quantile), enough()),
