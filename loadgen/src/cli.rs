@@ -87,6 +87,9 @@ pub enum Command {
         after_help = "Exit codes: 0 every check passed (or did not apply), 2 bad input, 3 a check failed (the line says what to fix)."
     )]
     Preflight(RunArgs),
+    /// Work with SLO sets: convert between loadgen TOML, OpenSLO and Sloth.
+    #[command(subcommand)]
+    Slo(SloCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page, or write every command's page into a directory.
@@ -215,6 +218,39 @@ pub struct PushArgs {
     pub pushgateway: Option<String>,
 }
 
+/// `loadgen slo ...`.
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// Write an SLO set (loadgen TOML, OpenSLO v1 or Sloth prometheus/v1) in another format.
+    #[command(
+        after_help = "Exit codes: 0 written, 2 bad input (the message names the file, line, key and fix), or SLOs the format cannot hold without --skip-gauges."
+    )]
+    Convert(ConvertArgs),
+}
+
+/// `loadgen slo convert`.
+#[derive(Debug, Clone, Args)]
+pub struct ConvertArgs {
+    /// The SLO set to convert, in any of the three formats [default: the Athlete Ally set built into loadgen].
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The format to write: toml, openslo or sloth.
+    #[arg(long, value_name = "FORMAT", value_parser = slo_format)]
+    pub to: slo::definition::Format,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Converting to Sloth, leave out the gauge SLOs (Sloth holds only event SLOs) instead of refusing.
+    #[arg(long)]
+    pub skip_gauges: bool,
+}
+
+/// Reads `--to`.
+fn slo_format(text: &str) -> Result<slo::definition::Format, String> {
+    slo::definition::Format::parse(text)
+        .ok_or_else(|| format!("{text:?}: use {}", slo::definition::Format::choices()))
+}
+
 /// `loadgen completions`.
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
@@ -291,7 +327,7 @@ pub struct MergeArgs {
 /// `loadgen check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Scenario files (scenarios/*.toml) or SLO sets (slo/*.toml).
+    /// Scenario files (scenarios/*.toml) or SLO sets (slo/*.toml, OpenSLO or Sloth YAML).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! Which SLO set a command judges: a file named on the command line or in the
-//! scenario, or else the Athlete Ally set built into the binary. Built in, because
+//! scenario (loadgen TOML, OpenSLO v1 or Sloth `prometheus/v1`, told apart by their
+//! content), or else the Athlete Ally set built into the binary. Built in, because
 //! `loadgen verify`, `rules` and `check` must work from any directory: a relative
 //! default path only worked from the repository's root.
 
@@ -30,6 +31,8 @@ pub struct LoadedSlo {
     pub set: SloSet,
     /// The file's text.
     pub text: String,
+    /// The format it is written in.
+    pub format: slo::definition::Format,
 }
 
 impl SloFile {
@@ -46,11 +49,13 @@ impl SloFile {
                 Ok(LoadedSlo {
                     set,
                     text: BUILT_IN_TEXT.to_string(),
+                    format: slo::definition::Format::Toml,
                 })
             }
             SloFile::Path(path) => {
                 let (set, text) = slo::definition::load(path)?;
-                Ok(LoadedSlo { set, text })
+                let format = slo::definition::Format::detect(&text);
+                Ok(LoadedSlo { set, text, format })
             }
         }
     }

@@ -384,3 +384,106 @@ fn every_dashboard_query_is_accepted_and_returns_data() {
         assert!(!result.is_empty(), "{file} / {title}: no data for {promql}");
     }
 }
+
+/// Requests by status code, growing every second: 1% are 503s, 0.5% are 429s.
+async fn status_exporter(started: Instant) -> String {
+    let t = started.elapsed().as_secs();
+    format!(
+        "# TYPE http_requests_total counter\nhttp_requests_total{{code=\"200\"}} {}\nhttp_requests_total{{code=\"503\"}} {}\nhttp_requests_total{{code=\"429\"}} {}\n",
+        t * 985,
+        t * 10,
+        t * 5
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sloth_file_with_regex_matchers_is_judged_through_prometheus_and_says_so() {
+    let started = Instant::now();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || status_exporter(started)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let prom = tokio::task::spawn_blocking(move || {
+        let prom = prometheus(&[("fake", format!("127.0.0.1:{port}"))]);
+        prom.wait_up(1);
+        prom
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let dir = TempDir::new("lg-sloth");
+    // 1.5% of requests are 5xx or 429: 99.9% fails, 95% passes; the exact one (503
+    // alone, 1%) fails 99.5%.
+    let sloth = dir.write(
+        "fake.yaml",
+        r#"version: "prometheus/v1"
+service: "fake"
+labels:
+  loadgen_services: fake
+slos:
+  - name: "strict"
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{job="fake",code=~"(5..|429)"}[{{.window}}]))
+        total_query: sum(rate(http_requests_total{job="fake"}[{{.window}}]))
+  - name: "lenient"
+    objective: 95
+    sli:
+      events:
+        error_query: sum(increase(http_requests_total{job="fake",code=~"(5..|429)"}[{{.window}}]))
+        total_query: sum(increase(http_requests_total{job="fake"}[{{.window}}]))
+  - name: "exact"
+    objective: 99.5
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{job="fake",code="503"}[{{.window}}]))
+        total_query: sum(rate(http_requests_total{job="fake"}[{{.window}}]))
+"#,
+    );
+    let now = now_s();
+    let out_dir = dir.path().join("out");
+    let args = [
+        "verify".to_string(),
+        "--slo".into(),
+        sloth.display().to_string(),
+        "--prometheus".into(),
+        prom.url.clone(),
+        "--from".into(),
+        (now - 6).to_string(),
+        "--to".into(),
+        now.to_string(),
+        "--out".into(),
+        out_dir.display().to_string(),
+    ];
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    let verdicts: slo::verdict::Verdicts =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("verdicts.json")).unwrap())
+            .unwrap();
+    let [strict, lenient, exact] = &verdicts.whole[..] else {
+        panic!("{:?}", verdicts.whole)
+    };
+    for v in [strict, lenient] {
+        assert_eq!(v.kind, slo::definition::SloKind::Query, "{v:?}");
+        assert!(!v.exact, "{v:?}");
+        let note = v.note.as_deref().unwrap_or("");
+        assert!(note.contains("judged through Prometheus only"), "{note}");
+        assert!(note.contains("regular-expression"), "{note}");
+        assert!((v.value.unwrap() - 0.015).abs() < 0.002, "{v:?}");
+    }
+    assert_eq!(strict.status, Status::Fail, "{strict:?}");
+    assert_eq!(lenient.status, Status::Pass, "{lenient:?}");
+    assert_eq!(exact.kind, slo::definition::SloKind::Ratio, "{exact:?}");
+    assert!((exact.value.unwrap() - 0.01).abs() < 1e-9, "{exact:?}");
+    assert_eq!(exact.status, Status::Fail, "{exact:?}");
+    assert!(out.contains("judged through Prometheus only"), "{out}");
+    drop(prom);
+}

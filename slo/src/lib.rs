@@ -1,6 +1,8 @@
 //! SLOs as data, and the verdicts on them.
 //!
-//! - [`definition`]: the SLO set file (`slo/athlete-ally.toml`): ratio, latency and gauge SLOs.
+//! - [`definition`]: the SLO set file (`slo/athlete-ally.toml`, or OpenSLO and Sloth
+//!   YAML): ratio, latency, gauge and query SLOs; [`convert`]: the set written in any
+//!   of those formats.
 //! - [`selector`]: metric selectors, read the same way by every source; [`promql`]:
 //!   every PromQL text the verifier sends and the rules hold, escaped, in one place.
 //! - [`evaluate`]: judging a set over a window from any [`evaluate::Reader`], on
@@ -23,6 +25,7 @@
 
 pub mod alert_replay;
 pub mod client;
+pub mod convert;
 pub mod definition;
 pub mod duration;
 pub mod error;

@@ -2,6 +2,7 @@
 //! ([`closed_set!`]), and the [`Checker`] that validates a parsed file section by
 //! section, every error carrying the file, the line of its key and the fix.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::toml_file::FileError;
@@ -102,6 +103,29 @@ macro_rules! closed_set {
     };
 }
 
+/// Where the keys of a file translated from another format came from: our key
+/// path (`slo[2].objective`) to the other file's key and line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Locations(BTreeMap<String, (String, usize)>);
+
+impl Locations {
+    /// Records where `key` came from.
+    pub fn insert(&mut self, key: String, their_key: String, line: usize) {
+        self.0.insert(key, (their_key, line));
+    }
+
+    /// Where `key` came from, or else the nearest of its parents.
+    pub fn find(&self, key: &str) -> Option<&(String, usize)> {
+        let mut k = key;
+        loop {
+            if let Some(found) = self.0.get(k) {
+                return Some(found);
+            }
+            k = &k[..k.rfind(['.', '['])?];
+        }
+    }
+}
+
 /// Validates a parsed file: every error names the file, the line of the key and
 /// the fix.
 #[derive(Debug, Clone, Copy)]
@@ -110,12 +134,27 @@ pub struct Checker<'a> {
     pub path: &'a Path,
     /// Its text, to find the line of a key.
     pub text: &'a str,
+    /// For a file translated from another format, where its keys came from.
+    pub locations: Option<&'a Locations>,
 }
 
 impl<'a> Checker<'a> {
     /// A checker of `text`, read from `path`.
     pub fn new(path: &'a Path, text: &'a str) -> Self {
-        Checker { path, text }
+        Checker {
+            path,
+            text,
+            locations: None,
+        }
+    }
+
+    /// A checker of a file translated from another format: errors name its keys.
+    pub fn translated(path: &'a Path, text: &'a str, locations: &'a Locations) -> Self {
+        Checker {
+            path,
+            text,
+            locations: Some(locations),
+        }
     }
 
     /// An error at `key` (a path such as `load.stages[2].duration`).
@@ -125,7 +164,20 @@ impl<'a> Checker<'a> {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) -> FileError {
-        FileError::at_key(self.path, self.text, key, message, fix)
+        match self.locations {
+            Some(l) => {
+                let found = l.find(key);
+                FileError {
+                    file: self.path.to_path_buf(),
+                    line: found.map(|f| f.1),
+                    column: None,
+                    key: Some(found.map_or_else(|| key.to_string(), |f| f.0.clone())),
+                    message: message.into(),
+                    fix: Some(fix.into()),
+                }
+            }
+            None => FileError::at_key(self.path, self.text, key, message, fix),
+        }
     }
 
     /// A share between 0 and 1.

@@ -609,6 +609,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_query_slo_is_never_passed_by_the_scraped_source() {
+        // Half the requests fail, and the scrape holds the counts, but a query SLO is
+        // PromQL: the embedded source must say it cannot judge it, never PASS it.
+        let scraper = scraper();
+        feed(
+            &scraper,
+            1_000,
+            "c_total{code=\"200\"} 0\nc_total{code=\"503\"} 0\n",
+            true,
+        );
+        feed(
+            &scraper,
+            5_000,
+            "c_total{code=\"200\"} 500\nc_total{code=\"503\"} 500\n",
+            true,
+        );
+        let set = crate::definition::parse(
+            std::path::Path::new("q.toml"),
+            r#"
+name = "q"
+[[slo]]
+name = "availability"
+kind = "query"
+bad_query = 'sum(rate(c_total{code=~"5.."}[{{.window}}]))'
+total_query = 'sum(rate(c_total[{{.window}}]))'
+objective = "<= 0.001"
+"#,
+        )
+        .unwrap();
+        let reader = ScrapeReader { scraper };
+        let w = Window {
+            start_ms: 1_000,
+            end_ms: 5_000,
+        };
+        let v = crate::evaluate::judge_slo(
+            &set,
+            &set.slos[0],
+            &reader,
+            w,
+            crate::verdict::WindowKind::Whole,
+            None,
+        )
+        .await;
+        assert_eq!(v.status, crate::verdict::Status::Inconclusive, "{v:?}");
+        let note = v.note.unwrap_or_default();
+        assert!(note.contains("judged through Prometheus only"), "{note}");
+        assert!(note.contains("cannot evaluate PromQL"), "{note}");
+    }
+
+    #[tokio::test]
     async fn a_reset_between_edges_is_seen_even_when_the_end_is_higher() {
         // 100 before, restart to 0 mid-window, 150 at the end: 50 + 150 events, not 50.
         let scraper = scraper();

@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use crate::exit::Exit;
 use crate::slo_file::SloFile;
 
-/// Whether a TOML file is an SLO set (it has `[[slo]]` tables).
+/// Whether a file is an SLO set: OpenSLO or Sloth YAML (or any `.yaml`), or TOML
+/// with `[[slo]]` tables.
 fn is_slo_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .is_some_and(|t| t.contains_key("slo") && !t.contains_key("load"))
+    let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    let text = std::fs::read_to_string(path).ok();
+    yaml || text.as_deref().is_some_and(|t| {
+        slo::definition::Format::detect(t) != slo::definition::Format::Toml
+            || t.parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("slo") && !t.contains_key("load"))
+    })
 }
 
 /// Checks an SLO set; the line printed when it is valid.
@@ -19,9 +23,21 @@ fn check_slo(file: &Path) -> Result<String, String> {
     let l = SloFile::Path(file.to_path_buf())
         .load()
         .map_err(|e| e.to_string())?;
+    let promql_only = l
+        .set
+        .slos
+        .iter()
+        .filter(|s| matches!(s.kind, slo::definition::Kind::Query(_)))
+        .count();
+    let note = if promql_only > 0 {
+        format!(", {promql_only} judged through Prometheus only")
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "{}: ok (SLO set {}, {} SLOs)",
+        "{}: ok ({} SLO set {}, {} SLOs{note})",
         file.display(),
+        l.format,
         l.set.name,
         l.set.slos.len()
     ))

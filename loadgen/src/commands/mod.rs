@@ -8,6 +8,7 @@
 //! - [`rules`]: the Prometheus rules of an SLO set;
 //! - `merge` ([`crate::merge`]): a distributed run's workers, merged and judged;
 //! - [`preflight`]: the runbook's release check on a scenario's target, no load;
+//! - [`slo`]: SLO sets converted between loadgen TOML, OpenSLO and Sloth;
 //! - [`shell`]: shell completions and man pages.
 
 pub mod check;
@@ -17,6 +18,7 @@ pub mod rules;
 pub mod run;
 pub mod services;
 pub mod shell;
+pub mod slo;
 pub mod verify;
 
 use clap::ArgMatches;
@@ -41,6 +43,7 @@ pub async fn execute(command: Command, matches: Option<&ArgMatches>) -> Exit {
             let matches = matches.and_then(|m| m.subcommand_matches("preflight"));
             preflight::command(&args, matches).await
         }
+        Command::Slo(crate::cli::SloCommand::Convert(args)) => slo::convert(&args),
         Command::Completions(args) => shell::completions(args.shell),
         Command::Man(args) => shell::man(args.out.as_deref()),
     }

@@ -68,3 +68,36 @@ pub(super) struct SloFile {
     pub period: Option<DurationField>,
     pub runbook: Option<String>,
 }
+
+impl SloFile {
+    /// An SLO of `kind` with nothing else set: what an importer fills in.
+    pub fn new(name: String, kind: SloKind) -> Self {
+        SloFile {
+            name,
+            description: String::new(),
+            area: String::new(),
+            kind,
+            good: None,
+            bad: None,
+            total: None,
+            good_query: None,
+            bad_query: None,
+            total_query: None,
+            histogram: None,
+            quantile: None,
+            threshold_seconds: None,
+            metric: None,
+            aggregation: None,
+            unit: None,
+            objective: None,
+            client: None,
+            min_samples: None,
+            confidence: None,
+            severity: None,
+            alert_window: None,
+            alert_for: None,
+            period: None,
+            runbook: None,
+        }
+    }
+}

@@ -39,9 +39,15 @@
 
 mod check;
 mod file;
+mod import;
+pub mod openslo;
 mod query;
 pub mod shape;
+pub mod sloth;
+mod yaml;
 
+pub use import::Extra;
+pub(crate) use import::round;
 pub use query::{EventQuery, Query, QueryCounts, WINDOW_PLACEHOLDER, metric_names};
 
 use std::path::{Path, PathBuf};
@@ -441,17 +447,68 @@ impl Slo {
     }
 }
 
-/// Reads and checks an SLO file; `text` is returned for copying into a run directory.
+crate::closed_set! {
+    /// The formats an SLO set is read from and written to.
+    pub enum Format ("an SLO file format") {
+        /// Our own TOML (`slo/athlete-ally.toml`).
+        Toml = "toml",
+        /// OpenSLO v1 YAML.
+        OpenSlo = "openslo",
+        /// Sloth `prometheus/v1` YAML.
+        Sloth = "sloth",
+    }
+}
+
+impl Format {
+    /// The format of a file: YAML by its `apiVersion: openslo/v1` or
+    /// `version: "prometheus/v1"`, else TOML.
+    pub fn detect(text: &str) -> Format {
+        if openslo::is_openslo(text) {
+            Format::OpenSlo
+        } else if sloth::is_sloth(text) {
+            Format::Sloth
+        } else {
+            Format::Toml
+        }
+    }
+}
+
+/// Reads and checks an SLO file of any format; `text` is returned for copying into
+/// a run directory.
 pub fn load(path: &Path) -> Result<(SloSet, String), FileError> {
-    let (file, text): (file::SetFile, String) = toml_file::read(path)?;
-    let set = check::check(&crate::schema::Checker::new(path, &text), file)?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        FileError::whole(
+            path,
+            format!("cannot read the file: {e}"),
+            Some("check the path (relative paths start at the current directory)".to_string()),
+        )
+    })?;
+    let set = parse(path, &text)?;
     Ok((set, text))
 }
 
-/// Parses and checks SLO text read from `path`.
+/// Parses and checks SLO text read from `path`, in the format it is written in.
 pub fn parse(path: &Path, text: &str) -> Result<SloSet, FileError> {
-    let file: file::SetFile = toml_file::parse(path, text)?;
-    check::check(&crate::schema::Checker::new(path, text), file)
+    match Format::detect(text) {
+        Format::OpenSlo => openslo::parse(path, text),
+        Format::Sloth => sloth::parse(path, text),
+        Format::Toml => {
+            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if yaml {
+                return Err(FileError::whole(
+                    path,
+                    "a YAML file that is neither OpenSLO nor Sloth",
+                    Some(format!(
+                        "start it with apiVersion: {} (OpenSLO) or version: \"{}\" (Sloth), or write the set in TOML",
+                        openslo::API_VERSION,
+                        sloth::VERSION
+                    )),
+                ));
+            }
+            let file: file::SetFile = toml_file::parse(path, text)?;
+            check::check(&crate::schema::Checker::new(path, text), file)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@ use crate::selector::Selector;
 /// What a query counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
-    /// The sum of these counters' increases: exact in every source.
-    Counters(Vec<Selector>),
-    /// A histogram's events above a bucket: `_count` minus `_bucket{le=...}`.
-    Above {
-        /// The histogram's base name and matchers (without `le`).
-        histogram: Selector,
-        /// The bucket's upper bound, in the histogram's unit.
-        le: f64,
+    /// The increases of the `plus` counters less those of the `minus` ones: exact
+    /// in every source when read as counters.
+    Sum {
+        /// Counters added.
+        plus: Vec<Selector>,
+        /// Counters subtracted (a histogram's buckets from its `_count`, good
+        /// events from all).
+        minus: Vec<Selector>,
     },
     /// Anything else, and why exact judging cannot read it.
     Other(String),
@@ -34,40 +34,15 @@ struct Term {
 /// Reads a query's shape.
 pub fn shape(query: &str) -> Shape {
     match terms(query) {
-        Ok(terms) => from_terms(terms),
+        Ok(terms) => {
+            let (minus, plus): (Vec<Term>, Vec<Term>) = terms.into_iter().partition(|t| t.negative);
+            Shape::Sum {
+                plus: plus.into_iter().map(|t| t.selector).collect(),
+                minus: minus.into_iter().map(|t| t.selector).collect(),
+            }
+        }
         Err(why) => Shape::Other(why),
     }
-}
-
-fn from_terms(terms: Vec<Term>) -> Shape {
-    if terms.iter().all(|t| !t.negative) {
-        return Shape::Counters(terms.into_iter().map(|t| t.selector).collect());
-    }
-    if let [count, bucket] = &terms[..]
-        && !count.negative
-        && bucket.negative
-        && let Some(h) = histogram_of(&count.selector, "_count")
-        && let Some(hb) = histogram_of(&bucket.selector, "_bucket")
-    {
-        let le = hb.matchers.iter().find(|m| m.label == "le" && m.equal);
-        let rest = Selector {
-            name: hb.name.clone(),
-            matchers: hb
-                .matchers
-                .iter()
-                .filter(|m| m.label != "le")
-                .cloned()
-                .collect(),
-        };
-        if let Some(le) = le.and_then(|m| m.value.parse::<f64>().ok())
-            && rest == h
-        {
-            return Shape::Above { histogram: h, le };
-        }
-    }
-    Shape::Other(
-        "it subtracts series other than a histogram's _count and one of its buckets".into(),
-    )
 }
 
 /// The histogram a `_count` or `_bucket` series belongs to.
@@ -156,13 +131,36 @@ fn selector(p: &mut Cursor) -> Result<Selector, String> {
         let close = closing_brace(p.s).ok_or("a selector's { is not closed")?;
         p.s = &p.s[close + 1..];
     }
-    let text = &start[..start.len() - p.s.len()];
+    let text = exact_le(&start[..start.len() - p.s.len()]);
+    let text = text.as_str();
     if has_regex(text) {
         return Err(format!(
             "{text} has a regular-expression matcher, which exact judging does not read"
         ));
     }
     Selector::parse(text).map_err(|e| e.to_string())
+}
+
+/// `le=~"2(\\.0+)?"` (how the rules' `le` matcher matches a whole-number
+/// bound written either way) as the exact `le="2"` it means.
+fn exact_le(text: &str) -> String {
+    const TAIL: &str = r#"(\\.0+)?""#;
+    let Some(at) = text.find(r#"le=~""#) else {
+        return text.to_string();
+    };
+    let value_at = at + 5;
+    let Some(len) = text[value_at..].find(TAIL) else {
+        return text.to_string();
+    };
+    let value = &text[value_at..value_at + len];
+    if value.parse::<f64>().is_err() {
+        return text.to_string();
+    }
+    format!(
+        "{}le=\"{value}\"{}",
+        &text[..at],
+        &text[value_at + len + TAIL.len()..]
+    )
 }
 
 /// Whether a selector's matchers hold `=~` or `!~` outside quotes.
@@ -244,32 +242,32 @@ mod tests {
         Selector::parse(s).unwrap()
     }
 
+    fn sum(plus: &[&str], minus: &[&str]) -> Shape {
+        Shape::Sum {
+            plus: plus.iter().map(|s| sel(s)).collect(),
+            minus: minus.iter().map(|s| sel(s)).collect(),
+        }
+    }
+
     #[test]
     fn sums_of_counters_are_exact() {
         assert_eq!(
             shape(r#"sum(rate(api_errors_total{job="gateway-bff"}[{{.window}}]))"#),
-            Shape::Counters(vec![sel(r#"api_errors_total{job="gateway-bff"}"#)])
+            sum(&[r#"api_errors_total{job="gateway-bff"}"#], &[])
         );
         assert_eq!(
             shape("sum(increase(a_total[5m])) + sum(rate(b_total[{{.window}}]))"),
-            Shape::Counters(vec![sel("a_total"), sel("b_total")])
+            sum(&["a_total", "b_total"], &[])
         );
         assert_eq!(
             shape(r#"sum(onboarding_completions_total{step!="x"})"#),
-            Shape::Counters(vec![sel(r#"onboarding_completions_total{step!="x"}"#)])
+            sum(&[r#"onboarding_completions_total{step!="x"}"#], &[])
         );
-    }
-
-    #[test]
-    fn a_count_minus_a_bucket_is_the_events_above_it() {
         assert_eq!(
             shape(
-                r#"sum(rate(h_count{job="g"}[{{.window}}])) - sum(rate(h_bucket{job="g",le="2"}[{{.window}}]))"#
+                r#"sum(rate(h_count{job="g"}[{{.window}}])) - sum(rate(h_bucket{job="g",le=~"2(\\.0+)?"}[{{.window}}]))"#
             ),
-            Shape::Above {
-                histogram: sel(r#"h{job="g"}"#),
-                le: 2.0
-            }
+            sum(&[r#"h_count{job="g"}"#], &[r#"h_bucket{job="g",le="2"}"#])
         );
     }
 
@@ -283,7 +281,6 @@ mod tests {
             ("sum by (job) (rate(a_total[{{.window}}]))", "sum by"),
             ("sum(rate(a_total[1m])) / sum(rate(b_total[1m]))", "goes on"),
             ("histogram_quantile(0.9, x)", "histogram_quantile"),
-            ("a_total - b_total", "subtracts"),
             (r#"a{l="}"#, "not closed"),
         ] {
             match shape(q) {
