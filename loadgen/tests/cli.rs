@@ -277,3 +277,66 @@ fn completions_and_man_pages_come_from_the_command_line_definition() {
     assert!(run_page.contains("LOADGEN_PUSHGATEWAY_URL"), "{run_page}");
     assert!(run_page.contains("no\\-preflight"), "{run_page}");
 }
+
+#[test]
+fn slo_sets_convert_between_the_three_formats_and_each_is_accepted_everywhere() {
+    let dir = TempDir::new("lg-convert");
+    let in_dir = |args: &[&str]| {
+        let o = loadgen()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = in_dir(&["slo", "convert", "--to", "openslo", "-o", "a.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("10 SLOs written as openslo"), "{out}");
+    // Sloth holds no gauge SLO: refused unless the user agrees to leave them out.
+    let (code, _, err) = in_dir(&["slo", "convert", "a.yaml", "--to", "sloth"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--skip-gauges"), "{err}");
+    let (code, out, err) = in_dir(&[
+        "slo",
+        "convert",
+        "a.yaml",
+        "--to",
+        "sloth",
+        "--skip-gauges",
+        "-o",
+        "s.yaml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("7 SLOs written as sloth"), "{out}");
+    assert!(err.contains("service_up"), "{err}");
+    let (code, out, err) = in_dir(&["slo", "convert", "s.yaml", "--to", "toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind = \"latency\""), "{out}");
+    let (code, out, err) = in_dir(&["check", "a.yaml", "s.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("openslo") && out.contains("sloth"), "{out}");
+    let (code, out, err) = in_dir(&["rules", "s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("BudgetBurnPage"), "{out}");
+    let scenario = dir.write("sc.toml", &GOOD.replace("SLO", "a.yaml"));
+    let (code, out, err) = in_dir(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A bad objective is refused with the YAML's own line and the fix.
+    let bad = std::fs::read_to_string(dir.path().join("s.yaml"))
+        .unwrap()
+        .replacen("objective: 99", "objective: 199", 1);
+    let line = bad
+        .lines()
+        .position(|l| l.contains("objective: 199"))
+        .unwrap()
+        + 1;
+    dir.write("bad.yaml", &bad);
+    let (code, _, err) = in_dir(&["check", "bad.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("bad.yaml:{line}")), "{err}");
+    assert!(err.contains("percent"), "{err}");
+}
