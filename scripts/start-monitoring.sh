@@ -41,7 +41,11 @@ docker_engine() {
 }
 
 # Runs `docker compose` (v2 plugin) or `docker-compose` (v1) on the preview stack.
+# The file requires the services' secrets; this script starts no service, so
+# placeholders satisfy it when they are unset.
 compose() {
+  export AUTH_SECRET="${AUTH_SECRET:-unused-by-the-monitoring-stack-0000000000}"
+  export ADMIN_TOKEN="${ADMIN_TOKEN:-unused-by-monitoring-0000}"
   if docker compose version >/dev/null 2>&1; then
     docker compose -f "$COMPOSE_FILE" "$@"
   elif command -v docker-compose >/dev/null 2>&1; then

@@ -92,6 +92,8 @@ fn the_compose_file_is_valid_and_needs_the_grafana_password() {
     let output = Command::new(compose)
         .args(&args)
         .env("GF_SECURITY_ADMIN_PASSWORD", "test-only")
+        .env("AUTH_SECRET", "test-only-0123456789abcdef0123456789")
+        .env("ADMIN_TOKEN", "test-only-0123456789")
         .current_dir(root())
         .output()
         .expect("docker-compose (apt-get install docker-compose)");
@@ -112,16 +114,27 @@ fn the_compose_file_is_valid_and_needs_the_grafana_password() {
             "{service} missing:\n{text}"
         );
     }
-    let output = Command::new(compose)
-        .args(&args)
-        .env_remove("GF_SECURITY_ADMIN_PASSWORD")
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        !output.status.success(),
-        "the Grafana password must come from GF_SECURITY_ADMIN_PASSWORD"
-    );
+    // Each secret must be given: none is committed, and the services refuse
+    // their development defaults off loopback.
+    for missing in ["GF_SECURITY_ADMIN_PASSWORD", "AUTH_SECRET", "ADMIN_TOKEN"] {
+        let mut command = Command::new(compose);
+        command.args(&args).current_dir(root());
+        for (name, value) in [
+            ("GF_SECURITY_ADMIN_PASSWORD", "test-only"),
+            ("AUTH_SECRET", "test-only-0123456789abcdef0123456789"),
+            ("ADMIN_TOKEN", "test-only-0123456789"),
+        ] {
+            if name == missing {
+                command.env_remove(name);
+            } else {
+                command.env(name, value);
+            }
+        }
+        let output = command.output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{missing} must be required");
+        assert!(err.contains(missing), "{missing}: {err}");
+    }
     let compose_text = std::fs::read_to_string(root().join("docker-compose/preview.yml")).unwrap();
     assert!(
         !compose_text.contains("GF_SECURITY_ADMIN_PASSWORD=")

@@ -19,12 +19,12 @@ struct AdminState {
 }
 
 fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let expected = format!("Bearer {}", state.token);
-    match headers
+    let given = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
-        Some(value) if value == expected => Ok(()),
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(token) if crate::auth::secrets_match(token, &state.token) => Ok(()),
         Some(_) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -138,19 +138,35 @@ impl Auth {
         if job.len() != 32 || signature.len() != 16 {
             return false;
         }
-        let expected = self.job_signature(job, athlete_id);
-        // Constant-time comparison.
-        expected
-            .bytes()
-            .zip(signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        secrets_match(signature, &self.job_signature(job, athlete_id))
     }
+}
+
+/// Whether a given secret equals the expected one, in time that depends on
+/// neither: both are hashed first, so not even their lengths leak.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    use sha2::Digest;
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(secrets_match("athlete-ally-admin", "athlete-ally-admin"));
+        assert!(!secrets_match("athlete-ally-admiN", "athlete-ally-admin"));
+        assert!(!secrets_match(
+            "athlete-ally-admin-and-more",
+            "athlete-ally-admin"
+        ));
+        assert!(!secrets_match("", "athlete-ally-admin"));
+    }
 
     #[test]
     fn tokens_round_trip_and_reject_tampering() {

@@ -29,6 +29,15 @@ pub const DEV_AUTH_SECRET: &str = "athlete-ally-dev-secret";
 /// Admin token for `/admin/faults` when `ADMIN_TOKEN` is unset.
 pub const DEV_ADMIN_TOKEN: &str = "athlete-ally-admin";
 
+/// The shortest `AUTH_SECRET` accepted: HS256 keys shorter than the hash (32 bytes)
+/// are guessable offline from one token.
+pub const MIN_AUTH_SECRET_LEN: usize = 32;
+/// The shortest `ADMIN_TOKEN` accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+/// The opt-in (`ALLOW_INSECURE_DEFAULTS=true`) that lets a throwaway test
+/// deployment listen off loopback with the development secrets.
+pub const ALLOW_INSECURE_DEFAULTS: &str = "ALLOW_INSECURE_DEFAULTS";
+
 /// What was wrong with a configuration value: the variable, the value and the fix.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name}={value:?} is invalid: {reason}")]
@@ -304,11 +313,11 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "AUTH_SECRET",
-        meaning: "signs athlete tokens and job ids (a development secret)",
+        meaning: "signs athlete tokens and job ids (a development secret on loopback; at least 32 characters)",
     },
     Variable {
         name: "AUTH_TEST_TOKENS",
-        meaning: "POST /api/v1/auth/token issues test tokens (true)",
+        meaning: "POST /api/v1/auth/token issues test tokens (true on loopback, false off it)",
     },
     Variable {
         name: "AUTH_TOKEN_TTL_SECONDS",
@@ -316,7 +325,11 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "ADMIN_TOKEN",
-        meaning: "bearer token of /admin/faults (athlete-ally-admin)",
+        meaning: "bearer token of /admin/faults (athlete-ally-admin on loopback; at least 16 characters)",
+    },
+    Variable {
+        name: "ALLOW_INSECURE_DEFAULTS",
+        meaning: "true lets a throwaway test deployment bind off loopback with the development secrets (false)",
     },
     Variable {
         name: "UPSTREAM_TIMEOUT_MS",
@@ -479,6 +492,56 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    /// Refuses the development secrets off loopback, where anyone reaching a port
+    /// could forge tokens or set faults, and short secrets anywhere; unless
+    /// `ALLOW_INSECURE_DEFAULTS=true` says this is a throwaway test deployment.
+    fn exposure(&self, listen: &Listen, common: &CommonConfig) -> Result<(), ConfigError> {
+        if self.bool(ALLOW_INSECURE_DEFAULTS, false)? {
+            return Ok(());
+        }
+        let exposed = !listen.http.ip().is_loopback() || !listen.metrics.ip().is_loopback();
+        let secrets = [
+            (
+                "AUTH_SECRET",
+                &common.auth_secret,
+                DEV_AUTH_SECRET,
+                MIN_AUTH_SECRET_LEN,
+            ),
+            (
+                "ADMIN_TOKEN",
+                &common.admin_token,
+                DEV_ADMIN_TOKEN,
+                MIN_ADMIN_TOKEN_LEN,
+            ),
+        ];
+        for (name, value, development, min) in secrets {
+            let refused = |value: &str, reason: String| ConfigError {
+                name: name.to_string(),
+                value: value.to_string(),
+                reason,
+            };
+            if value == development && exposed {
+                return Err(refused(
+                    "(unset: the public development default)",
+                    format!(
+                        "BIND_ADDRESS={} is not loopback: set {name} to a random value of at least {min} characters (openssl rand -hex 32), or {ALLOW_INSECURE_DEFAULTS}=true for a throwaway test deployment",
+                        listen.http.ip()
+                    ),
+                ));
+            }
+            if value != development && value.chars().count() < min {
+                return Err(refused(
+                    "(hidden)",
+                    format!(
+                        "{} characters is too short to resist guessing: use at least {min} (openssl rand -hex 32)",
+                        value.chars().count()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Settings every service shares, including faults from `FAULTS_FILE` (TOML).
     pub fn common(&self) -> Result<CommonConfig, ConfigError> {
         let defaults = CommonConfig::default();
@@ -507,14 +570,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// gateway-bff's settings.
     pub fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
         let d = GatewayConfig::default();
+        let listen = self.listen(
+            "GATEWAY_BFF_PORT",
+            "GATEWAY_BFF_METRICS_PORT",
+            GATEWAY_BFF_PORT,
+            GATEWAY_BFF_METRICS_PORT,
+        )?;
+        let common = self.common()?;
+        self.exposure(&listen, &common)?;
         Ok(GatewayConfig {
-            listen: self.listen(
-                "GATEWAY_BFF_PORT",
-                "GATEWAY_BFF_METRICS_PORT",
-                GATEWAY_BFF_PORT,
-                GATEWAY_BFF_METRICS_PORT,
-            )?,
-            common: self.common()?,
+            listen,
+            common,
             profile_onboarding_url: self
                 .get("PROFILE_ONBOARDING_URL")
                 .unwrap_or(d.profile_onboarding_url),
@@ -540,7 +606,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 d.rate_limit_burst,
                 "a whole number of requests",
             )?,
-            test_tokens: self.bool("AUTH_TEST_TOKENS", d.test_tokens)?,
+            // Test tokens let anyone sign in as anyone: off by default off loopback.
+            test_tokens: self.bool("AUTH_TEST_TOKENS", listen.http.ip().is_loopback())?,
             token_ttl: Duration::from_secs(self.parse(
                 "AUTH_TOKEN_TTL_SECONDS",
                 d.token_ttl.as_secs(),
@@ -553,14 +620,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// profile-onboarding's settings.
     pub fn onboarding(&self) -> Result<OnboardingConfig, ConfigError> {
         let d = OnboardingConfig::default();
+        let listen = self.listen(
+            "PROFILE_ONBOARDING_PORT",
+            "PROFILE_ONBOARDING_METRICS_PORT",
+            PROFILE_ONBOARDING_PORT,
+            PROFILE_ONBOARDING_METRICS_PORT,
+        )?;
+        let common = self.common()?;
+        self.exposure(&listen, &common)?;
         Ok(OnboardingConfig {
-            listen: self.listen(
-                "PROFILE_ONBOARDING_PORT",
-                "PROFILE_ONBOARDING_METRICS_PORT",
-                PROFILE_ONBOARDING_PORT,
-                PROFILE_ONBOARDING_METRICS_PORT,
-            )?,
-            common: self.common()?,
+            listen,
+            common,
             database_url: self.get("DATABASE_URL").unwrap_or(d.database_url),
         })
     }
@@ -603,14 +673,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             base_url: self.get("LLM_BASE_URL"),
             api_key: self.get("LLM_API_KEY"),
         };
+        let listen = self.listen(
+            "PLANNING_ENGINE_PORT",
+            "PLANNING_ENGINE_METRICS_PORT",
+            PLANNING_ENGINE_PORT,
+            PLANNING_ENGINE_METRICS_PORT,
+        )?;
+        let common = self.common()?;
+        self.exposure(&listen, &common)?;
         Ok(PlanningConfig {
-            listen: self.listen(
-                "PLANNING_ENGINE_PORT",
-                "PLANNING_ENGINE_METRICS_PORT",
-                PLANNING_ENGINE_PORT,
-                PLANNING_ENGINE_METRICS_PORT,
-            )?,
-            common: self.common()?,
+            listen,
+            common,
             database_url: self.get("DATABASE_URL").unwrap_or(d.database_url),
             nats_url: self.get("NATS_URL"),
             concurrency,
@@ -626,7 +699,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String> + use<>> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -690,6 +763,50 @@ mod tests {
             vec!["https://a.example", "https://b.example"]
         );
         assert_eq!(g.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+    }
+
+    #[test]
+    fn development_secrets_off_loopback_are_refused_with_the_fix() {
+        let off = [("BIND_ADDRESS", "0.0.0.0")];
+        for err in [
+            env(&off).gateway().unwrap_err(),
+            env(&off).onboarding().unwrap_err(),
+            env(&off).planning().unwrap_err(),
+        ] {
+            assert_eq!(err.name, "AUTH_SECRET");
+            assert!(err.reason.contains("openssl rand -hex 32"), "{err}");
+            assert!(err.reason.contains(ALLOW_INSECURE_DEFAULTS), "{err}");
+        }
+        let secret = "0123456789abcdef0123456789abcdef";
+        let err = env(&[off[0], ("AUTH_SECRET", secret)])
+            .gateway()
+            .unwrap_err();
+        assert_eq!(err.name, "ADMIN_TOKEN", "the admin token is a secret too");
+        let g = env(&[off[0], ("AUTH_SECRET", secret), ("ADMIN_TOKEN", secret)])
+            .gateway()
+            .unwrap();
+        assert!(
+            !g.test_tokens,
+            "test tokens are off by default off loopback"
+        );
+        let opted_in = env(&[off[0], (ALLOW_INSECURE_DEFAULTS, "true")]);
+        assert!(
+            !opted_in.gateway().unwrap().test_tokens,
+            "the opt-in covers secrets; test tokens take AUTH_TEST_TOKENS=true"
+        );
+        assert!(opted_in.planning().is_ok());
+        // On loopback the defaults stay, and test tokens are on.
+        assert!(env(&[]).gateway().unwrap().test_tokens);
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_anywhere_and_not_printed() {
+        let err = env(&[("AUTH_SECRET", "hunter2")]).gateway().unwrap_err();
+        assert_eq!(err.name, "AUTH_SECRET");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.reason.contains("at least 32"), "{err}");
+        let err = env(&[("ADMIN_TOKEN", "short")]).planning().unwrap_err();
+        assert_eq!(err.name, "ADMIN_TOKEN");
     }
 
     #[test]

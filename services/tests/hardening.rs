@@ -1,0 +1,70 @@
+//! The services facing hostile input and careless deployment: what an attacker
+//! reaching a port could do today is refused, each as a test that failed before
+//! its fix.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs a service binary with `env` (nothing else from this process's
+/// environment), giving it a few seconds to refuse; a binary that started
+/// instead is stopped, and counts as no refusal.
+fn refusal(binary: &str, env: &[(&str, &str)]) -> Option<(i32, String)> {
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return Some((status.code().unwrap_or(-1), err));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Ports 0 everywhere: if a binary does start, it takes free ports.
+const FREE_PORTS: [(&str, &str); 6] = [
+    ("GATEWAY_BFF_PORT", "0"),
+    ("GATEWAY_BFF_METRICS_PORT", "0"),
+    ("PROFILE_ONBOARDING_PORT", "0"),
+    ("PROFILE_ONBOARDING_METRICS_PORT", "0"),
+    ("PLANNING_ENGINE_PORT", "0"),
+    ("PLANNING_ENGINE_METRICS_PORT", "0"),
+];
+
+#[test]
+fn no_service_starts_off_loopback_with_the_development_secrets() {
+    let mut env = FREE_PORTS.to_vec();
+    env.push(("BIND_ADDRESS", "0.0.0.0"));
+    for binary in [
+        env!("CARGO_BIN_EXE_gateway-bff"),
+        env!("CARGO_BIN_EXE_profile-onboarding"),
+        env!("CARGO_BIN_EXE_planning-engine"),
+    ] {
+        let (code, err) = refusal(binary, &env).unwrap_or_else(|| panic!("{binary} started"));
+        assert_eq!(code, 2, "{binary}: {err}");
+        assert!(err.contains("AUTH_SECRET"), "{err}");
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        assert!(err.contains("ALLOW_INSECURE_DEFAULTS=true"), "{err}");
+    }
+    // A leaked admin token that is short is refused even on loopback.
+    let mut env = FREE_PORTS.to_vec();
+    env.push(("ADMIN_TOKEN", "admin"));
+    let (code, err) =
+        refusal(env!("CARGO_BIN_EXE_gateway-bff"), &env).expect("gateway-bff started");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ADMIN_TOKEN") && !err.contains("\"admin\""),
+        "{err}"
+    );
+}
