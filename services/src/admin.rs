@@ -1,4 +1,5 @@
-//! `GET /admin/faults` and `PUT /admin/faults` on every service, behind
+//! `GET /admin/faults` and `PUT /admin/faults` on every service's metrics port
+//! (the operator's, never the API port users reach), behind
 //! `Authorization: Bearer $ADMIN_TOKEN`: read or replace the service's faults at run
 //! time (the body is the service's table of the fault format, as JSON).
 
@@ -57,7 +58,11 @@ async fn put_faults(
         service = state.service,
         "faults replaced through /admin/faults: {faults:?}"
     );
-    state.faults.set(faults);
+    // Off the runtime's workers: a ballast is allocated and touched page by page.
+    let applied = state.faults.clone();
+    tokio::task::spawn_blocking(move || applied.set(faults))
+        .await
+        .map_err(|e| ApiError::internal(format!("applying the faults failed: {e}")))?;
     Ok(axum::Json(state.faults.get()).into_response())
 }
 

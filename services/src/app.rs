@@ -179,8 +179,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
 pub struct Service {
     /// Its name (the Prometheus job, the spans' `service.name`).
     pub name: &'static str,
-    /// The bearer token of `/admin/faults`.
-    pub admin_token: String,
     /// Its faults.
     pub faults: FaultState,
     /// Its `api_*` metrics.
@@ -196,17 +194,11 @@ fn health(service: &'static str) -> MethodRouter {
     })
 }
 
-/// Adds `GET /health` and `/admin/faults` to a service's routes and wraps them
-/// with the shared layers.
+/// Adds `GET /health` to a service's routes and wraps them with the shared
+/// layers. (`/admin/faults` is on the metrics port: [`crate::metrics::router`].)
 pub fn finish(service: Service, router: Router) -> Router {
     service.api.init_route(api::paths::HEALTH, Method::GET);
-    let router = router
-        .route(api::paths::HEALTH, health(service.name))
-        .merge(crate::admin::router(
-            service.name,
-            service.admin_token,
-            service.faults.clone(),
-        ));
+    let router = router.route(api::paths::HEALTH, health(service.name));
     let Service {
         name,
         faults,

@@ -64,6 +64,28 @@ impl Faults {
     }
 }
 
+/// The largest memory ballast, in MiB: enough to breach the 1 GB memory SLO,
+/// not enough for one request to take the machine down.
+pub const MAX_BALLAST_MB: u64 = 2048;
+/// The most CPU one request may burn, in milliseconds.
+pub const MAX_CPU_BURN_MS: u64 = 1_000;
+/// The longest added latency (route, database or model), in milliseconds.
+pub const MAX_LATENCY_MS: u64 = 120_000;
+/// The longest stall or metrics outage and the latest start of one, in milliseconds.
+pub const MAX_WINDOW_MS: u64 = 24 * 3_600_000;
+/// The most route faults, stalls or outages a service holds.
+pub const MAX_ENTRIES: usize = 64;
+
+/// Refuses a value above its bound, naming the field and the bound.
+fn check_at_most(field: &str, value: u64, max: u64, unit: &str) -> Result<(), FaultError> {
+    if value <= max {
+        return Ok(());
+    }
+    Err(FaultError(format!(
+        "{field} = {value} is more than {max} {unit}: use a smaller value"
+    )))
+}
+
 /// An invalid fault setting, naming the field and the allowed values.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -209,13 +231,71 @@ impl ServiceFaults {
             &format!("{service}.llm.failure_rate"),
             self.llm.failure_rate,
         )?;
-        if self.memory_ballast_mb > 16 * 1024 {
-            return Err(FaultError(format!(
-                "{service}.memory_ballast_mb = {} is more than 16384 MiB: use a smaller ballast",
-                self.memory_ballast_mb
-            )));
+        self.validate_bounds(service)
+    }
+
+    /// The bounds that keep one `PUT /admin/faults` from taking the service down.
+    fn validate_bounds(&self, service: &str) -> Result<(), FaultError> {
+        for (list, len) in [
+            ("routes", self.routes.len()),
+            ("stalls", self.stalls.len()),
+            ("metrics_outages", self.metrics_outages.len()),
+        ] {
+            check_at_most(
+                &format!("{service}.{list} (entries)"),
+                len as u64,
+                MAX_ENTRIES as u64,
+                "entries",
+            )?;
         }
-        Ok(())
+        for (i, r) in self.routes.iter().enumerate() {
+            let at = format!("{service}.routes[{i}]");
+            check_at_most(
+                &format!("{at}.cpu_burn_ms"),
+                r.cpu_burn_ms,
+                MAX_CPU_BURN_MS,
+                "ms",
+            )?;
+            check_at_most(
+                &format!("{at}.latency_ms + jitter_ms"),
+                r.latency_ms.saturating_add(r.jitter_ms),
+                MAX_LATENCY_MS,
+                "ms",
+            )?;
+        }
+        for (list, windows) in [
+            ("stalls", &self.stalls),
+            ("metrics_outages", &self.metrics_outages),
+        ] {
+            for (i, w) in windows.iter().enumerate() {
+                let at = format!("{service}.{list}[{i}]");
+                check_at_most(&format!("{at}.after_ms"), w.after_ms, MAX_WINDOW_MS, "ms")?;
+                check_at_most(
+                    &format!("{at}.duration_ms"),
+                    w.duration_ms,
+                    MAX_WINDOW_MS,
+                    "ms",
+                )?;
+            }
+        }
+        check_at_most(
+            &format!("{service}.database.latency_ms"),
+            self.database.latency_ms,
+            MAX_LATENCY_MS,
+            "ms",
+        )?;
+        check_at_most(
+            &format!("{service}.llm.extra_latency_ms"),
+            self.llm.extra_latency_ms,
+            MAX_LATENCY_MS,
+            "ms",
+        )?;
+        check_at_most(
+            &format!("{service}.memory_ballast_mb"),
+            self.memory_ballast_mb,
+            MAX_BALLAST_MB,
+            "MiB",
+        )
     }
 
     fn route_fault(&self, route: &str, path: &str) -> Option<&RouteFault> {
@@ -361,7 +441,10 @@ pub async fn apply(state: &FaultState, route: &str, request: Request, next: Next
     }
     if let Some(decision) = decide(state, route, request.uri().path()) {
         if !decision.cpu_burn.is_zero() {
-            burn_cpu(decision.cpu_burn);
+            // On a blocking thread: the CPU is spent all the same, but the
+            // runtime's workers keep serving every other request.
+            let burn = decision.cpu_burn;
+            let _ = tokio::task::spawn_blocking(move || burn_cpu(burn)).await;
         }
         if !decision.delay.is_zero() {
             tokio::time::sleep(decision.delay).await;
@@ -395,6 +478,32 @@ mod tests {
         "#;
         let faults: Faults = toml::from_str(text).unwrap();
         faults.validate().unwrap();
+        for (fault, field) in [
+            ("memory_ballast_mb = 16384", "gateway_bff.memory_ballast_mb"),
+            (
+                "routes = [{ cpu_burn_ms = 100000000 }]",
+                "gateway_bff.routes[0].cpu_burn_ms",
+            ),
+            (
+                "routes = [{ latency_ms = 18446744073709551615, jitter_ms = 5 }]",
+                "latency_ms + jitter_ms",
+            ),
+            (
+                "stalls = [{ duration_ms = 18446744073709551615 }]",
+                "gateway_bff.stalls[0].duration_ms",
+            ),
+            (
+                "llm = { extra_latency_ms = 999999999 }",
+                "gateway_bff.llm.extra_latency_ms",
+            ),
+        ] {
+            let hostile: Faults = toml::from_str(&format!("[gateway_bff]\n{fault}")).unwrap();
+            let err = hostile.validate().unwrap_err().to_string();
+            assert!(
+                err.contains(field) && err.contains("use a smaller value"),
+                "{fault}: {err}"
+            );
+        }
         assert_eq!(faults.gateway_bff.routes[0].error_status, 503);
         assert!(faults.planning_engine.database.applies_to("plans"));
         assert!(!faults.planning_engine.database.applies_to("plan_jobs"));

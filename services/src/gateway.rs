@@ -11,7 +11,7 @@
 //! - `POST /api/v1/plans/generate` (bearer): 202 `{"jobId", "status": "queued"}`
 //! - `GET /api/v1/plans/status?jobId=` (bearer): queued, running, retrying,
 //!   completed (with the plan) or failed (with the reason)
-//! - `GET|PUT /admin/faults` (bearer `ADMIN_TOKEN`)
+//! - on the metrics port: `GET|PUT /admin/faults` (bearer `ADMIN_TOKEN`)
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -445,7 +445,6 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
         .with_state(state);
     let service = app::Service {
         name: SERVICE,
-        admin_token: config.common.admin_token.clone(),
         faults: faults.clone(),
         api: api_metrics,
         cors: Some(Cors::new(&config.cors_allowed_origins)),
@@ -453,7 +452,7 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
     let app = app::finish(service, api);
     Ok(Built {
         app,
-        metrics: metrics::router(SERVICE, registry, faults),
+        metrics: metrics::router(SERVICE, registry, faults, config.common.admin_token.clone()),
         drain: None,
     })
 }

@@ -12,7 +12,7 @@
 //! - [`config`]: settings and the environment variables that set them.
 //! - [`server`]: binding, serving and graceful shutdown; one runtime per service when embedded.
 //! - [`app`]: each service's API as one route table (routes, `/health`, metric
-//!   initialisation and `/admin/faults` wired once), and the layers every API
+//!   initialisation wired once), and the layers every API
 //!   shares; [`error`], [`auth`], [`cors`], [`rate_limit`], [`admin`]: those layers.
 //!   The paths, onboarding steps and plan statuses come from the `api` crate, which
 //!   the load generator's flows use too.

@@ -616,17 +616,28 @@ async fn metrics_health(State(state): State<MetricsState>) -> Response {
     axum::Json(serde_json::json!({ "status": "ok", "service": state.service })).into_response()
 }
 
-/// The router of a metrics port: `GET /metrics` and `GET /health`.
-pub fn router(service: &'static str, registry: Registry, faults: FaultState) -> Router {
+/// The router of a metrics port: `GET /metrics`, `GET /health` and
+/// `GET|PUT /admin/faults`. The admin routes live here, on the operator's port
+/// that Prometheus scrapes, not on the API port users reach.
+pub fn router(
+    service: &'static str,
+    registry: Registry,
+    faults: FaultState,
+    admin_token: String,
+) -> Router {
     Router::new()
         .route("/metrics", get(serve_metrics))
         .route(api::paths::HEALTH, get(metrics_health))
-        .fallback(crate::error::not_found)
         .with_state(MetricsState {
             registry: Arc::new(registry),
-            faults,
+            faults: faults.clone(),
             service,
         })
+        .merge(crate::admin::router(service, admin_token, faults))
+        .fallback(crate::error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::error::MAX_BODY_BYTES,
+        ))
 }
 
 #[cfg(test)]

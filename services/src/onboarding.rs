@@ -5,7 +5,7 @@
 //! - `POST /onboarding/{step}`: one step, in any order; `complete` needs the four
 //!   others and counts the completion once (`onboarding_completions_total`).
 //! - `GET /profiles/{athlete_id}`: the profile so far.
-//! - `GET /health`, `GET|PUT /admin/faults`.
+//! - `GET /health`; on the metrics port, `GET|PUT /admin/faults`.
 //!
 //! Steps and their bodies: `purpose_selection {"purpose"}`, `proficiency
 //! {"proficiency"}`, `equipment {"equipment": [..]}`, `availability {"days",
@@ -515,7 +515,6 @@ async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceE
     let api = app::routes(routes(), &api_metrics).with_state(state);
     let service = app::Service {
         name: SERVICE,
-        admin_token: config.common.admin_token.clone(),
         faults: faults.clone(),
         api: api_metrics,
         cors: None,
@@ -523,7 +522,7 @@ async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceE
     let app = app::finish(service, api);
     Ok(Built {
         app,
-        metrics: metrics::router(SERVICE, registry, faults),
+        metrics: metrics::router(SERVICE, registry, faults, config.common.admin_token.clone()),
         drain: None,
     })
 }

@@ -8,7 +8,7 @@
 //! job's state is written before the ack, so nothing acked is lost.
 //!
 //! Routes: `GET /health`, `GET /queue/status`, `GET /concurrency/status`,
-//! `POST /jobs`, `GET /jobs/{job_id}`, `GET|PUT /admin/faults`.
+//! `POST /jobs`, `GET /jobs/{job_id}`; on the metrics port, `GET|PUT /admin/faults`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -641,7 +641,6 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
     let api = app::routes(routes(), &api_metrics).with_state(engine.clone());
     let service = app::Service {
         name: SERVICE,
-        admin_token: config.common.admin_token.clone(),
         faults: faults.clone(),
         api: api_metrics,
         cors: None,
@@ -652,7 +651,7 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
     let watcher = tokio::spawn(watch_backlog(engine, ctx.shutdown.clone()));
     Ok(Built {
         app,
-        metrics: metrics::router(SERVICE, registry, faults),
+        metrics: metrics::router(SERVICE, registry, faults, config.common.admin_token.clone()),
         drain: Some(Box::pin(async move {
             let _ = consumer.await;
             let _ = watcher.await;

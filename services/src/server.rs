@@ -125,6 +125,11 @@ impl ServiceHandle {
         format!("http://{}/metrics", self.metrics_addr)
     }
 
+    /// URL of `/admin/faults`, on the metrics port.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}{}", self.metrics_addr, api::paths::ADMIN_FAULTS)
+    }
+
     /// A token that stops the service when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()

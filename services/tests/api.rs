@@ -513,7 +513,15 @@ async fn admin_faults_need_the_admin_token_and_apply_at_run_time() {
     let s = start(fast_config()).await;
     let c = client();
     let g = s.gateway.base_url();
-    let admin = format!("{g}/admin/faults");
+    // Not on the API port users reach: on the operator's metrics port.
+    let on_api = c
+        .get(format!("{g}/admin/faults"))
+        .bearer_auth(services::config::DEV_ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_api.status(), 404);
+    let admin = s.gateway.admin_url();
     assert_eq!(c.get(&admin).send().await.unwrap().status(), 401);
     assert_eq!(
         c.get(&admin)
@@ -537,6 +545,22 @@ async fn admin_faults_need_the_admin_token_and_apply_at_run_time() {
     let r = c.get(format!("{g}/api/health")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "injected_fault");
+    // Values that would take the service down are refused, naming the bound.
+    for hostile in [
+        json!({ "memory_ballast_mb": 16384 }),
+        json!({ "routes": [{ "route": "*", "cpu_burn_ms": 100_000_000u64 }] }),
+    ] {
+        let r = c
+            .put(&admin)
+            .bearer_auth(services::config::DEV_ADMIN_TOKEN)
+            .json(&hostile)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{hostile}");
+        let message = r.json::<Value>().await.unwrap()["message"].to_string();
+        assert!(message.contains("use a smaller value"), "{message}");
+    }
     let bad = json!({ "routes": [{ "route": "/api/health", "error_rate": 2.0 }] });
     let r = c
         .put(&admin)

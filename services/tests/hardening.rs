@@ -2,8 +2,13 @@
 //! reaching a port could do today is refused, each as a test that failed before
 //! its fix.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
 
 /// Runs a service binary with `env` (nothing else from this process's
 /// environment), giving it a few seconds to refuse; a binary that started
@@ -67,4 +72,41 @@ fn no_service_starts_off_loopback_with_the_development_secrets() {
         err.contains("ADMIN_TOKEN") && !err.contains("\"admin\""),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_cpu_burn_fault_does_not_stall_the_other_requests() {
+    // One runtime thread serves everything here (a current-thread test runtime):
+    // a burn on it would hold every other request until it ended.
+    let s = start(fast_config()).await;
+    let c = client();
+    let r = c
+        .put(s.gateway.admin_url())
+        .bearer_auth(services::config::DEV_ADMIN_TOKEN)
+        .json(&json!({ "routes": [{ "route": "/api/health", "cpu_burn_ms": 1000 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let g = s.gateway.base_url();
+    let burning: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, url) = (c.clone(), format!("{g}/api/health"));
+            tokio::spawn(async move {
+                c.get(url).send().await.unwrap();
+                Instant::now()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = c.get(format!("{g}/health")).send().await.unwrap();
+    let healthy_answered = Instant::now();
+    assert_eq!(r.status(), 200);
+    for b in burning {
+        let burnt = b.await.unwrap();
+        assert!(
+            healthy_answered < burnt,
+            "an unaffected request waited for the burns to end"
+        );
+    }
 }

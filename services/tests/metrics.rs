@@ -129,7 +129,7 @@ async fn every_documented_metric_is_present_and_moves() {
     );
     // A failing plan, then a server error at the gateway.
     let admin = services::config::DEV_ADMIN_TOKEN;
-    c.put(format!("{}/admin/faults", s.planning.base_url()))
+    c.put(s.planning.admin_url())
         .bearer_auth(admin)
         .json(&json!({"fail_attempts": 5}))
         .send()
@@ -140,7 +140,7 @@ async fn every_documented_metric_is_present_and_moves() {
         wait_for_plan(&c, &g, &t, &bad, Duration::from_secs(10)).await["status"],
         "failed"
     );
-    c.put(format!("{g}/admin/faults"))
+    c.put(s.gateway.admin_url())
         .bearer_auth(admin)
         .json(&json!({"routes": [{"route": "/api/health", "error_rate": 1.0}]}))
         .send()

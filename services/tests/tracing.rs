@@ -144,7 +144,7 @@ async fn one_request_is_one_trace_across_http_and_nats() {
 
     // A plan request: gateway -> NATS -> planning engine, one trace; the first
     // delivery fails on purpose (an error span), the second succeeds.
-    c.put(format!("{}/admin/faults", s.planning.base_url()))
+    c.put(s.planning.admin_url())
         .bearer_auth(services::config::DEV_ADMIN_TOKEN)
         .json(&json!({"fail_attempts": 1}))
         .send()
