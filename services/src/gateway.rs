@@ -39,8 +39,6 @@ use crate::server::{self, Built, Context, RuntimeMode, ServiceError, ServiceHand
 
 /// Service name, as Prometheus jobs and spans know it.
 pub const SERVICE: &str = "gateway-bff";
-/// Accepted plan complexities.
-pub const COMPLEXITIES: [&str; 3] = ["basic", "standard", "advanced"];
 
 /// How plan jobs reach the planning engine.
 #[derive(Clone)]
@@ -255,42 +253,22 @@ async fn generate_plan(
     Athlete(athlete): Athlete,
     Json(body): Json<PlanRequest>,
 ) -> Result<Response, ApiError> {
-    let complexity = body.complexity.unwrap_or_else(|| "standard".to_string());
-    if !COMPLEXITIES.contains(&complexity.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_plan_request",
-            format!(
-                "complexity {complexity:?} is not one of {}",
-                COMPLEXITIES.join(", ")
-            ),
-        ));
-    }
-    let availability_days = body.availability_days.unwrap_or(3);
-    if !(1..=7).contains(&availability_days) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_plan_request",
-            format!("availabilityDays = {availability_days} must be between 1 and 7"),
-        ));
-    }
-    let equipment_count = body.equipment_count.unwrap_or(0);
-    if equipment_count > 50 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_plan_request",
-            format!("equipmentCount = {equipment_count} must be at most 50"),
-        ));
-    }
     let job = PlanJob {
         job_id: state.auth.new_job_id(&athlete),
         athlete_id: athlete,
-        complexity,
-        equipment_count,
-        availability_days,
+        complexity: body.complexity.unwrap_or_else(|| "standard".to_string()),
+        equipment_count: body.equipment_count.unwrap_or(0),
+        availability_days: body.availability_days.unwrap_or(3),
         submitted_at_ms: now_ms(),
         traceparent: None,
     };
+    if let Some(why) = job.invalid() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plan_request",
+            why,
+        ));
+    }
     let span = tracing::info_span!(
         "plan.enqueue",
         otel.name = format!("{} publish", queue::PLAN_SUBJECT),

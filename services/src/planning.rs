@@ -143,6 +143,31 @@ impl Engine {
             })
     }
 
+    /// Refuses, for good, a job that breaks the bounds (from any producer: a
+    /// NATS publisher is not the gateway) or that was delivered past the limit
+    /// (a job that crashed the engine comes back after each restart): it is
+    /// dead-lettered without running.
+    fn admit(&self, job: &PlanJob, attempt: u32) -> Result<(), Failure> {
+        if let Some(why) = job.invalid() {
+            return Err(Failure {
+                reason: "invalid_job",
+                transient: false,
+                message: format!("invalid job: {why}"),
+            });
+        }
+        if attempt > self.max_deliveries {
+            return Err(Failure {
+                reason: "max_deliveries",
+                transient: false,
+                message: format!(
+                    "delivered {attempt} times, more than PLAN_MAX_DELIVERIES={}",
+                    self.max_deliveries
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// One plan generation: model call, then the plan and the job's state.
     async fn generate(&self, job: &PlanJob, attempt: u32) -> Result<(), Failure> {
         if attempt <= self.faults.with(|f| f.fail_attempts) {
@@ -256,6 +281,7 @@ impl Engine {
             self.queue.redeliveries.inc();
         }
         let result = async {
+            self.admit(&job, attempt)?;
             self.set_status(&job, "running", attempt, None).await?;
             // Keep JetStream from redelivering a job that is still running.
             let progress = async {
@@ -420,14 +446,11 @@ async fn submit_job(
     State(engine): State<Arc<Engine>>,
     Json(mut job): Json<PlanJob>,
 ) -> Result<Response, ApiError> {
-    if job.job_id.is_empty()
-        || job.job_id.len() > 128
-        || !crate::auth::valid_athlete_id(&job.athlete_id)
-    {
+    if let Some(why) = job.invalid() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_job",
-            "jobId must be 1-128 characters and athleteId 1-64 letters, digits, - _ .",
+            why,
         ));
     }
     if job.traceparent.is_none() {

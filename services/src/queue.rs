@@ -39,6 +39,15 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Header carrying the reason a job was dead-lettered.
 pub const DLQ_REASON_HEADER: &str = "Athlete-Ally-Dead-Letter-Reason";
 
+/// Accepted plan complexities.
+pub const COMPLEXITIES: [&str; 3] = ["basic", "standard", "advanced"];
+/// Training days a week a plan may have.
+pub const AVAILABILITY_DAYS: std::ops::RangeInclusive<u32> = 1..=7;
+/// The most equipment items a plan may use.
+pub const MAX_EQUIPMENT: u32 = 50;
+/// The longest job id.
+pub const MAX_JOB_ID_LEN: usize = 128;
+
 /// A plan generation job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +67,42 @@ pub struct PlanJob {
     /// Trace context for the in-process queue (NATS carries it in headers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+}
+
+impl PlanJob {
+    /// What is wrong with the job, if anything: the bounds the gateway answers 422
+    /// on, held again by the engine for every producer (`POST /jobs`, any NATS
+    /// publisher), since a job's size decides how much work and memory it takes.
+    pub fn invalid(&self) -> Option<String> {
+        if self.job_id.is_empty() || self.job_id.len() > MAX_JOB_ID_LEN {
+            return Some(format!("jobId must be 1-{MAX_JOB_ID_LEN} characters"));
+        }
+        if !crate::auth::valid_athlete_id(&self.athlete_id) {
+            return Some("athleteId must be 1-64 letters, digits, - _ .".to_string());
+        }
+        if !COMPLEXITIES.contains(&self.complexity.as_str()) {
+            return Some(format!(
+                "complexity {:?} is not one of {}",
+                self.complexity,
+                COMPLEXITIES.join(", ")
+            ));
+        }
+        if !AVAILABILITY_DAYS.contains(&self.availability_days) {
+            return Some(format!(
+                "availabilityDays = {} must be between {} and {}",
+                self.availability_days,
+                AVAILABILITY_DAYS.start(),
+                AVAILABILITY_DAYS.end()
+            ));
+        }
+        if self.equipment_count > MAX_EQUIPMENT {
+            return Some(format!(
+                "equipmentCount = {} must be at most {MAX_EQUIPMENT}",
+                self.equipment_count
+            ));
+        }
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -298,3 +298,64 @@ async fn unreachable_nats_is_a_clear_start_error() {
     };
     assert!(err.contains("NATS unreachable at NATS_URL"), "{err}");
 }
+
+#[tokio::test]
+async fn a_giant_job_from_any_producer_is_dead_lettered_without_running() {
+    // 4,294,967,295 training days a week would build billions of JSON values.
+    let giant = serde_json::json!({
+        "jobId": "0123456789abcdef0123456789abcdef-0123456789abcdef",
+        "athleteId": "athlete-giant",
+        "complexity": "standard",
+        "equipmentCount": 1,
+        "availabilityDays": u32::MAX,
+        "submittedAtMs": 1,
+    });
+    // Over HTTP the engine answers 422, as the gateway does.
+    let s = start(fast_config()).await;
+    let c = client();
+    let r = c
+        .post(format!("{}/jobs", s.planning.base_url()))
+        .json(&giant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("availabilityDays"),
+        "{body}"
+    );
+    s.shutdown().await.unwrap();
+
+    // Any NATS publisher: dead-lettered on arrival, never generated.
+    let nats = Nats::start();
+    let s = start(fast_config().with_nats(Some(nats.url.clone()))).await;
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    js.publish(
+        services::queue::PLAN_SUBJECT,
+        serde_json::to_vec(&giant).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let mut q = queue_status(&c, &s).await;
+    for _ in 0..100 {
+        if q["deadLettered"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        q = queue_status(&c, &s).await;
+    }
+    assert_eq!(q["deadLettered"], 1, "{q}");
+    let m = scrape(&c, &s.planning.metrics_url()).await;
+    assert_eq!(
+        m[r#"plan_generation_failures_total{reason="invalid_job"}"#],
+        1.0
+    );
+    assert_eq!(m["plan_generation_success_total"], 0.0);
+    s.shutdown().await.unwrap();
+}
