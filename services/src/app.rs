@@ -40,9 +40,9 @@ async fn edge(State(edge): State<Edge>, request: Request, next: Next) -> Respons
     let response = match &edge.cors {
         Some(cors) => match cors.check(&request) {
             crate::cors::Decision::Pass => next.run(request).await,
-            crate::cors::Decision::Allowed(origin) => {
+            crate::cors::Decision::Allowed(grant) => {
                 let mut response = next.run(request).await;
-                crate::cors::decorate(&mut response, origin);
+                crate::cors::decorate(&mut response, &grant);
                 response
             }
             crate::cors::Decision::Answer(response) => response,

@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::connections::ConnectionLimits;
 use crate::faults::Faults;
 
 /// Default gateway-bff HTTP port (`GATEWAY_BFF_PORT`).
@@ -58,6 +59,8 @@ pub struct Listen {
     pub http: SocketAddr,
     /// `/metrics` (and `/health`) for Prometheus.
     pub metrics: SocketAddr,
+    /// The bounds of both ports' connections.
+    pub limits: ConnectionLimits,
 }
 
 impl Listen {
@@ -67,6 +70,7 @@ impl Listen {
         Listen {
             http: SocketAddr::new(ip, http_port),
             metrics: SocketAddr::new(ip, metrics_port),
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -262,6 +266,18 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "BIND_ADDRESS",
         meaning: "address every port binds (127.0.0.1)",
+    },
+    Variable {
+        name: "HEADER_READ_TIMEOUT_MS",
+        meaning: "longest wait for a request's headers before the connection is dropped (10000)",
+    },
+    Variable {
+        name: "REQUEST_TIMEOUT_MS",
+        meaning: "longest time to answer a request before a 503 (300000)",
+    },
+    Variable {
+        name: "MAX_CONNECTIONS",
+        meaning: "open connections per port; more wait in the accept backlog (10000)",
     },
     Variable {
         name: "GATEWAY_BFF_PORT",
@@ -486,9 +502,21 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             "an IP address such as 127.0.0.1",
         )?;
+        let d = ConnectionLimits::default();
+        let max_connections: usize = self.parse(
+            "MAX_CONNECTIONS",
+            d.max_connections,
+            "a whole number of connections",
+        )?;
         Ok(Listen {
             http: SocketAddr::new(ip, self.parse(port_var, port, "a port number")?),
             metrics: SocketAddr::new(ip, self.parse(metrics_var, metrics_port, "a port number")?),
+            limits: ConnectionLimits {
+                header_read_timeout: self
+                    .millis("HEADER_READ_TIMEOUT_MS", d.header_read_timeout)?,
+                request_timeout: self.millis("REQUEST_TIMEOUT_MS", d.request_timeout)?,
+                max_connections: max_connections.max(1),
+            },
         })
     }
 

@@ -5,6 +5,10 @@
 //! `Access-Control-Request-Method`) is answered 204 here. Any other origin is refused
 //! with 403 and a JSON error naming the origin, which is easier to diagnose than the
 //! silent missing header browsers report ("CORS origins" is a known failure cause).
+//!
+//! A listed origin is echoed back with `Access-Control-Allow-Credentials: true`. The
+//! wildcard `*` answers a literal `*` and no credentials flag: reflecting any origin
+//! with credentials would let every site read an athlete's data with their cookies.
 
 use std::sync::Arc;
 
@@ -47,8 +51,37 @@ impl Cors {
 
     /// Whether an origin is allowed.
     pub fn allows(&self, origin: &str) -> bool {
-        self.any || self.origins.iter().any(|o| o == origin)
+        self.any || self.listed(origin)
     }
+
+    /// Whether an origin is listed by name (not only by the wildcard).
+    fn listed(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+
+    /// The headers an allowed origin gets.
+    fn grant(&self, origin: &HeaderValue) -> Grant {
+        if self.listed(origin.to_str().unwrap_or("")) {
+            Grant {
+                allow_origin: origin.clone(),
+                credentials: true,
+            }
+        } else {
+            Grant {
+                allow_origin: HeaderValue::from_static("*"),
+                credentials: false,
+            }
+        }
+    }
+}
+
+/// The CORS headers of an allowed origin.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// `Access-Control-Allow-Origin`: the origin itself, or `*` for the wildcard.
+    allow_origin: HeaderValue,
+    /// Whether `Access-Control-Allow-Credentials: true` is sent (listed origins only).
+    credentials: bool,
 }
 
 /// What the edge does with a request.
@@ -56,7 +89,7 @@ pub enum Decision {
     /// No `Origin`: nothing to do.
     Pass,
     /// An allowed origin: handle the request, then add the CORS headers.
-    Allowed(HeaderValue),
+    Allowed(Grant),
     /// Answer now: a preflight (204) or a refused origin (403).
     Answer(Response),
 }
@@ -97,21 +130,26 @@ impl Cors {
                 header::ACCESS_CONTROL_MAX_AGE,
                 HeaderValue::from_static(MAX_AGE_SECONDS),
             );
-            decorate(&mut r, origin.clone());
+            decorate(&mut r, &self.grant(origin));
             return Decision::Answer(r);
         }
-        Decision::Allowed(origin.clone())
+        Decision::Allowed(self.grant(origin))
     }
 }
 
 /// Adds the headers of an allowed origin to a response.
-pub fn decorate(response: &mut Response, origin: HeaderValue) {
+pub fn decorate(response: &mut Response, grant: &Grant) {
     let h = response.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     h.insert(
-        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-        HeaderValue::from_static("true"),
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        grant.allow_origin.clone(),
     );
+    if grant.credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(EXPOSED_HEADERS),
@@ -129,5 +167,28 @@ mod tests {
         assert!(cors.allows("https://app.example"));
         assert!(!cors.allows("https://evil.example"));
         assert!(Cors::new(&["*".to_string()]).allows("https://anything.example"));
+    }
+
+    #[test]
+    fn the_wildcard_answers_a_literal_star_without_credentials() {
+        let origin = HeaderValue::from_static("https://evil.example");
+        let mut r = StatusCode::OK.into_response();
+        decorate(&mut r, &Cors::new(&["*".to_string()]).grant(&origin));
+        let h = r.headers();
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(!h.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+        // A listed origin, even beside the wildcard, is echoed with credentials.
+        let app = HeaderValue::from_static("https://app.example");
+        let both = Cors::new(&["*".to_string(), "https://app.example".to_string()]);
+        let mut r = StatusCode::OK.into_response();
+        decorate(&mut r, &both.grant(&app));
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example"
+        );
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+            "true"
+        );
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! What they share:
 //! - [`config`]: settings and the environment variables that set them.
-//! - [`server`]: binding, serving and graceful shutdown; one runtime per service when embedded.
+//! - [`server`]: binding, serving and graceful shutdown; one runtime per service when embedded;
+//!   [`connections`]: a port's connections, with header-read and request timeouts and a cap.
 //! - [`app`]: each service's API as one route table (routes, `/health`, metric
 //!   initialisation wired once), and the layers every API
 //!   shares; [`error`], [`auth`], [`cors`], [`rate_limit`], [`admin`]: those layers.
@@ -31,6 +32,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod cors;
 pub mod db;
 pub mod error;

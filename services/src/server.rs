@@ -225,6 +225,7 @@ fn runtime_for(
 async fn serve<F, Fut>(
     name: &'static str,
     listeners: (std::net::TcpListener, std::net::TcpListener),
+    limits: crate::connections::ConnectionLimits,
     build: F,
     context: Context,
     ready: oneshot::Sender<Result<(), ServiceError>>,
@@ -256,22 +257,15 @@ where
         }
     };
     let _ = ready.send(Ok(()));
-    let app = axum::serve(
-        http,
-        built
-            .app
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.clone().cancelled_owned());
-    let metrics =
-        axum::serve(metrics, built.metrics).with_graceful_shutdown(token.clone().cancelled_owned());
+    let app = crate::connections::serve(http, built.app, limits, token.clone());
+    let metrics = crate::connections::serve(metrics, built.metrics, limits, token.clone());
     let drain = async {
         if let Some(drain) = built.drain {
             drain.await;
         }
     };
-    let (app, metrics, ()) = tokio::join!(app, metrics, drain);
-    app.and(metrics).map_err(|e| serve_error(e.to_string()))
+    tokio::join!(app, metrics, drain);
+    Ok(())
 }
 
 /// Binds both ports, builds the service and serves it until shutdown.
@@ -306,7 +300,14 @@ where
         shutdown: shutdown.clone(),
     };
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), ServiceError>>();
-    let done = spawner.spawn(serve(name, (http, metrics), build, context, ready_tx));
+    let done = spawner.spawn(serve(
+        name,
+        (http, metrics),
+        listen.limits,
+        build,
+        context,
+        ready_tx,
+    ));
     let failed = |runtime: Option<tokio::runtime::Runtime>, e: ServiceError| {
         if let Some(rt) = runtime {
             rt.shutdown_background();

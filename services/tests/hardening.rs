@@ -110,3 +110,89 @@ async fn a_cpu_burn_fault_does_not_stall_the_other_requests() {
         );
     }
 }
+
+/// Reads until the server closes the connection or `wait` passes; `None` if it
+/// was still open.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(wait, stream.read_to_end(&mut got)).await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+    let mut config = fast_config();
+    config.gateway.listen.limits.header_read_timeout = Duration::from_millis(300);
+    let s = start(config).await;
+    let mut slow = tokio::net::TcpStream::connect(s.gateway.http_addr)
+        .await
+        .unwrap();
+    // Headers begun, never finished: a slowloris client.
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1")
+        .await
+        .unwrap();
+    let answer = closed_within(&mut slow, Duration::from_secs(10)).await;
+    assert!(answer.is_some(), "the connection was still open after 10 s");
+    // A client that sends its request at once is served as before.
+    let r = client()
+        .get(format!("{}/health", s.gateway.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let mut config = fast_config();
+    config.gateway.listen.limits.max_connections = 2;
+    let s = start(config).await;
+    let idle: Vec<_> = futures::future::join_all(
+        (0..2).map(|_| tokio::net::TcpStream::connect(s.gateway.http_addr)),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = format!("{}/health", s.gateway.base_url());
+    let waiting = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_millis(800))
+        .send()
+        .await;
+    assert!(
+        waiting.is_err(),
+        "a third connection was served: {waiting:?}"
+    );
+    drop(idle);
+    let mut served = None;
+    for _ in 0..50 {
+        if let Ok(r) = reqwest::Client::new().get(&url).send().await {
+            served = Some(r.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served, Some(reqwest::StatusCode::OK));
+}
+
+#[tokio::test]
+async fn a_request_not_answered_in_time_gets_503() {
+    let mut config = fast_config();
+    config.gateway.listen.limits.request_timeout = Duration::from_millis(300);
+    config.gateway.common.faults.gateway_bff.routes = vec![services::faults::RouteFault {
+        route: "/api/health".into(),
+        latency_ms: 5_000,
+        ..Default::default()
+    }];
+    let s = start(config).await;
+    let r = client()
+        .get(format!("{}/api/health", s.gateway.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "request_timeout", "{body}");
+}
