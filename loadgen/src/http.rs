@@ -26,6 +26,20 @@ pub const MAX_IDLE_CONNECTIONS: usize = 256;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Giving up on opening a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest response body read: a target answering more (a misrouted download,
+/// a hostile server) fails the request instead of filling the generator's memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The failure of a body past [`MAX_BODY_BYTES`].
+fn too_large(url: String) -> (Failure, String) {
+    (
+        Failure::Transport,
+        format!(
+            "{url}: the body is larger than {} MiB",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    )
+}
 
 /// Why a request got no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,15 +181,18 @@ impl HttpClient {
             (kind, format!("{}: {e}", self.url(call.path)))
         })?;
         let status = response.status().as_u16();
-        let body = response
-            .into_body()
+        let body = http_body_util::Limited::new(response.into_body(), MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|e| {
-                (
-                    Failure::Transport,
-                    format!("{}: reading the body: {e}", self.url(call.path)),
-                )
+                if e.is::<http_body_util::LengthLimitError>() {
+                    too_large(self.url(call.path))
+                } else {
+                    (
+                        Failure::Transport,
+                        format!("{}: reading the body: {e}", self.url(call.path)),
+                    )
+                }
             })?
             .to_bytes();
         Ok(Response { status, body })
@@ -208,12 +225,80 @@ impl HttpClient {
             (kind, e.to_string())
         })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| {
-            (
-                Failure::Transport,
-                format!("{}: reading the body: {e}", self.url(call.path)),
-            )
-        })?;
-        Ok(Response { status, body })
+        let mut response = response;
+        let mut body = bytes::BytesMut::new();
+        loop {
+            let chunk = response.chunk().await.map_err(|e| {
+                (
+                    Failure::Transport,
+                    format!("{}: reading the body: {e}", self.url(call.path)),
+                )
+            })?;
+            let Some(chunk) = chunk else { break };
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large(self.url(call.path)));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            body: body.freeze(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-connection server answering each request with `len` bytes.
+    async fn server(len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let chunk = vec![b'x'; 64 * 1024];
+                    let mut left = len;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if s.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn call() -> Call<'static> {
+        Call {
+            method: Method::GET,
+            path: "/",
+            bearer: None,
+            json: None,
+            traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_cap_fails_the_request() {
+        let big = server(MAX_BODY_BYTES + 1).await;
+        let client = HttpClient::new(&big, Duration::from_secs(10), USER_AGENT).unwrap();
+        let Err((kind, message)) = client.send(call()).await else {
+            panic!("a 16 MiB + 1 body was read whole");
+        };
+        assert_eq!(kind, Failure::Transport);
+        assert!(message.contains("larger than 16 MiB"), "{message}");
+        let small = server(1000).await;
+        let client = HttpClient::new(&small, Duration::from_secs(10), USER_AGENT).unwrap();
+        assert_eq!(client.send(call()).await.ok().unwrap().body.len(), 1000);
     }
 }

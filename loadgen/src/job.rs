@@ -295,6 +295,16 @@ fn record(
     Ok(summary)
 }
 
+/// The run's inputs, kept in its directory: the scenario (without its fixed
+/// token) and the SLO set.
+fn write_inputs(dir: &std::path::Path, checked: &Checked) -> std::io::Result<()> {
+    std::fs::write(
+        dir.join(summary::SCENARIO_FILE),
+        checked.scenario.text_for_results(),
+    )?;
+    std::fs::write(dir.join(summary::SLO_FILE), &checked.slo.text)
+}
+
 /// Runs a checked scenario to its end and writes its run directory.
 pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     // Step 2: the run directory and the target.
@@ -303,8 +313,7 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
         id: run_id.clone(),
         dir: dir.clone(),
     };
-    std::fs::write(dir.join(summary::SCENARIO_FILE), &checked.scenario.text)?;
-    std::fs::write(dir.join(summary::SLO_FILE), &checked.slo.text)?;
+    write_inputs(&dir, &checked)?;
     eprintln!("run {run_id}: results in {}", dir.display());
     let stopper = Stopper::spawn();
     let started = tokio::select! {

@@ -79,13 +79,23 @@ fn ms(v: f64) -> String {
     }
 }
 
+/// Whether a URL is safe as a link: `http` or `https` only. A summary's
+/// `jaeger_url` is data read back from a run directory; `javascript:` or `data:`
+/// there would run in the reader's browser.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
 fn trace_row(t: &TracedRequest, jaeger: Option<&str>) -> TraceRow {
     TraceRow {
         flow: t.flow.clone(),
         request: t.request.clone(),
         latency: format!("{} ms", ms(t.latency_ms)),
         trace_id: t.trace_id.clone(),
-        link: jaeger.map(|j| format!("{}/trace/{}", j.trim_end_matches('/'), t.trace_id)),
+        link: jaeger
+            .filter(|j| is_web_url(j))
+            .map(|j| format!("{}/trace/{}", j.trim_end_matches('/'), t.trace_id)),
         at: time(t.at_ms),
         status: t
             .status
@@ -653,6 +663,19 @@ fn alerts_view(r: &slo::rules::replay::Replay, start_ms: u64) -> AlertsView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_links_are_only_web_urls() {
+        assert!(is_web_url("http://127.0.0.1:16686"));
+        assert!(is_web_url("HTTPS://jaeger.example/"));
+        for hostile in [
+            "javascript:alert(1)//",
+            " data:text/html,x",
+            "file:///etc/passwd",
+        ] {
+            assert!(!is_web_url(hostile), "{hostile}");
+        }
+    }
 
     #[test]
     fn percentiles_to_plot_run_from_median_to_five_nines() {

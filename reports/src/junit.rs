@@ -25,6 +25,8 @@ pub fn xml_escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            // Not characters in XML 1.0: a parser rejects the whole file.
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -169,6 +171,12 @@ pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>
 mod tests {
     use super::*;
     use slo::verdict::{Source, Window, WindowKind};
+
+    #[test]
+    fn xml_escape_leaves_only_xml_characters() {
+        let text = xml_escape("a\u{FFFE}b\u{FFFF}c\u{0}d<&>\"'");
+        assert_eq!(text, "a\u{FFFD}b\u{FFFD}c d&lt;&amp;&gt;&quot;&apos;");
+    }
 
     pub(crate) fn verdict(name: &str, status: Status) -> Verdict {
         Verdict {

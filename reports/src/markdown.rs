@@ -8,11 +8,24 @@ use slo::verdict::Status;
 use crate::baseline::Comparison;
 use crate::summary::RunSummary;
 
+/// Text made safe for a table cell: nothing in it can end the cell or the row,
+/// open code or HTML, or escape the next character.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '`' => out.push_str("\\`"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn mark(s: Status) -> &'static str {
@@ -168,4 +181,17 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
         comparison_table(c, &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn a_cell_cannot_break_its_table() {
+        assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(cell("line\r\nnext"), "line  next");
+        assert_eq!(cell("`code` and \\| pipe"), "\\`code\\` and \\\\\\| pipe");
+        assert_eq!(cell("<img src=x>&"), "&lt;img src=x&gt;&amp;");
+    }
 }

@@ -81,6 +81,25 @@ fn text_from_responses_errors_and_scenarios_is_escaped() {
 }
 
 #[test]
+fn a_hostile_trace_url_links_nowhere_and_the_page_runs_no_script() {
+    let mut run = synthetic::run(120, 50, 1);
+    run.summary.target.jaeger_url = Some("javascript:alert(document.cookie)//".into());
+    let html = reports::html::render(&run, None).unwrap();
+    assert!(
+        !html.to_lowercase().contains("javascript:"),
+        "a javascript: link survived"
+    );
+    assert!(html.contains("Content-Security-Policy"), "no CSP");
+    assert!(html.contains("default-src 'none'"));
+    run.summary.target.jaeger_url = Some("http://127.0.0.1:16686".into());
+    let html = reports::html::render(&run, None).unwrap();
+    assert!(
+        html.contains("<a href=\"http:&#x2f;&#x2f;127.0.0.1:16686&#x2f;trace&#x2f;"),
+        "web URLs still link"
+    );
+}
+
+#[test]
 fn the_baseline_comparison_flags_a_real_regression_and_ignores_noise() {
     let baseline = synthetic::run(300, 100, 1).summary;
     // Noise: every percentile 3% worse, error rates the same.

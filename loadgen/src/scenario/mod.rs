@@ -159,6 +159,22 @@ pub enum Target {
     Url(UrlTarget),
 }
 
+/// What stands in a results copy of a scenario for its fixed `[target] token`.
+pub const REDACTED_TOKEN: &str = "REDACTED: a fixed token is not kept in results";
+
+impl Scenario {
+    /// The file's text as the run directory keeps it: a fixed `[target] token`
+    /// is a credential, and run directories are uploaded, attached and shared.
+    pub fn text_for_results(&self) -> String {
+        match &self.target {
+            Target::Url(UrlTarget {
+                token: Some(token), ..
+            }) if !token.is_empty() => self.text.replace(token.as_str(), REDACTED_TOKEN),
+            _ => self.text.clone(),
+        }
+    }
+}
+
 /// Settings of the embedded reference services.
 #[derive(Debug, Clone, Default)]
 pub struct Embedded {

@@ -182,3 +182,20 @@ fn stage_durations_must_be_whole_seconds() {
             .contains("ramp, steady, spike or soak")
     );
 }
+
+#[test]
+fn a_fixed_token_is_not_kept_in_results() {
+    let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2lnbmF0dXJl";
+    let text = GOOD.replace(
+        "[target.embedded]\nllm_latency_p50 = \"100ms\"",
+        &format!("[target]\nurl = \"http://127.0.0.1:4000\"\ntoken = \"{secret}\""),
+    );
+    let s = parse(&text).unwrap();
+    let kept = s.text_for_results();
+    assert!(!kept.contains(secret), "{kept}");
+    assert!(kept.contains(REDACTED_TOKEN), "{kept}");
+    // What is kept still reads as a scenario (merge and report re-read it).
+    parse(&kept).unwrap();
+    // Without a fixed token the text is kept as written.
+    assert_eq!(parse(GOOD).unwrap().text_for_results(), GOOD);
+}
