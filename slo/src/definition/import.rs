@@ -74,6 +74,19 @@ fn render(plus: &[Selector], minus: &[Selector], rate: bool) -> String {
     out
 }
 
+/// Our keys of an event SLO that come from the other formats' indicator: where
+/// the checker's errors about them point.
+pub(super) const EVENT_KEYS: [&str; 8] = [
+    "good",
+    "bad",
+    "total",
+    "good_query",
+    "bad_query",
+    "total_query",
+    "histogram",
+    "threshold_seconds",
+];
+
 /// A share rounded to 12 significant digits: `1 - 0.99` is `0.01` again.
 pub(crate) fn round(x: f64) -> f64 {
     format!("{x:.12e}").parse().unwrap_or(x)

@@ -346,19 +346,10 @@ fn slo(
         f.map(k(key), "spec.objectives", objectives_at);
     }
     let (sli, sli_at) = resolve_indicator(f, doc, &d, meta_at, slis)?;
-    for key in [
-        "good",
-        "bad",
-        "total",
-        "good_query",
-        "bad_query",
-        "total_query",
-        "histogram",
-        "threshold_seconds",
-        "metric",
-        "aggregation",
-        "services",
-    ] {
+    for key in import::EVENT_KEYS
+        .into_iter()
+        .chain(["metric", "aggregation", "services"])
+    {
         f.map(k(key), "spec.indicator", sli_at);
     }
     indicator(f, &sli, sli_at, objective, objectives_at, &mut out)?;

@@ -216,16 +216,7 @@ fn map_keys(f: &mut YamlFile, i: usize, at: usize, objective_at: usize, sli_at: 
     for k in ["objective", "quantile"] {
         f.map(ours(k), key("objective"), objective_at);
     }
-    for k in [
-        "good",
-        "bad",
-        "total",
-        "good_query",
-        "bad_query",
-        "total_query",
-        "histogram",
-        "threshold_seconds",
-    ] {
+    for k in import::EVENT_KEYS {
         f.map(ours(k), key("sli.events"), sli_at);
     }
     for k in [
