@@ -104,7 +104,13 @@ impl Monitor {
                     _ = &mut stop_rx => break,
                     _ = tick.tick() => {}
                 }
-                recorder.collect(crate::generator::probe(&ctx, &cpu));
+                // Merging the slice's histograms and writing the interval log is
+                // CPU work (milliseconds, far more in a debug build): done on a
+                // worker, it holds up every request task and the lag probe queued
+                // behind it, and the run measures its own bookkeeping as lag.
+                let probe = crate::generator::probe(&ctx, &cpu);
+                let collecting = recorder.clone();
+                let _ = tokio::task::spawn_blocking(move || collecting.collect(probe)).await;
                 let live = recorder.live();
                 let stage = stage_at(&stages, live.elapsed);
                 match &bar {

@@ -195,12 +195,15 @@ impl ShardData {
         data.clear();
     }
 
-    /// Empties it, keeping the histograms' memory for reuse.
+    /// Empties it, keeping the histograms' memory for reuse. An empty histogram
+    /// is left alone: a reset writes its whole count array (hundreds of KiB).
     pub fn clear(&mut self) {
         for h in self.histograms.iter_mut().flatten() {
-            h.reset();
+            if !h.is_empty() {
+                h.reset();
+            }
         }
-        if let Some(h) = &mut self.scheduler {
+        if let Some(h) = self.scheduler.as_mut().filter(|h| !h.is_empty()) {
             h.reset();
         }
         self.counts = [Counts::default(); SERIES_COUNT];
