@@ -229,6 +229,9 @@ pub struct PlanningConfig {
     pub concurrency: usize,
     /// Deliveries of a job before it is dead-lettered (`PLAN_MAX_DELIVERIES`, default 3).
     pub max_deliveries: u32,
+    /// Jobs the in-process queue holds waiting before it answers 503
+    /// (`PLAN_QUEUE_CAPACITY`, default 10000).
+    pub queue_capacity: usize,
     /// First redelivery delay after a transient failure, doubled each time
     /// (`PLAN_NAK_BACKOFF_MS`, default 500).
     pub nak_backoff: Duration,
@@ -245,6 +248,7 @@ impl Default for PlanningConfig {
             nats_url: None,
             concurrency: 16,
             max_deliveries: 3,
+            queue_capacity: 10_000,
             nak_backoff: Duration::from_millis(500),
             llm: LlmConfig::default(),
         }
@@ -362,6 +366,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PLAN_MAX_DELIVERIES",
         meaning: "deliveries before a job is dead-lettered (3)",
+    },
+    Variable {
+        name: "PLAN_QUEUE_CAPACITY",
+        meaning: "jobs the in-process queue holds waiting before it answers 503 with Retry-After (10000)",
     },
     Variable {
         name: "PLAN_NAK_BACKOFF_MS",
@@ -716,6 +724,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             nats_url: self.get("NATS_URL"),
             concurrency,
             max_deliveries,
+            queue_capacity: self
+                .parse(
+                    "PLAN_QUEUE_CAPACITY",
+                    d.queue_capacity,
+                    "a whole number of jobs",
+                )?
+                .max(1),
             nak_backoff: self.millis("PLAN_NAK_BACKOFF_MS", d.nak_backoff)?,
             llm,
         })

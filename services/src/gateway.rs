@@ -314,15 +314,30 @@ async fn dispatch(state: &Arc<Gateway>, job: &PlanJob) -> Result<(), ApiError> {
             if response.status().is_success() {
                 Ok(())
             } else {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "queue_unavailable",
-                    format!("planning-engine refused the job ({status}): {text}"),
-                ))
+                Err(refused(response).await)
             }
         }
+    }
+}
+
+/// The planning engine's refusal of a job, as the gateway answers it. A full
+/// queue is backpressure the client should see: 503 with the engine's
+/// `Retry-After`, so a well-behaved client waits instead of retrying at once.
+/// Anything else is the upstream's fault: 502.
+async fn refused(response: reqwest::Response) -> ApiError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let text = response.text().await.unwrap_or_default();
+    let message = format!("planning-engine refused the job ({status}): {text}");
+    match retry_after {
+        Some(seconds) if status == StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", message)
+                .with_retry_after(seconds)
+        }
+        _ => ApiError::new(StatusCode::BAD_GATEWAY, "queue_unavailable", message),
     }
 }
 

@@ -34,7 +34,7 @@ use crate::llm::{Llm, LlmError};
 use crate::metrics::{
     self, ApiMetrics, DbMetrics, FailureLabels, LlmMetrics, PlanMetrics, QueueMetrics,
 };
-use crate::queue::{self, Delivery, InProcessQueue, PlanJob, Source};
+use crate::queue::{self, Delivery, InProcessQueue, PlanJob, QueueError, Source};
 use crate::server::{self, Built, Context, RuntimeMode, ServiceError, ServiceHandle};
 
 /// Service name, as Prometheus jobs and spans know it.
@@ -442,6 +442,28 @@ async fn get_job(
     }
 }
 
+/// Seconds a client is asked to wait when the in-process queue is full.
+const QUEUE_FULL_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// A job the in-process queue refused: 503, with `Retry-After` when it is full.
+fn queue_refused(e: QueueError) -> ApiError {
+    let full = matches!(e, QueueError::Full { .. });
+    let error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        if full {
+            "queue_full"
+        } else {
+            "queue_unavailable"
+        },
+        e.to_string(),
+    );
+    if full {
+        error.with_retry_after(QUEUE_FULL_RETRY_AFTER_SECONDS)
+    } else {
+        error
+    }
+}
+
 async fn submit_job(
     State(engine): State<Arc<Engine>>,
     Json(mut job): Json<PlanJob>,
@@ -455,6 +477,14 @@ async fn submit_job(
     }
     if job.traceparent.is_none() {
         job.traceparent = crate::telemetry::current_traceparent();
+    }
+    // Refused before the job is recorded, so a full queue leaves no orphan row.
+    if let Backend::InProcess(queue) = &engine.backend
+        && queue.is_full()
+    {
+        return Err(queue_refused(QueueError::Full {
+            capacity: queue.capacity(),
+        }));
     }
     let record = job.clone();
     let inserted = engine
@@ -475,13 +505,7 @@ async fn submit_job(
             .into_response());
     }
     match &engine.backend {
-        Backend::InProcess(queue) => queue.enqueue(job.clone()).map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_unavailable",
-                e.to_string(),
-            )
-        })?,
+        Backend::InProcess(queue) => queue.enqueue(job.clone()).map_err(queue_refused)?,
         Backend::Nats(js) => queue::publish_job(js, &job).await.map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -641,7 +665,7 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
             (Backend::Nats(js), source)
         }
         None => {
-            let (queue, rx) = InProcessQueue::new();
+            let (queue, rx) = InProcessQueue::new(config.queue_capacity);
             (
                 Backend::InProcess(queue.clone()),
                 Source::InProcess { queue, rx },

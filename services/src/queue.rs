@@ -129,6 +129,12 @@ pub enum QueueError {
     #[error("the in-process queue is closed")]
     /// The queue is closed (shutting down).
     Closed,
+    #[error("the in-process queue is full ({capacity} jobs waiting; PLAN_QUEUE_CAPACITY)")]
+    /// The queue holds its capacity of waiting jobs.
+    Full {
+        /// Its capacity.
+        capacity: usize,
+    },
 }
 
 fn js_error(what: &'static str) -> impl FnOnce(String) -> QueueError {
@@ -269,24 +275,43 @@ pub struct InProcessQueue {
     tx: mpsc::UnboundedSender<Delivery>,
     pending: Arc<AtomicI64>,
     dead_letters: Arc<AtomicI64>,
+    /// New jobs are refused while this many wait; redeliveries of admitted jobs
+    /// are not, so memory stays bounded by it plus the jobs in flight.
+    capacity: usize,
 }
 
 impl InProcessQueue {
-    /// A queue and the receiver of its deliveries.
-    pub fn new() -> (InProcessQueue, mpsc::UnboundedReceiver<Delivery>) {
+    /// A queue holding up to `capacity` waiting jobs, and the receiver of its deliveries.
+    pub fn new(capacity: usize) -> (InProcessQueue, mpsc::UnboundedReceiver<Delivery>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             InProcessQueue {
                 tx,
                 pending: Arc::new(AtomicI64::new(0)),
                 dead_letters: Arc::new(AtomicI64::new(0)),
+                capacity: capacity.max(1),
             },
             rx,
         )
     }
 
-    /// Queues a job.
+    /// How many waiting jobs it holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether a new job would be refused now.
+    pub fn is_full(&self) -> bool {
+        self.pending() >= self.capacity as i64
+    }
+
+    /// Queues a new job, unless the queue is full.
     pub fn enqueue(&self, job: PlanJob) -> Result<(), QueueError> {
+        if self.is_full() {
+            return Err(QueueError::Full {
+                capacity: self.capacity,
+            });
+        }
         self.send(job, 1)
     }
 
@@ -507,7 +532,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_process_nak_redelivers_with_the_next_attempt() {
-        let (queue, rx) = InProcessQueue::new();
+        let (queue, rx) = InProcessQueue::new(100);
         let mut source = Source::InProcess {
             queue: queue.clone(),
             rx,

@@ -359,3 +359,40 @@ async fn a_giant_job_from_any_producer_is_dead_lettered_without_running() {
     assert_eq!(m["plan_generation_success_total"], 0.0);
     s.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_full_in_process_queue_answers_503_with_retry_after() {
+    let mut config = fast_config();
+    config.planning.concurrency = 1;
+    config.planning.queue_capacity = 2;
+    config.planning.llm.latency_p50 = Duration::from_secs(3);
+    config.planning.llm.latency_p95 = Duration::from_secs(4);
+    let s = start(config).await;
+    let c = client();
+    let g = s.gateway.base_url();
+    let t = token(&c, &g, "athlete-full").await;
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let r = c
+            .post(format!("{g}/api/v1/plans/generate"))
+            .bearer_auth(&t)
+            .json(&serde_json::json!({ "complexity": "basic", "availabilityDays": 2 }))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = r.headers().get("retry-after").cloned();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        answers.push((status, retry_after, body));
+    }
+    let accepted = answers.iter().filter(|a| a.0 == 202).count();
+    assert!(accepted >= 2, "{answers:?}");
+    let full: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(!full.is_empty(), "six jobs fit a queue of two: {answers:?}");
+    for (_, retry_after, body) in full {
+        assert_eq!(body["error"], "queue_full", "{body}");
+        assert!(retry_after.is_some(), "no Retry-After: {body}");
+    }
+    let q = queue_status(&c, &s).await;
+    assert!(q["pending"].as_i64().unwrap() <= 2, "{q}");
+}
