@@ -414,11 +414,24 @@ fn decide(state: &FaultState, route: &str, path: &str) -> Option<Decision> {
     })
 }
 
-/// Burns CPU on the current thread, as a slow handler would.
+/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Burns `duration` of CPU time on the current thread, as a slow handler would.
+/// CPU time, not wall time: on a busy machine a thread burning for a wall-clock
+/// span is descheduled part of it, and the fault would use less CPU than it says.
 pub fn burn_cpu(duration: Duration) {
-    let start = Instant::now();
+    let end = thread_cpu_time() + duration;
     let mut x: u64 = 0;
-    while start.elapsed() < duration {
+    while thread_cpu_time() < end {
         for i in 0..1000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
         }
