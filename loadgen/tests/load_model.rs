@@ -72,7 +72,7 @@ only = ["api_error_rate"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_started_in_the_same_second_have_distinct_athletes() {
     let mut config = services::ServicesConfig::ephemeral();
-    config.gateway.rate_limit_per_second = 0;
+    config.gateway.rate_limits = services::rate_limit::RateLimits::off();
     let running = services::start_all(config, services::RuntimeMode::Current)
         .await
         .unwrap();

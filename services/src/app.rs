@@ -12,6 +12,7 @@
 //! them and creates their metrics at 0, and [`finish`] adds what every service
 //! serves (`GET /health`, `/admin/faults`) and the layers above.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -20,7 +21,7 @@ use axum::handler::Handler;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use http::Method;
+use http::{Method, StatusCode};
 
 use crate::cors::Cors;
 use crate::error::{self, MAX_BODY_BYTES};
@@ -185,12 +186,28 @@ pub struct Service {
     pub api: ApiMetrics,
     /// The CORS allowlist (the gateway's).
     pub cors: Option<Cors>,
+    /// What `/health` checks beyond answering: `Err(why)` answers 503.
+    pub health: Option<HealthCheck>,
 }
 
-/// `GET /health` of a service.
-fn health(service: &'static str) -> MethodRouter {
+/// A service's own health check: `Err` says what is wrong.
+pub type HealthCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// `GET /health` of a service: 200 `ok`, or 503 `degraded` with the reason its
+/// check gives, so an orchestrator restarts a service that answers but does not work.
+fn health(service: &'static str, check: Option<HealthCheck>) -> MethodRouter {
     axum::routing::get(move || async move {
-        axum::Json(serde_json::json!({ "status": "ok", "service": service })).into_response()
+        match check.as_ref().map_or(Ok(()), |c| c()) {
+            Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "service": service }))
+                .into_response(),
+            Err(reason) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({
+                    "status": "degraded", "service": service, "reason": reason
+                })),
+            )
+                .into_response(),
+        }
     })
 }
 
@@ -198,7 +215,10 @@ fn health(service: &'static str) -> MethodRouter {
 /// layers. (`/admin/faults` is on the metrics port: [`crate::metrics::router`].)
 pub fn finish(service: Service, router: Router) -> Router {
     service.api.init_route(api::paths::HEALTH, Method::GET);
-    let router = router.route(api::paths::HEALTH, health(service.name));
+    let router = router.route(
+        api::paths::HEALTH,
+        health(service.name, service.health.clone()),
+    );
     let Service {
         name,
         faults,

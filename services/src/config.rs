@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::connections::ConnectionLimits;
 use crate::faults::Faults;
+use crate::rate_limit::{Quota, RateLimits};
 
 /// Default gateway-bff HTTP port (`GATEWAY_BFF_PORT`).
 pub const GATEWAY_BFF_PORT: u16 = 4000;
@@ -124,11 +125,9 @@ pub struct GatewayConfig {
     pub nats_url: Option<String>,
     /// Origins allowed by CORS (`CORS_ALLOWED_ORIGINS`, comma separated; `*` allows any).
     pub cors_allowed_origins: Vec<String>,
-    /// Sustained requests per second per client (`RATE_LIMIT_PER_SECOND`, default 20;
-    /// 0 turns the limiter off). A client is the athlete of a valid token, else the peer IP.
-    pub rate_limit_per_second: u32,
-    /// Requests a client may send at once above the sustained rate (`RATE_LIMIT_BURST`, default 40).
-    pub rate_limit_burst: u32,
+    /// The limits per athlete, per client IP and on tokens per client IP
+    /// (`RATE_LIMIT_*`, `TOKEN_RATE_LIMIT_*`; see [`RateLimits`]).
+    pub rate_limits: RateLimits,
     /// Whether `POST /api/v1/auth/token` issues tokens for test athletes
     /// (`AUTH_TEST_TOKENS`, default true). Turn off in front of a real identity provider.
     pub test_tokens: bool,
@@ -150,8 +149,7 @@ impl Default for GatewayConfig {
                 "http://localhost:3000".to_string(),
                 "http://127.0.0.1:3000".to_string(),
             ],
-            rate_limit_per_second: 20,
-            rate_limit_burst: 40,
+            rate_limits: RateLimits::default(),
             test_tokens: true,
             token_ttl: Duration::from_secs(3600),
             upstream_timeout: Duration::from_secs(10),
@@ -235,6 +233,9 @@ pub struct PlanningConfig {
     /// First redelivery delay after a transient failure, doubled each time
     /// (`PLAN_NAK_BACKOFF_MS`, default 500).
     pub nak_backoff: Duration,
+    /// How long a finished job and its plan are kept (`PLAN_RETENTION_SECONDS`,
+    /// default 600; 0 keeps them forever).
+    pub retention: Option<Duration>,
     /// The language model it calls.
     pub llm: LlmConfig,
 }
@@ -250,6 +251,7 @@ impl Default for PlanningConfig {
             max_deliveries: 3,
             queue_capacity: 10_000,
             nak_backoff: Duration::from_millis(500),
+            retention: Some(crate::job_store::RETENTION),
             llm: LlmConfig::default(),
         }
     }
@@ -325,11 +327,31 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "RATE_LIMIT_PER_SECOND",
-        meaning: "per-client requests per second at the gateway (20; 0: off)",
+        meaning: "per-athlete requests per second at the gateway (20; 0 turns every limit off)",
     },
     Variable {
         name: "RATE_LIMIT_BURST",
-        meaning: "requests above the rate a client may send at once (40)",
+        meaning: "requests above the rate an athlete may send at once (40)",
+    },
+    Variable {
+        name: "RATE_LIMIT_PER_IP_PER_SECOND",
+        meaning: "per-client-IP requests per second, whatever the token (1000; 0: off)",
+    },
+    Variable {
+        name: "RATE_LIMIT_PER_IP_BURST",
+        meaning: "requests above the rate one IP may send at once (2000)",
+    },
+    Variable {
+        name: "TOKEN_RATE_LIMIT_PER_SECOND",
+        meaning: "tokens issued per client IP per second (50; 0: off)",
+    },
+    Variable {
+        name: "TOKEN_RATE_LIMIT_BURST",
+        meaning: "tokens one IP may have at once above the rate (200)",
+    },
+    Variable {
+        name: "RATE_LIMIT_MAX_CLIENTS",
+        meaning: "clients each limiter remembers; past it new ones share one bucket (100000)",
     },
     Variable {
         name: "AUTH_SECRET",
@@ -370,6 +392,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PLAN_QUEUE_CAPACITY",
         meaning: "jobs the in-process queue holds waiting before it answers 503 with Retry-After (10000)",
+    },
+    Variable {
+        name: "PLAN_RETENTION_SECONDS",
+        meaning: "seconds a finished job and its plan are kept (600; 0: forever)",
     },
     Variable {
         name: "PLAN_NAK_BACKOFF_MS",
@@ -603,6 +629,40 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    /// A rate and burst from `{prefix}_PER_SECOND` and `{prefix}_BURST`.
+    fn quota(&self, rate: &str, burst: &str, d: Quota) -> Result<Quota, ConfigError> {
+        let per_second = self.parse(rate, d.per_second, "a whole number of requests per second")?;
+        let burst = self.parse(burst, d.burst, "a whole number of requests")?;
+        Ok(Quota {
+            per_second,
+            burst: burst.max(per_second),
+        })
+    }
+
+    /// The gateway's rate limits.
+    fn rate_limits(&self, d: RateLimits) -> Result<RateLimits, ConfigError> {
+        Ok(RateLimits {
+            per_athlete: self.quota("RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", d.per_athlete)?,
+            per_ip: self.quota(
+                "RATE_LIMIT_PER_IP_PER_SECOND",
+                "RATE_LIMIT_PER_IP_BURST",
+                d.per_ip,
+            )?,
+            tokens_per_ip: self.quota(
+                "TOKEN_RATE_LIMIT_PER_SECOND",
+                "TOKEN_RATE_LIMIT_BURST",
+                d.tokens_per_ip,
+            )?,
+            max_clients: self
+                .parse(
+                    "RATE_LIMIT_MAX_CLIENTS",
+                    d.max_clients,
+                    "a whole number of clients",
+                )?
+                .max(1),
+        })
+    }
+
     /// gateway-bff's settings.
     pub fn gateway(&self) -> Result<GatewayConfig, ConfigError> {
         let d = GatewayConfig::default();
@@ -632,16 +692,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     .filter(|o| !o.is_empty())
                     .collect(),
             },
-            rate_limit_per_second: self.parse(
-                "RATE_LIMIT_PER_SECOND",
-                d.rate_limit_per_second,
-                "a whole number of requests per second",
-            )?,
-            rate_limit_burst: self.parse(
-                "RATE_LIMIT_BURST",
-                d.rate_limit_burst,
-                "a whole number of requests",
-            )?,
+            rate_limits: self.rate_limits(d.rate_limits)?,
             // Test tokens let anyone sign in as anyone: off by default off loopback.
             test_tokens: self.bool("AUTH_TEST_TOKENS", listen.http.ip().is_loopback())?,
             token_ttl: Duration::from_secs(self.parse(
@@ -732,6 +783,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 )?
                 .max(1),
             nak_backoff: self.millis("PLAN_NAK_BACKOFF_MS", d.nak_backoff)?,
+            retention: match self.parse(
+                "PLAN_RETENTION_SECONDS",
+                d.retention.map_or(0, |r| r.as_secs()),
+                "a whole number of seconds",
+            )? {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
             llm,
         })
     }

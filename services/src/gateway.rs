@@ -389,12 +389,14 @@ fn limited_routes() -> Vec<Route<Arc<Gateway>>> {
     ]
 }
 
-/// The gateway's other routes.
+/// The token endpoint, behind the per-IP limits.
+fn token_routes() -> Vec<Route<Arc<Gateway>>> {
+    vec![Route::post(paths::AUTH_TOKEN, issue_token)]
+}
+
+/// The gateway's unlimited route: health checks must not be refused.
 fn open_routes() -> Vec<Route<Arc<Gateway>>> {
-    vec![
-        Route::post(paths::AUTH_TOKEN, issue_token),
-        Route::get(paths::API_HEALTH, api_health),
-    ]
+    vec![Route::get(paths::API_HEALTH, api_health)]
 }
 
 async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceError> {
@@ -428,12 +430,19 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
         test_tokens: config.test_tokens,
         started: Instant::now(),
     });
-    let limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst, auth);
+    let limiter = RateLimiter::new(config.rate_limits, auth);
     limiter.spawn_cleanup(ctx.shutdown.clone());
 
-    let limited = app::routes(limited_routes(), &api_metrics)
-        .route_layer(from_fn_with_state(limiter, crate::rate_limit::middleware));
+    let limited = app::routes(limited_routes(), &api_metrics).route_layer(from_fn_with_state(
+        limiter.clone(),
+        crate::rate_limit::middleware,
+    ));
+    let tokens = app::routes(token_routes(), &api_metrics).route_layer(from_fn_with_state(
+        limiter,
+        crate::rate_limit::token_middleware,
+    ));
     let api = limited
+        .merge(tokens)
         .merge(app::routes(open_routes(), &api_metrics))
         .with_state(state);
     let service = app::Service {
@@ -441,6 +450,7 @@ async fn build(config: GatewayConfig, ctx: Context) -> Result<Built, ServiceErro
         faults: faults.clone(),
         api: api_metrics,
         cors: Some(Cors::new(&config.cors_allowed_origins)),
+        health: None,
     };
     let app = app::finish(service, api);
     Ok(Built {

@@ -19,7 +19,8 @@
 //!   the load generator's flows use too.
 //! - [`metrics`], [`process`]: the documented Prometheus metrics and process metrics.
 //! - [`faults`]: fault injection, so a scenario can make an SLO fail on purpose.
-//! - [`db`], [`llm`], [`queue`]: the database, the (simulated) model, the job queue.
+//! - [`db`], [`llm`], [`queue`]: the database, the (simulated) model, the job queue;
+//!   [`job_store`]: the jobs a restart runs again, and their retention.
 //! - [`telemetry`], [`otlp`]: trace context across HTTP and NATS, and the OTLP exporter.
 //!
 //! [`start_all`] runs the three in one process on given or ephemeral ports and hands
@@ -38,6 +39,7 @@ pub mod db;
 pub mod error;
 pub mod faults;
 pub mod gateway;
+pub mod job_store;
 pub mod llm;
 pub mod metrics;
 pub mod onboarding;

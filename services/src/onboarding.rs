@@ -518,6 +518,7 @@ async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceE
         faults: faults.clone(),
         api: api_metrics,
         cors: None,
+        health: None,
     };
     let app = app::finish(service, api);
     Ok(Built {

@@ -11,7 +11,7 @@
 //! `POST /jobs`, `GET /jobs/{job_id}`; on the metrics port, `GET|PUT /admin/faults`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
@@ -30,6 +30,7 @@ use crate::config::PlanningConfig;
 use crate::db::Database;
 use crate::error::{ApiError, Json};
 use crate::faults::FaultState;
+use crate::job_store;
 use crate::llm::{Llm, LlmError};
 use crate::metrics::{
     self, ApiMetrics, DbMetrics, FailureLabels, LlmMetrics, PlanMetrics, QueueMetrics,
@@ -54,7 +55,8 @@ CREATE TABLE IF NOT EXISTS plan_jobs (
     plan_id TEXT,
     submitted_at_ms INTEGER NOT NULL,
     started_at_ms INTEGER,
-    finished_at_ms INTEGER
+    finished_at_ms INTEGER,
+    job TEXT
 );
 CREATE TABLE IF NOT EXISTS plans (
     plan_id TEXT PRIMARY KEY,
@@ -66,10 +68,11 @@ CREATE TABLE IF NOT EXISTS plans (
 );";
 
 /// Known database operations, created at 0 in the metrics.
-const DB_OPERATIONS: [(&str, &str); 4] = [
+const DB_OPERATIONS: [(&str, &str); 5] = [
     ("create", "plan_jobs"),
     ("update", "plan_jobs"),
     ("read", "plan_jobs"),
+    ("delete", "plan_jobs"),
     ("create", "plans"),
 ];
 
@@ -91,6 +94,8 @@ struct Engine {
     in_flight: Arc<AtomicI64>,
     max_deliveries: u32,
     nak_backoff: Duration,
+    /// Whether the consumer takes deliveries (false while JetStream is reopened).
+    consuming: Arc<AtomicBool>,
 }
 
 fn now_ms() -> u64 {
@@ -121,17 +126,19 @@ impl Engine {
         error: Option<String>,
     ) -> Result<(), Failure> {
         let athlete = job.athlete_id.clone();
+        let json = job_store::encode(job);
         let job = job.clone();
         let now = now_ms() as i64;
         self.db
             .run_for(&athlete, "update", "plan_jobs", move |c| {
                 c.execute(
-                    "INSERT INTO plan_jobs (job_id, athlete_id, status, attempts, error, submitted_at_ms, started_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO plan_jobs (job_id, athlete_id, status, attempts, error, submitted_at_ms, started_at_ms, job)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
                        error = excluded.error, started_at_ms = COALESCE(plan_jobs.started_at_ms, excluded.started_at_ms),
-                       finished_at_ms = CASE WHEN excluded.status = 'failed' THEN ?7 ELSE plan_jobs.finished_at_ms END",
-                    rusqlite::params![job.job_id, job.athlete_id, status, attempts, error, job.submitted_at_ms as i64, now],
+                       finished_at_ms = CASE WHEN excluded.status = 'failed' THEN ?7 ELSE plan_jobs.finished_at_ms END,
+                       job = COALESCE(plan_jobs.job, excluded.job)",
+                    rusqlite::params![job.job_id, job.athlete_id, status, attempts, error, job.submitted_at_ms as i64, now, json],
                 )
             })
             .await
@@ -487,12 +494,13 @@ async fn submit_job(
         }));
     }
     let record = job.clone();
+    let json = job_store::encode(&job);
     let inserted = engine
         .db
         .run_for(&job.athlete_id, "create", "plan_jobs", move |c| {
             c.execute(
-                "INSERT OR IGNORE INTO plan_jobs (job_id, athlete_id, status, submitted_at_ms) VALUES (?1, ?2, 'queued', ?3)",
-                rusqlite::params![record.job_id, record.athlete_id, record.submitted_at_ms as i64],
+                "INSERT OR IGNORE INTO plan_jobs (job_id, athlete_id, status, submitted_at_ms, job) VALUES (?1, ?2, 'queued', ?3, ?4)",
+                rusqlite::params![record.job_id, record.athlete_id, record.submitted_at_ms as i64, json],
             )
         })
         .await
@@ -569,6 +577,7 @@ async fn concurrency_status(State(engine): State<Arc<Engine>>) -> Response {
 async fn consume(engine: Arc<Engine>, mut source: Source, shutdown: CancellationToken) {
     let permits = Arc::new(Semaphore::new(engine.concurrency));
     let mut running = JoinSet::new();
+    let mut errors = 0;
     loop {
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -579,13 +588,28 @@ async fn consume(engine: Arc<Engine>, mut source: Source, shutdown: Cancellation
             d = source.next() => d,
         };
         match delivery {
+            None if source.reopens() => {
+                drop(permit);
+                if !reopen(&engine, &mut source, &shutdown).await {
+                    break;
+                }
+            }
             None => break,
             Some(Err(e)) => {
                 tracing::warn!("plan queue: {e}");
                 drop(permit);
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                errors += 1;
+                if errors >= ERRORS_BEFORE_REOPEN && source.reopens() {
+                    if !reopen(&engine, &mut source, &shutdown).await {
+                        break;
+                    }
+                    errors = 0;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             }
             Some(Ok(delivery)) => {
+                errors = 0;
                 let engine = engine.clone();
                 engine.in_flight.fetch_add(1, Ordering::Relaxed);
                 engine.queue.in_flight.inc();
@@ -601,6 +625,56 @@ async fn consume(engine: Arc<Engine>, mut source: Source, shutdown: Cancellation
         while running.try_join_next().is_some() {}
     }
     while running.join_next().await.is_some() {}
+}
+
+/// `/health`'s check: the consumer takes deliveries and, with JetStream, the
+/// connection to NATS is up (a pull stream just waits while it is down).
+fn consumer_health(consuming: Arc<AtomicBool>, backend: &Backend) -> app::HealthCheck {
+    let nats = match backend {
+        Backend::Nats(js) => Some(js.client()),
+        Backend::InProcess(_) => None,
+    };
+    Arc::new(move || {
+        if !consuming.load(Ordering::Relaxed) {
+            return Err(
+                "the plan queue consumer is not consuming: JetStream cannot be reopened".into(),
+            );
+        }
+        match &nats {
+            Some(c) if c.connection_state() != async_nats::connection::State::Connected => {
+                Err("the plan queue consumer is not consuming: disconnected from NATS".into())
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Receive errors in a row after which the JetStream source is opened again.
+const ERRORS_BEFORE_REOPEN: u32 = 3;
+/// Longest pause between two tries to open the JetStream source again.
+const MAX_REOPEN_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Opens the source again until it works, `/health` saying the engine is not
+/// consuming meanwhile (a silent stop would leave jobs queued behind a healthy
+/// engine); `false` when shut down first.
+async fn reopen(engine: &Engine, source: &mut Source, shutdown: &CancellationToken) -> bool {
+    engine.consuming.store(false, Ordering::Relaxed);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match source.reopen().await {
+            Ok(()) => {
+                tracing::info!("plan queue: consuming again");
+                engine.consuming.store(true, Ordering::Relaxed);
+                return true;
+            }
+            Err(e) => tracing::warn!("plan queue: not consuming, retrying in {backoff:?}: {e}"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_REOPEN_BACKOFF);
+    }
 }
 
 /// Refreshes the pending gauge for dashboards.
@@ -654,24 +728,11 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
     let faults = FaultState::new(config.common.faults.planning_engine.clone());
     let db = Database::open(&config.database_url, SCHEMA, db_metrics, faults.clone())
         .map_err(|e| start_error(e.to_string()))?;
-    let (backend, source) = match &config.nats_url {
-        Some(url) => {
-            let js = queue::connect_jetstream(url)
-                .await
-                .map_err(|e| start_error(e.to_string()))?;
-            let source = Source::nats(js.clone(), config.concurrency)
-                .await
-                .map_err(|e| start_error(e.to_string()))?;
-            (Backend::Nats(js), source)
-        }
-        None => {
-            let (queue, rx) = InProcessQueue::new(config.queue_capacity);
-            (
-                Backend::InProcess(queue.clone()),
-                Source::InProcess { queue, rx },
-            )
-        }
-    };
+    db.run("update", "plan_jobs", job_store::migrate)
+        .await
+        .map_err(|e| start_error(format!("cannot migrate plan_jobs: {e}")))?;
+    let (backend, source) = backend(&config, &db).await.map_err(start_error)?;
+    let consuming = Arc::new(AtomicBool::new(true));
     let engine = Arc::new(Engine {
         db,
         llm: Llm::new(config.llm.clone(), llm_metrics, faults.clone()),
@@ -683,6 +744,7 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
         in_flight: Arc::new(AtomicI64::new(0)),
         max_deliveries: config.max_deliveries,
         nak_backoff: config.nak_backoff,
+        consuming: consuming.clone(),
     });
 
     let api = app::routes(routes(), &api_metrics).with_state(engine.clone());
@@ -691,10 +753,18 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
         faults: faults.clone(),
         api: api_metrics,
         cors: None,
+        health: Some(consumer_health(consuming, &engine.backend)),
     };
     let app = app::finish(service, api);
 
     let consumer = tokio::spawn(consume(engine.clone(), source, ctx.shutdown.clone()));
+    if let Some(retention) = config.retention {
+        tokio::spawn(expire_finished(
+            engine.clone(),
+            retention,
+            ctx.shutdown.clone(),
+        ));
+    }
     let watcher = tokio::spawn(watch_backlog(engine, ctx.shutdown.clone()));
     Ok(Built {
         app,
@@ -704,6 +774,59 @@ async fn build(config: PlanningConfig, ctx: Context) -> Result<Built, ServiceErr
             let _ = watcher.await;
         })),
     })
+}
+
+/// The queue jobs go through: JetStream with `NATS_URL` (it redelivers what a
+/// crashed engine held), else the in-process queue, which takes back the jobs
+/// the database holds as unfinished (none in a fresh `:memory:` database).
+async fn backend(config: &PlanningConfig, db: &Database) -> Result<(Backend, Source), String> {
+    if let Some(url) = &config.nats_url {
+        let js = queue::connect_jetstream(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let source = Source::nats(js.clone(), config.concurrency)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok((Backend::Nats(js), source));
+    }
+    let (queue, rx) = InProcessQueue::new(config.queue_capacity);
+    let unfinished = job_store::unfinished(db)
+        .await
+        .map_err(|e| format!("cannot read the unfinished jobs: {e}"))?;
+    if !unfinished.is_empty() {
+        tracing::info!(
+            "{} unfinished jobs from the database queued again",
+            unfinished.len()
+        );
+    }
+    for (job, attempts) in unfinished {
+        // The delivery a crash interrupted counts: a job that kills the engine
+        // each time is dead-lettered at the limit instead of looping.
+        queue
+            .requeue(job, attempts + 1)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok((
+        Backend::InProcess(queue.clone()),
+        Source::InProcess { queue, rx },
+    ))
+}
+
+/// Deletes finished jobs and their plans past `retention`, every
+/// [`job_store::EXPIRE_EVERY`], so the database does not grow while it runs.
+async fn expire_finished(engine: Arc<Engine>, retention: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(job_store::EXPIRE_EVERY.min(retention));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match job_store::expire(&engine.db, now_ms(), retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("{n} finished jobs past their retention deleted"),
+            Err(e) => tracing::warn!("expiring finished jobs: {e}"),
+        }
+    }
 }
 
 /// Starts planning-engine.

@@ -315,6 +315,12 @@ impl InProcessQueue {
         self.send(job, 1)
     }
 
+    /// Queues again a job accepted before a restart, as delivery `attempt`,
+    /// whatever the capacity: it was already answered 202.
+    pub fn requeue(&self, job: PlanJob, attempt: u32) -> Result<(), QueueError> {
+        self.send(job, attempt)
+    }
+
     fn send(&self, job: PlanJob, attempt: u32) -> Result<(), QueueError> {
         self.pending.fetch_add(1, Ordering::Relaxed);
         self.tx
@@ -367,6 +373,8 @@ pub enum Source {
         js: Box<jetstream::Context>,
         /// The pull consumer's messages.
         messages: Box<pull::Stream>,
+        /// Messages pulled at once (to open the stream again).
+        concurrency: usize,
     },
 }
 
@@ -385,7 +393,25 @@ impl Source {
         Ok(Source::Nats {
             js: Box::new(js),
             messages: Box::new(messages),
+            concurrency,
         })
+    }
+
+    /// Whether it can be opened again after it ends ([`Source::reopen`]).
+    pub fn reopens(&self) -> bool {
+        matches!(self, Source::Nats { .. })
+    }
+
+    /// Opens a JetStream source again: the pull stream ends when its consumer is
+    /// deleted or the server goes away, and the consumer is created anew if needed.
+    pub async fn reopen(&mut self) -> Result<(), QueueError> {
+        if let Source::Nats {
+            js, concurrency, ..
+        } = self
+        {
+            *self = Source::nats((**js).clone(), *concurrency).await?;
+        }
+        Ok(())
     }
 
     /// The next delivery, or `None` when the source is closed.
@@ -396,7 +422,7 @@ impl Source {
                 queue.pending.fetch_sub(1, Ordering::Relaxed);
                 Some(Ok(delivery))
             }
-            Source::Nats { js, messages } => {
+            Source::Nats { js, messages, .. } => {
                 let message = match messages.next().await? {
                     Ok(m) => m,
                     Err(e) => return Some(Err(js_error("receive")(e.to_string()))),

@@ -1,17 +1,27 @@
-//! The gateway's per-client rate limiter (GCRA, from `governor`): a client is the
-//! athlete of a valid bearer token, else the peer IP address. Past the limit the
-//! gateway answers 429 with `Retry-After` (whole seconds, at least 1).
+//! The gateway's rate limits (GCRA, from `governor`), three of them:
+//!
+//! - per athlete: the athlete of a valid bearer token;
+//! - per client IP: every request from one peer address, whatever its token, so a
+//!   client minting a fresh token per burst (tokens for new athletes are free) is
+//!   still held to a rate;
+//! - tokens per client IP: `POST /api/v1/auth/token` on its own, tighter quota.
+//!
+//! Past a limit the gateway answers 429 with `Retry-After` (whole seconds, at least
+//! 1). Each limiter remembers at most [`RateLimits::max_clients`] clients: past it
+//! new ones share one overflow bucket until idle clients are forgotten, so a flood
+//! of distinct ids cannot grow the gateway's memory without bound.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as Governor};
+use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter as Governor};
 use http::StatusCode;
 
 use crate::auth::Auth;
@@ -19,82 +29,264 @@ use crate::error::ApiError;
 
 /// How often idle clients are forgotten.
 const RETAIN_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest pause between two early cleanups of a full limiter.
+const FULL_RETAIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The key that clients past a full limiter share.
+const OVERFLOW_KEY: &str = "overflow";
 
-/// A keyed limiter, or none when the rate is 0.
-#[derive(Clone)]
-pub struct RateLimiter {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
-    auth: Auth,
+/// A sustained rate and the requests allowed at once above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests per second, sustained; 0 turns this limit off.
+    pub per_second: u32,
+    /// Requests at once (at least `per_second`).
+    pub burst: u32,
 }
 
-impl RateLimiter {
-    /// `per_second` sustained, `burst` at once; `per_second == 0` turns it off.
-    pub fn new(per_second: u32, burst: u32, auth: Auth) -> RateLimiter {
-        let limiter = NonZeroU32::new(per_second).map(|rate| {
-            let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
-            Arc::new(Governor::keyed(Quota::per_second(rate).allow_burst(burst)))
-        });
-        RateLimiter { limiter, auth }
+/// The gateway's limits; see the module overview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per athlete (`RATE_LIMIT_PER_SECOND` / `RATE_LIMIT_BURST`, 20 / 40). A rate
+    /// of 0 turns every limit off (tests and trusted load generators).
+    pub per_athlete: Quota,
+    /// Per client IP, all limited routes and the token endpoint
+    /// (`RATE_LIMIT_PER_IP_PER_SECOND` / `RATE_LIMIT_PER_IP_BURST`, 1000 / 2000).
+    pub per_ip: Quota,
+    /// Tokens issued per client IP (`TOKEN_RATE_LIMIT_PER_SECOND` /
+    /// `TOKEN_RATE_LIMIT_BURST`, 50 / 200).
+    pub tokens_per_ip: Quota,
+    /// Clients each limiter remembers (`RATE_LIMIT_MAX_CLIENTS`, 100000).
+    pub max_clients: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            per_athlete: Quota {
+                per_second: 20,
+                burst: 40,
+            },
+            per_ip: Quota {
+                per_second: 1000,
+                burst: 2000,
+            },
+            tokens_per_ip: Quota {
+                per_second: 50,
+                burst: 200,
+            },
+            max_clients: 100_000,
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits at all.
+    pub fn off() -> RateLimits {
+        let off = Quota {
+            per_second: 0,
+            burst: 0,
+        };
+        RateLimits {
+            per_athlete: off,
+            per_ip: off,
+            tokens_per_ip: off,
+            ..RateLimits::default()
+        }
+    }
+}
+
+/// One keyed limiter with its cap on remembered clients.
+struct Keyed {
+    limiter: DefaultKeyedRateLimiter<String>,
+    max_clients: usize,
+    /// Milliseconds since `born` of the last early cleanup.
+    last_retain_ms: AtomicU64,
+    born: Instant,
+}
+
+impl Keyed {
+    fn new(quota: Quota, max_clients: usize) -> Option<Arc<Keyed>> {
+        let rate = NonZeroU32::new(quota.per_second)?;
+        let burst = NonZeroU32::new(quota.burst.max(quota.per_second)).unwrap_or(rate);
+        Some(Arc::new(Keyed {
+            limiter: Governor::keyed(GovernorQuota::per_second(rate).allow_burst(burst)),
+            max_clients: max_clients.max(1),
+            last_retain_ms: AtomicU64::new(0),
+            born: Instant::now(),
+        }))
     }
 
-    /// Forgets idle clients periodically so memory stays bounded; stops with `shutdown`.
-    pub fn spawn_cleanup(&self, shutdown: tokio_util::sync::CancellationToken) {
-        if let Some(limiter) = self.limiter.clone() {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(RETAIN_INTERVAL);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tick.tick() => limiter.retain_recent(),
-                    }
-                }
-            });
+    /// The key to count `key` under: itself, or the shared overflow key while the
+    /// limiter is full (after forgetting idle clients, at most once a second).
+    fn bucket<'k>(&self, key: &'k str) -> &'k str {
+        if self.limiter.len() < self.max_clients {
+            return key;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.last_retain_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= FULL_RETAIN_INTERVAL.as_millis() as u64
+            && self
+                .last_retain_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        if self.limiter.len() < self.max_clients {
+            key
+        } else {
+            OVERFLOW_KEY
         }
     }
 
-    /// `Ok` if the client may go on, else the 429 to answer.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        limiter.check_key(&key.to_string()).map_err(|not_until| {
+    fn check(&self, key: &str, what: &str) -> Result<(), ApiError> {
+        let bucket = self.bucket(key).to_string();
+        self.limiter.check_key(&bucket).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("too many requests from this client: retry after {seconds} s (RATE_LIMIT_PER_SECOND)"),
+                format!("too many {what}: retry after {seconds} s"),
             )
             .with_retry_after(seconds)
         })
     }
 }
 
-/// Middleware: limits each client; the key is the athlete when the token is valid.
+/// The gateway's three limiters, each absent when its rate is 0.
+#[derive(Clone)]
+pub struct RateLimiter {
+    athletes: Option<Arc<Keyed>>,
+    ips: Option<Arc<Keyed>>,
+    tokens: Option<Arc<Keyed>>,
+    auth: Auth,
+}
+
+impl RateLimiter {
+    /// The limiters of `limits`; none at all when the per-athlete rate is 0.
+    pub fn new(limits: RateLimits, auth: Auth) -> RateLimiter {
+        let on = limits.per_athlete.per_second > 0;
+        let keyed = |q: Quota| Keyed::new(q, limits.max_clients).filter(|_| on);
+        RateLimiter {
+            athletes: keyed(limits.per_athlete),
+            ips: keyed(limits.per_ip),
+            tokens: keyed(limits.tokens_per_ip),
+            auth,
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Arc<Keyed>> {
+        [&self.athletes, &self.ips, &self.tokens]
+            .into_iter()
+            .flatten()
+    }
+
+    /// How many clients each limiter remembers (athletes, IPs, token IPs).
+    pub fn remembered(&self) -> [usize; 3] {
+        [&self.athletes, &self.ips, &self.tokens].map(|k| k.as_ref().map_or(0, |k| k.limiter.len()))
+    }
+
+    /// Forgets idle clients periodically so memory stays bounded; stops with `shutdown`.
+    pub fn spawn_cleanup(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let limiters: Vec<Arc<Keyed>> = self.all().cloned().collect();
+        if limiters.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RETAIN_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => for k in &limiters {
+                        k.limiter.retain_recent();
+                        k.limiter.shrink_to_fit();
+                    },
+                }
+            }
+        });
+    }
+
+    /// `Ok` if athlete `athlete` may go on, else the 429 to answer.
+    pub fn check_athlete(&self, athlete: &str) -> Result<(), ApiError> {
+        match &self.athletes {
+            Some(k) => k.check(
+                &format!("athlete:{athlete}"),
+                "requests for this athlete (RATE_LIMIT_PER_SECOND)",
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// `Ok` if peer `ip` may go on, else the 429 to answer.
+    pub fn check_ip(&self, ip: &str) -> Result<(), ApiError> {
+        match &self.ips {
+            Some(k) => k.check(
+                ip,
+                "requests from this address (RATE_LIMIT_PER_IP_PER_SECOND)",
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// `Ok` if peer `ip` may have another token, else the 429 to answer.
+    pub fn check_token(&self, ip: &str) -> Result<(), ApiError> {
+        match &self.tokens {
+            Some(k) => k.check(ip, "tokens for this address (TOKEN_RATE_LIMIT_PER_SECOND)"),
+            None => Ok(()),
+        }
+    }
+
+    fn is_off(&self) -> bool {
+        self.athletes.is_none() && self.ips.is_none() && self.tokens.is_none()
+    }
+}
+
 /// The athlete of a token already checked by the limiter, kept in the request's
 /// extensions so the handler does not check the signature twice.
 #[derive(Debug, Clone)]
 pub struct VerifiedAthlete(pub String);
 
-/// Refuses a client past its rate with 429 and `Retry-After`.
+/// The peer address of a request, as a limiter key.
+fn peer(request: &Request) -> String {
+    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => addr.ip().to_string(),
+        None => "unknown".to_string(),
+    }
+}
+
+/// Middleware of the limited routes: the peer's rate, then the athlete's when the
+/// token is valid; 429 with `Retry-After` past either.
 pub async fn middleware(
     State(limiter): State<RateLimiter>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if limiter.limiter.is_some() {
-        let key = match limiter.auth.athlete_from_headers(request.headers()) {
-            Ok(athlete) => {
-                let key = format!("athlete:{athlete}");
-                request.extensions_mut().insert(VerifiedAthlete(athlete));
-                key
-            }
-            Err(_) => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
-                None => "ip:unknown".to_string(),
-            },
-        };
-        if let Err(e) = limiter.check(&key) {
+    if limiter.is_off() {
+        return next.run(request).await;
+    }
+    if let Err(e) = limiter.check_ip(&peer(&request)) {
+        return e.into_response();
+    }
+    if let Ok(athlete) = limiter.auth.athlete_from_headers(request.headers()) {
+        if let Err(e) = limiter.check_athlete(&athlete) {
+            return e.into_response();
+        }
+        request.extensions_mut().insert(VerifiedAthlete(athlete));
+    }
+    next.run(request).await
+}
+
+/// Middleware of the token endpoint: the peer's rate and its token rate.
+pub async fn token_middleware(
+    State(limiter): State<RateLimiter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !limiter.is_off() {
+        let ip = peer(&request);
+        if let Err(e) = limiter.check_ip(&ip).and_then(|_| limiter.check_token(&ip)) {
             return e.into_response();
         }
     }
@@ -105,18 +297,79 @@ pub async fn middleware(
 mod tests {
     use super::*;
 
+    fn auth() -> Auth {
+        Auth::new("s", Duration::from_secs(60))
+    }
+
+    fn limits(athlete: u32, ip: u32, clients: usize) -> RateLimits {
+        RateLimits {
+            per_athlete: Quota {
+                per_second: athlete,
+                burst: athlete,
+            },
+            per_ip: Quota {
+                per_second: ip,
+                burst: ip,
+            },
+            tokens_per_ip: Quota {
+                per_second: 1,
+                burst: 1,
+            },
+            max_clients: clients,
+        }
+    }
+
     #[test]
     fn limits_per_key_with_retry_after() {
-        let limiter = RateLimiter::new(1, 2, Auth::new("s", Duration::from_secs(60)));
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        let err = limiter.check("a").unwrap_err();
+        let limiter = RateLimiter::new(limits(1, 100, 100), auth());
+        assert!(limiter.check_athlete("a").is_ok());
+        let err = limiter.check_athlete("a").unwrap_err();
         assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(err.retry_after.unwrap() >= 1);
-        assert!(limiter.check("b").is_ok(), "clients are limited separately");
-        let off = RateLimiter::new(0, 0, Auth::new("s", Duration::from_secs(60)));
+        assert!(
+            limiter.check_athlete("b").is_ok(),
+            "clients are limited separately"
+        );
+        assert!(limiter.check_token("1.2.3.4").is_ok());
+        assert!(
+            limiter.check_token("1.2.3.4").is_err(),
+            "tokens have their own quota"
+        );
+        let off = RateLimiter::new(RateLimits::off(), auth());
         for _ in 0..1000 {
-            assert!(off.check("a").is_ok());
+            assert!(off.check_athlete("a").is_ok());
+            assert!(off.check_ip("a").is_ok());
+            assert!(off.check_token("a").is_ok());
         }
+    }
+
+    #[test]
+    fn a_new_athlete_per_request_is_still_held_by_its_address() {
+        let limiter = RateLimiter::new(limits(5, 10, 1000), auth());
+        let passed = (0..50)
+            .filter(|i| {
+                limiter.check_ip("10.0.0.1").is_ok()
+                    && limiter.check_athlete(&format!("new-{i}")).is_ok()
+            })
+            .count();
+        assert_eq!(
+            passed, 10,
+            "the address's burst, not 50 fresh athletes' bursts"
+        );
+    }
+
+    #[test]
+    fn past_the_cap_new_clients_share_one_bucket_and_memory_stays_bounded() {
+        let limiter = RateLimiter::new(limits(1, 1000, 100), auth());
+        let passed = (0..10_000)
+            .filter(|i| limiter.check_athlete(&format!("flood-{i}")).is_ok())
+            .count();
+        let [athletes, _, _] = limiter.remembered();
+        assert!(
+            athletes <= 101,
+            "{athletes} athletes remembered, cap 100 and the overflow"
+        );
+        // The first hundred got their own bucket, the rest shared one.
+        assert!((100..=102).contains(&passed), "{passed} passed");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
+use services::rate_limit::{Quota, RateLimits};
 
 #[tokio::test]
 async fn health_endpoints_answer_on_every_port() {
@@ -314,8 +315,13 @@ async fn cors_allows_listed_origins_and_refuses_others() {
 #[tokio::test]
 async fn rate_limiter_answers_429_with_retry_after() {
     let mut config = fast_config();
-    config.gateway.rate_limit_per_second = 2;
-    config.gateway.rate_limit_burst = 5;
+    config.gateway.rate_limits = RateLimits {
+        per_athlete: Quota {
+            per_second: 2,
+            burst: 5,
+        },
+        ..RateLimits::default()
+    };
     let s = start(config).await;
     let c = client();
     let g = s.gateway.base_url();
@@ -355,6 +361,95 @@ async fn rate_limiter_answers_429_with_retry_after() {
         .unwrap();
     assert_ne!(r.status(), 429);
     s.shutdown().await.unwrap();
+}
+
+/// The bypass the per-athlete limit alone left open: tokens for new athletes are
+/// free, so a client minting one per burst was never limited. The per-IP limit holds
+/// it; the token endpoint has its own per-IP quota; health checks stay unlimited.
+#[tokio::test]
+async fn a_client_minting_a_token_per_burst_is_still_limited() {
+    let limits = |ip_burst, token_burst| RateLimits {
+        per_athlete: Quota {
+            per_second: 1,
+            burst: 5,
+        },
+        per_ip: Quota {
+            per_second: 1,
+            burst: ip_burst,
+        },
+        tokens_per_ip: Quota {
+            per_second: 1,
+            burst: token_burst,
+        },
+        max_clients: 1000,
+    };
+    let mut config = fast_config();
+    config.gateway.rate_limits = limits(40, 1000);
+    let s = start(config).await;
+    let (c, g) = (client(), s.gateway.base_url());
+    let mut served = 0;
+    let mut refused = Vec::new();
+    for i in 0..12 {
+        let Some(t) = try_token(&c, &g, &format!("minted-{i}")).await else {
+            continue;
+        };
+        for _ in 0..5 {
+            let r = c
+                .get(format!("{g}/api/v1/onboarding"))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap();
+            match r.status().as_u16() {
+                429 => refused.push(r.json::<Value>().await.unwrap()),
+                _ => served += 1,
+            }
+        }
+    }
+    // Each fresh athlete's burst of 5 would have let all 60 through.
+    assert!(served <= 40, "{served} served: the address's burst is 40");
+    assert!(
+        !refused.is_empty(),
+        "the address limit refused the fresh tokens' calls"
+    );
+    assert_eq!(refused[0]["error"], "rate_limited", "{}", refused[0]);
+    let r = c.get(format!("{g}/api/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "health checks are never limited");
+    s.shutdown().await.unwrap();
+
+    let mut config = fast_config();
+    config.gateway.rate_limits = limits(1000, 3);
+    let s = start(config).await;
+    let (c, g) = (client(), s.gateway.base_url());
+    let mut minted = 0;
+    for i in 0..10 {
+        minted += try_token(&c, &g, &format!("minted-{i}")).await.is_some() as usize;
+    }
+    assert!(
+        (3..=4).contains(&minted),
+        "{minted} tokens from one address, burst 3"
+    );
+    s.shutdown().await.unwrap();
+}
+
+/// A token for `athlete`, or `None` when the gateway answered 429 (with Retry-After).
+async fn try_token(c: &reqwest::Client, g: &str, athlete: &str) -> Option<String> {
+    let r = c
+        .post(format!("{g}/api/v1/auth/token"))
+        .json(&json!({ "athleteId": athlete }))
+        .send()
+        .await
+        .unwrap();
+    if r.status() == 429 {
+        assert!(r.headers().contains_key("retry-after"));
+        return None;
+    }
+    assert_eq!(r.status(), 200);
+    Some(
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()?
+            .to_string(),
+    )
 }
 
 #[tokio::test]

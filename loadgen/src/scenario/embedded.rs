@@ -53,7 +53,14 @@ pub fn services_config(e: &Embedded) -> Result<services::ServicesConfig, FaultsE
     if let Some(ttl) = e.token_ttl {
         c.gateway.token_ttl = ttl;
     }
-    c.gateway.rate_limit_per_second = e.rate_limit_per_second;
-    c.gateway.rate_limit_burst = e.rate_limit_burst.max(e.rate_limit_per_second);
+    // One generator is every client of the embedded gateway, all from 127.0.0.1:
+    // only the per-athlete limit the scenario asks for applies (0: none).
+    c.gateway.rate_limits = services::rate_limit::RateLimits {
+        per_athlete: services::rate_limit::Quota {
+            per_second: e.rate_limit_per_second,
+            burst: e.rate_limit_burst.max(e.rate_limit_per_second),
+        },
+        ..services::rate_limit::RateLimits::off()
+    };
     Ok(c)
 }

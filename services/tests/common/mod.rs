@@ -15,7 +15,7 @@ pub fn fast_config() -> ServicesConfig {
     c.planning.llm.latency_p95 = Duration::from_millis(40);
     c.planning.llm.failure_rate = 0.0;
     c.planning.nak_backoff = Duration::from_millis(50);
-    c.gateway.rate_limit_per_second = 0;
+    c.gateway.rate_limits = services::rate_limit::RateLimits::off();
     c
 }
 
