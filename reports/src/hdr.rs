@@ -183,7 +183,12 @@ pub struct LogReader {
 impl LogReader {
     /// Opens a log and reads its header.
     pub fn open(path: &Path) -> std::io::Result<LogReader> {
-        let mut bytes = std::fs::read(path)?;
+        Ok(LogReader::from_bytes(std::fs::read(path)?, path))
+    }
+
+    /// A reader of a log's bytes, read from `path` (named in its errors); reads
+    /// the header.
+    pub fn from_bytes(mut bytes: Vec<u8>, path: &Path) -> LogReader {
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         bytes.truncate(complete);
         let mut reader = LogReader {
@@ -203,7 +208,7 @@ impl LogReader {
             reader.start = start.or(reader.start);
             reader.at += len;
         }
-        Ok(reader)
+        reader
     }
 
     /// The line at the cursor, its newline included.

@@ -9,9 +9,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// What to write instead of a bad duration.
 pub const FIX: &str = "write a number and a unit, such as 500ms, 30s, 2m or 1h30m";
 
+/// The longest duration read (100 years of 365.25 days, as humantime counts them): longer ones are typing mistakes, and
+/// their millisecond count no longer reads back (found by the duration fuzz target).
+pub const MAX: Duration = Duration::from_secs(36_525 * 86_400);
+
 /// Reads `500ms`, `30s`, `2m`, `1h30m`; the error says what is wrong.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|_| format!("{text:?} is not a duration"))
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    if d > MAX {
+        return Err(format!("{text:?} is longer than 100 years"));
+    }
+    Ok(d)
 }
 
 /// The PromQL spelling of a duration: its largest unit that divides it exactly
@@ -73,6 +82,16 @@ mod tests {
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse("5").is_err());
         assert!(parse("five minutes").is_err());
+    }
+
+    #[test]
+    fn every_duration_read_has_a_promql_form_that_reads_back() {
+        let long = "5018446744073709s516160ms";
+        assert!(parse(long).unwrap_err().contains("longer than 100 years"));
+        for text in ["100y", "1h1m1s1ms", "36500d", "1500ms"] {
+            let d = parse(text).unwrap();
+            assert_eq!(parse(&promql(d)), Ok(d), "{text}");
+        }
     }
 
     #[test]

@@ -84,16 +84,20 @@ impl Selector {
                 let body = after.strip_prefix('"').ok_or_else(|| {
                     format!("{text:?}: the value of {label} must be in double quotes")
                 })?;
-                let end = body
-                    .find('"')
-                    .ok_or_else(|| format!("{text:?}: unterminated value of {label}"))?;
+                let (value, rest) = quoted(body)
+                    .ok_or_else(|| format!("{text:?}: unterminated value of {label}"))?
+                    .map_err(|e| format!("{text:?}: the value of {label}: {e}"))?;
                 matchers.push(Matcher {
                     label: label.to_string(),
                     equal,
-                    value: body[..end].to_string(),
+                    value,
                 });
-                s = body[end + 1..].trim_start();
-                s = s.strip_prefix(',').unwrap_or(s).trim_start();
+                let rest = rest.trim_start();
+                s = match rest.strip_prefix(',') {
+                    Some(next) => next.trim_start(),
+                    None if rest.is_empty() => rest,
+                    None => return Err(format!("{text:?}: expected , between matchers")),
+                };
             }
         }
         Ok(Selector {
@@ -167,7 +171,35 @@ impl Selector {
 
 /// A label value inside a PromQL double-quoted string.
 pub fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The double-quoted value at the start of `body` (its opening quote already
+/// read), unescaped as PromQL does (`\\`, `\"`, `\n`), and what follows its
+/// closing quote; `None` when it is not closed.
+fn quoted(body: &str) -> Option<Result<(String, &str), String>> {
+    let mut value = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some(Ok((value, &body[i + 1..]))),
+            '\\' => match chars.next()?.1 {
+                '\\' => value.push('\\'),
+                '"' => value.push('"'),
+                'n' => value.push('\n'),
+                other => {
+                    return Some(Err(format!(
+                        "\\{other} is not an escape (use \\\\, \\\" or \\n)"
+                    )));
+                }
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 impl fmt::Display for Selector {
@@ -228,6 +260,24 @@ mod tests {
                 .to_string()
                 .contains("double quotes")
         );
+    }
+
+    /// Found by the selector fuzz target: a value was cut at its first quote, escaped
+    /// or not, and a matcher right after another without a comma was accepted, so
+    /// `job!="x\"le="y"` read as two matchers and printed back as something else.
+    #[test]
+    fn values_unescape_as_promql_does_and_matchers_need_commas() {
+        let s = Selector::parse(r#"a{b="x\"y\\z\n",c="}"}"#).unwrap();
+        assert_eq!(s.matchers[0].value, "x\"y\\z\n");
+        assert_eq!(s.matchers[1].value, "}");
+        assert_eq!(Selector::parse(&s.to_string()).unwrap(), s);
+        let e = Selector::parse(r#"a{b="x" c="y"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected , between matchers"), "{e}");
+        assert!(Selector::parse(r#"a{job!="x\"le="y"}"#).is_err());
+        let e = Selector::parse(r#"a{b="\d"}"#).unwrap_err().to_string();
+        assert!(e.contains("not an escape"), "{e}");
     }
 
     #[test]

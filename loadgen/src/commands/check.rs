@@ -43,6 +43,15 @@ fn check_slo(file: &Path) -> Result<String, String> {
     ))
 }
 
+/// Parses and checks scenario text read from `path`, leaving aside the SLO set it
+/// names: the whole of what a scenario file can get wrong by itself (the fuzz
+/// target of scenario files).
+pub fn scenario_text(path: &Path, text: &str) -> Result<(), String> {
+    crate::scenario::parse(path, text)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Checks a scenario and its SLO set; the line printed when both are valid.
 fn check_scenario(file: &Path) -> Result<String, String> {
     let s = crate::scenario::load(file).map_err(|e| e.to_string())?;

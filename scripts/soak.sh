@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A soak: the three services as their own processes (release builds) under the
+# soak scenario's load for DURATION (default 30m), the resident memory of each
+# service and of loadgen sampled every INTERVAL seconds (default 10). Prints the
+# figures at the start, middle and end, and per process the growth after the
+# warm-up (WARMUP seconds, default 300) and the slope; the target is flat:
+# under 5% growth after warm-up. Traffic stays on 127.0.0.1 and stops by itself.
+#
+#   scripts/soak.sh                 # 30 minutes
+#   DURATION=5m WARMUP=60 scripts/soak.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-30m}
+INTERVAL=${INTERVAL:-10}
+WARMUP=${WARMUP:-300}
+out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
+mkdir -p "$out"
+
+cargo build --release -q -p services -p loadgen
+bin=${CARGO_TARGET_DIR:-target}/release
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+gw=$(free_port); gwm=$(free_port); po=$(free_port); pom=$(free_port); pe=$(free_port); pem=$(free_port)
+export RUST_LOG=warn
+PROFILE_ONBOARDING_PORT=$po PROFILE_ONBOARDING_METRICS_PORT=$pom "$bin/profile-onboarding" & pids+=($!); onboarding=$!
+PLANNING_ENGINE_PORT=$pe PLANNING_ENGINE_METRICS_PORT=$pem "$bin/planning-engine" & pids+=($!); planning=$!
+GATEWAY_BFF_PORT=$gw GATEWAY_BFF_METRICS_PORT=$gwm \
+  PROFILE_ONBOARDING_URL=http://127.0.0.1:$po PLANNING_ENGINE_URL=http://127.0.0.1:$pe \
+  "$bin/gateway-bff" & pids+=($!); gateway=$!
+wait_port "$gw"; wait_port "$po"; wait_port "$pe"
+
+# The soak scenario with its soak stage DURATION long, aimed at the gateway.
+scenario=$out/soak.toml
+sed -e "s/{ name = \"soak\", kind = \"soak\", users = 40, duration = \"1h\" }/{ name = \"soak\", kind = \"soak\", users = 40, duration = \"$DURATION\" }/" \
+  -e 's/^\[target.embedded\]$//' scenarios/soak.toml > "$scenario"
+grep -q "duration = \"$DURATION\"" "$scenario" || { echo "soak.toml's soak stage changed: update this script" >&2; exit 2; }
+
+"$bin/loadgen" run "$scenario" --target-url "http://127.0.0.1:$gw" --no-prometheus --quiet \
+  --results "$out/results" > "$out/loadgen.log" 2>&1 & loadgen=$!
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+samples=$out/rss.csv
+echo "t_s,gateway_kb,onboarding_kb,planning_kb,loadgen_kb" > "$samples"
+start=$(date +%s)
+while kill -0 "$loadgen" 2>/dev/null; do
+  now=$(( $(date +%s) - start ))
+  echo "$now,$(rss_kb $gateway),$(rss_kb $onboarding),$(rss_kb $planning),$(rss_kb $loadgen)" >> "$samples"
+  sleep "$INTERVAL"
+done
+wait "$loadgen" && code=0 || code=$?
+tail -n 3 "$out/loadgen.log"
+
+python3 - "$samples" "$WARMUP" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+warmup = float(sys.argv[2])
+rows = [r for r in rows if all(float(v) > 0 for v in r.values())]
+if len(rows) < 3:
+    sys.exit("too few samples: was the run shorter than three intervals?")
+names = [k for k in rows[0] if k != "t_s"]
+mid = rows[len(rows) // 2]
+print(f"{'':12} {'start':>10} {'middle':>10} {'end':>10} {'after warm-up':>14} {'slope':>12}")
+flat = True
+for n in names:
+    label = n.removesuffix("_kb")
+    after = [r for r in rows if float(r["t_s"]) >= warmup] or rows
+    first, last = float(after[0][n]), float(rows[-1][n])
+    growth = (last - first) / first * 100
+    ts = [float(r["t_s"]) for r in after]; ys = [float(r[n]) / 1024 for r in after]
+    mt, my = sum(ts) / len(ts), sum(ys) / len(ys)
+    var = sum((t - mt) ** 2 for t in ts) or 1.0
+    slope = sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / var * 3600
+    flat &= growth < 5
+    mb = lambda r: float(r[n]) / 1024
+    print(f"{label:12} {mb(rows[0]):8.1f}MB {mb(mid):8.1f}MB {mb(rows[-1]):8.1f}MB {growth:+13.1f}% {slope:+8.1f}MB/h")
+print("memory flat after warm-up (under 5% growth): " + ("yes" if flat else "NO"))
+PY
+echo "samples: $samples; loadgen exit $code; results: $out/results"
