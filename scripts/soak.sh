@@ -39,10 +39,12 @@ wait_port "$gw"; wait_port "$po"; wait_port "$pe"
 # The soak scenario with its soak stage DURATION long, aimed at the gateway.
 scenario=$out/soak.toml
 sed -e "s/{ name = \"soak\", kind = \"soak\", users = 40, duration = \"1h\" }/{ name = \"soak\", kind = \"soak\", users = 40, duration = \"$DURATION\" }/" \
-  -e 's/^\[target.embedded\]$//' scenarios/soak.toml > "$scenario"
-grep -q "duration = \"$DURATION\"" "$scenario" || { echo "soak.toml's soak stage changed: update this script" >&2; exit 2; }
+  -e "s|^\[target.embedded\]\$|[target]\nurl = \"http://127.0.0.1:$gw\"\nmetrics = { \"gateway-bff\" = \"http://127.0.0.1:$gwm/metrics\", \"profile-onboarding\" = \"http://127.0.0.1:$pom/metrics\", \"planning-engine\" = \"http://127.0.0.1:$pem/metrics\" }|" \
+  scenarios/soak.toml > "$scenario"
+grep -q "duration = \"$DURATION\"" "$scenario" && grep -q "^url = " "$scenario" \
+  || { echo "soak.toml's soak stage or target changed: update this script" >&2; exit 2; }
 
-"$bin/loadgen" run "$scenario" --target-url "http://127.0.0.1:$gw" --no-prometheus --quiet \
+"$bin/loadgen" run "$scenario" --no-prometheus --quiet \
   --results "$out/results" > "$out/loadgen.log" 2>&1 & loadgen=$!
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
