@@ -202,7 +202,11 @@ impl LogReader {
         while matches!(reader.bytes.get(reader.at), Some(b'#' | b'"')) {
             let line = reader.line();
             let (len, start) = match IntervalLogIterator::new(line).next() {
-                Some(Ok(LogEntry::StartTime(t))) => (line.len(), Some(std::time::UNIX_EPOCH + t)),
+                // A start time past what the clock holds is no start time (the
+                // interval-log fuzz target found `UNIX_EPOCH + t` overflowing).
+                Some(Ok(LogEntry::StartTime(t))) => {
+                    (line.len(), std::time::UNIX_EPOCH.checked_add(t))
+                }
                 _ => (line.len(), None),
             };
             reader.start = start.or(reader.start);
@@ -444,6 +448,13 @@ mod tests {
         h.iter_recorded()
             .map(|v| (v.value_iterated_to(), v.count_at_value()))
             .collect()
+    }
+
+    #[test]
+    fn a_start_time_past_the_clock_is_ignored_not_a_panic() {
+        let log = b"#[StartTime: 10000000000000000000.000 (seconds since epoch)]\n";
+        let reader = LogReader::from_bytes(log.to_vec(), Path::new("huge.hlog"));
+        assert_eq!(reader.start, None);
     }
 
     #[test]

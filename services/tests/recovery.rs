@@ -188,3 +188,57 @@ async fn finished_jobs_and_their_plans_expire_after_the_retention() {
     assert_eq!(r.status(), 404);
     s.shutdown().await.unwrap();
 }
+
+/// A job that crashes the engine each time it runs must not crash it forever: the
+/// delivery a crash interrupted counts, and past `PLAN_MAX_DELIVERIES` the job is
+/// dead-lettered instead of run again.
+#[tokio::test]
+async fn a_job_interrupted_past_the_delivery_limit_is_dead_lettered_not_run() {
+    let dir = TempDir::new("aa-crash-loop");
+    let db = dir.path().join("plans.db");
+    let env = vec![
+        ("DATABASE_URL", db.to_str().unwrap().to_string()),
+        ("PLAN_MAX_DELIVERIES", "1".to_string()),
+    ];
+    let (port, metrics) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let mut first = engine(port, metrics, &[env.clone(), slow()].concat());
+    let ids = submit(&client(), &base, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&client(), &base, &ids[0]).await != "running" {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let _second = engine(port, metrics, &[env, fast()].concat());
+    let c = client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c
+            .get(format!("{base}/jobs/{}", ids[0]))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        if v["status"] == "failed" {
+            let error = v["error"].as_str().unwrap_or_default();
+            assert!(error.contains("PLAN_MAX_DELIVERIES"), "{v}");
+            break;
+        }
+        assert_ne!(v["status"], "completed", "ran again past the limit: {v}");
+        assert!(Instant::now() < deadline, "never dead-lettered: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("http://127.0.0.1:{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let m = testkit::parse_metrics(&page);
+    assert_eq!(
+        m[r#"plan_generation_failures_total{reason="max_deliveries"}"#],
+        1.0
+    );
+}
