@@ -97,7 +97,9 @@ fn nats_and_the_span_exporter_are_checked_when_used() {
     let dir = TempDir::new("lg-pre-nats");
     let mut nats = Nats::start();
     let scenario = embedded(&dir, &format!("nats_url = \"{}\"", nats.url));
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    // Port 1: nothing listens there, and no service started by the run can take it
+    // (a free port picked here could be bound by an embedded service a moment later).
+    let closed = "http://127.0.0.1:1".to_string();
     let (code, _, err) = run(&[
         "preflight",
         &scenario,
@@ -129,7 +131,7 @@ fn nats_and_the_span_exporter_are_checked_when_used() {
 fn a_deployment_without_metrics_endpoints_fails_and_no_preflight_runs_anyway() {
     let services = services();
     let dir = TempDir::new("lg-pre-url");
-    let closed = format!("http://127.0.0.1:{}/metrics", free_port());
+    let closed = "http://127.0.0.1:1/metrics".to_string();
     let text = format!(
         "name = \"pre\"\n[target]\nurl = \"http://127.0.0.1:{}\"\nmetrics = {{ \"gateway-bff\" = \"{closed}\" }}\n[load]\nusers = 2\nduration = \"2s\"\n{HEALTH}",
         services.gateway
