@@ -432,26 +432,6 @@ async fn a_client_minting_a_token_per_burst_is_still_limited() {
     s.shutdown().await.unwrap();
 }
 
-/// A token for `athlete`, or `None` when the gateway answered 429 (with Retry-After).
-async fn try_token(c: &reqwest::Client, g: &str, athlete: &str) -> Option<String> {
-    let r = c
-        .post(format!("{g}/api/v1/auth/token"))
-        .json(&json!({ "athleteId": athlete }))
-        .send()
-        .await
-        .unwrap();
-    if r.status() == 429 {
-        assert!(r.headers().contains_key("retry-after"));
-        return None;
-    }
-    assert_eq!(r.status(), 200);
-    Some(
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()?
-            .to_string(),
-    )
-}
-
 #[tokio::test]
 async fn bad_input_gets_a_4xx_with_a_json_error() {
     let s = start(fast_config()).await;

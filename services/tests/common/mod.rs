@@ -33,17 +33,29 @@ pub fn client() -> reqwest::Client {
 }
 
 pub async fn token(client: &reqwest::Client, gateway: &str, athlete: &str) -> String {
-    let r = client
-        .post(format!("{gateway}/api/v1/auth/token"))
+    try_token(client, gateway, athlete)
+        .await
+        .expect("a token, not a 429")
+}
+
+/// A token for `athlete`, or `None` when the gateway answered 429 (with Retry-After).
+pub async fn try_token(c: &reqwest::Client, g: &str, athlete: &str) -> Option<String> {
+    let r = c
+        .post(format!("{g}/api/v1/auth/token"))
         .json(&json!({ "athleteId": athlete }))
         .send()
         .await
         .unwrap();
+    if r.status() == 429 {
+        assert!(r.headers().contains_key("retry-after"));
+        return None;
+    }
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    Some(
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()?
+            .to_string(),
+    )
 }
 
 /// Polls the plan status until it is completed or failed.
