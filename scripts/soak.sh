@@ -48,21 +48,31 @@ grep -q "duration = \"$DURATION\"" "$scenario" && grep -q "^url = " "$scenario" 
   --results "$out/results" > "$out/loadgen.log" 2>&1 & loadgen=$!
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Beside each RSS sample, what could explain a step: the process's threads and
+# open file descriptors (sockets: connections held), in a second file.
+threads() { awk '/^Threads/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 samples=$out/rss.csv
+context=$out/context.csv
 echo "t_s,gateway_kb,onboarding_kb,planning_kb,loadgen_kb" > "$samples"
+echo "t_s,gateway_threads,gateway_fds,onboarding_threads,onboarding_fds,planning_threads,planning_fds,loadgen_threads,loadgen_fds" > "$context"
 start=$(date +%s)
 while kill -0 "$loadgen" 2>/dev/null; do
   now=$(( $(date +%s) - start ))
   echo "$now,$(rss_kb $gateway),$(rss_kb $onboarding),$(rss_kb $planning),$(rss_kb $loadgen)" >> "$samples"
+  row=$now
+  for p in $gateway $onboarding $planning $loadgen; do row="$row,$(threads $p),$(fds $p)"; done
+  echo "$row" >> "$context"
   sleep "$INTERVAL"
 done
 wait "$loadgen" && code=0 || code=$?
 tail -n 3 "$out/loadgen.log"
 
-python3 - "$samples" "$WARMUP" <<'PY'
+python3 - "$samples" "$WARMUP" "$context" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 warmup = float(sys.argv[2])
+context = {r["t_s"]: r for r in csv.DictReader(open(sys.argv[3]))}
 rows = [r for r in rows if all(float(v) > 0 for v in r.values())]
 if len(rows) < 3:
     sys.exit("too few samples: was the run shorter than three intervals?")
@@ -83,5 +93,21 @@ for n in names:
     mb = lambda r: float(r[n]) / 1024
     print(f"{label:12} {mb(rows[0]):8.1f}MB {mb(mid):8.1f}MB {mb(rows[-1]):8.1f}MB {growth:+13.1f}% {slope:+8.1f}MB/h")
 print("memory flat after warm-up (under 5% growth): " + ("yes" if flat else "NO"))
+# The largest single step after warm-up per process, with its threads and open
+# descriptors before and after: a step with more sockets open is a connection
+# burst's buffers, one with more threads a new thread's stack and heap.
+print("largest step after warm-up (threads, open fds before -> after):")
+for n in names:
+    label = n.removesuffix("_kb")
+    after = [r for r in rows if float(r["t_s"]) >= warmup] or rows
+    steps = [(float(b[n]) - float(a[n]), a, b) for a, b in zip(after, after[1:])]
+    if not steps:
+        continue
+    d, a, b = max(steps, key=lambda s: s[0])
+    ca, cb = context.get(a["t_s"], {}), context.get(b["t_s"], {})
+    c = lambda r, k: r.get(f"{label}_{k}", "?")
+    most = max(int(r.get(f"{label}_fds", 0) or 0) for r in context.values())
+    print(f"  {label:12} {d / 1024:+6.1f}MB at {b['t_s']}s: threads {c(ca, 'threads')} -> {c(cb, 'threads')}, "
+          f"fds {c(ca, 'fds')} -> {c(cb, 'fds')} (most fds seen {most})")
 PY
 echo "samples: $samples; loadgen exit $code; results: $out/results"

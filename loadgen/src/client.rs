@@ -54,6 +54,15 @@ impl Traceparent {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("ASCII hex")
     }
+
+    /// Its trace, for the recorder.
+    fn trace(&self, at_ms: u64, sampled: bool) -> Trace {
+        Trace {
+            trace_id: self.as_str()[3..35].to_string(),
+            at_ms,
+            sampled,
+        }
+    }
 }
 
 /// A request of a flow: method, path (and query), bearer token, JSON body.
@@ -110,7 +119,7 @@ pub async fn send<T>(
     check: impl FnOnce(&Reply) -> Result<T, String>,
 ) -> Result<T, Failure> {
     let (header, sampled) = traceparent(ctx.trace_sample);
-    let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
+    let at_ms = now_unix_ms();
     let ticket = ctx.inflight.start();
     let sent = Instant::now();
     let start = from.unwrap_or(sent).min(sent);
@@ -131,8 +140,10 @@ pub async fn send<T>(
         service: done - sent,
         response: done - start,
     };
+    // A failure keeps its trace id, sampled or not: the report shows it as an
+    // example of its error.
     let failed = |status, kind, message| {
-        let trace = sampled.clone().map(|trace_id| Trace { trace_id, at_ms });
+        let trace = Some(header.trace(at_ms, sampled.is_some()));
         record_failure(ctx, hint, series, timing, status, kind, message, trace)
     };
     let (status, body) = match result {
@@ -155,7 +166,7 @@ pub async fn send<T>(
     let reply = Reply { status, body };
     match check(&reply) {
         Ok(value) => {
-            let trace = sampled.map(|trace_id| Trace { trace_id, at_ms });
+            let trace = sampled.map(|_| header.trace(at_ms, true));
             ctx.recorder
                 .request(hint, series, timing, Some(status), None, trace);
             Ok(value)

@@ -83,11 +83,13 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
     let errors = results
         .errors
         .iter()
-        .map(|(kind, series, count, example)| ErrorStats {
-            kind: kind.as_str().to_string(),
-            request: series.name().to_string(),
-            count: *count,
-            example: example.clone(),
+        .map(|e| ErrorStats {
+            kind: e.kind.as_str().to_string(),
+            request: e.series.name().to_string(),
+            status: e.status,
+            count: e.count,
+            example: e.example.clone(),
+            traces: e.traces.clone(),
         })
         .collect();
     (requests, flows, errors)

@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use slo::verdict::{Source, Status, Verdict};
 
-fn judged(scenario: &str) -> (i32, reports::summary::RunSummary, String) {
+/// A scenario's exit code, summary, output and `summary.md`.
+fn judged(scenario: &str) -> (i32, reports::summary::RunSummary, String, String) {
     let dir = TempDir::new("lg-breach");
     let results = dir.path().join("results");
     let (code, out, err) = run(&[
@@ -19,7 +20,8 @@ fn judged(scenario: &str) -> (i32, reports::summary::RunSummary, String) {
         "--quiet",
     ]);
     let s = summary(&results);
-    (code, s, format!("{out}{err}"))
+    let md = std::fs::read_to_string(run_dir(&results).join("summary.md")).unwrap_or_default();
+    (code, s, format!("{out}{err}"), md)
 }
 
 fn table(verdicts: &[Verdict]) -> String {
@@ -40,7 +42,12 @@ fn table(verdicts: &[Verdict]) -> String {
 }
 
 fn breach(scenario: &str, slo: &str) {
-    let (code, s, output) = judged(&format!("scenarios/{scenario}.toml"));
+    let (code, s, output, md) = judged(&format!("scenarios/{scenario}.toml"));
+    // The pull-request summary opens with the failure (passes collapsed below it).
+    let failure = md
+        .find(&format!("- ❌ fail **{slo}**: "))
+        .unwrap_or_else(|| panic!("{slo}'s failure is listed: {md}"));
+    assert!(failure < md.find("<details>").unwrap_or(md.len()), "{md}");
     let v = s
         .verdicts
         .as_ref()
@@ -71,6 +78,10 @@ fn breach(scenario: &str, slo: &str) {
     );
     assert_eq!(code, 1, "{output}");
     assert_eq!(s.exit_code, 1);
+    // An SLO the client measures carries its evidence in the summary's line.
+    let measured = v.whole.iter().any(|x| x.slo == slo && x.client_side.is_some());
+    let line = md[failure..].lines().take(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(line.contains("evidence: "), measured, "{line}");
     // The generated alerts, replayed on the same Prometheus: an event SLO's breach
     // burns its budget fast enough for a page or ticket condition to hold (none can
     // fire in a run shorter than the rules' `for`, 2.5 minutes at the least).
@@ -88,7 +99,7 @@ fn breach(scenario: &str, slo: &str) {
 
 #[test]
 fn smoke_passes_every_slo_and_the_two_sources_agree() {
-    let (code, s, output) = judged("scenarios/smoke.toml");
+    let (code, s, output, _) = judged("scenarios/smoke.toml");
     let v = s.verdicts.as_ref().unwrap();
     assert_eq!(v.source, Source::Prometheus, "{output}");
     assert!(

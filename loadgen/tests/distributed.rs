@@ -179,9 +179,27 @@ fn three_workers_merge_into_one_run_judged_by_prometheus() {
     assert!(merged.integrity.as_ref().unwrap().valid, "{out}");
     assert_eq!(merged.workers.len(), 3);
     assert!(merged.workers.iter().all(|w| w.status == "finished"));
-    // `loadgen report` takes the merged run like any other.
+    // `loadgen report` takes the merged run like any other, and its report shows
+    // each worker's load and health.
     let (rcode, _, rerr) = run(&["report", merged_dir.to_str().unwrap()]);
     assert_eq!(rcode, 0, "{rerr}");
+    let html = std::fs::read_to_string(merged_dir.join("report.html")).unwrap();
+    let workers_table = html
+        .split("id=\"workers\"")
+        .nth(1)
+        .expect("a workers section in the merged report");
+    let workers_table = &workers_table[..workers_table.find("</table>").unwrap()];
+    for w in &workers {
+        assert!(
+            workers_table.contains(&format!("<td class=\"num\">{}</td>", w.total_requests)),
+            "worker's requests in {workers_table}"
+        );
+    }
+    assert_eq!(
+        workers_table.matches("healthy").count(),
+        3,
+        "{workers_table}"
+    );
     // One process driving the same total load reaches the same verdicts.
     let lone = dir.path().join("lone");
     let (_, lout, lerr) = run(&[

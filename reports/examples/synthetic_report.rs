@@ -16,9 +16,11 @@ fn main() {
     let rate = args.get(1).copied().unwrap_or(5000);
     let slice = args.get(2).copied().unwrap_or(5);
     let built = Instant::now();
-    let run = synthetic::run(seconds, rate, slice);
-    let build_ms = built.elapsed().as_secs_f64() * 1000.0;
+    let mut run = synthetic::run(seconds, rate, slice);
     let dir = std::env::temp_dir().join(format!("synthetic-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    synthetic::write_interval_log(&mut run, &dir.join("histograms.hlog")).expect("written");
+    let build_ms = built.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
     let rendered = reports::render_all(&run, None, &dir).expect("renders");
     let render_s = started.elapsed().as_secs_f64();

@@ -17,13 +17,12 @@ use slo::verdict::{Status, Verdict};
 
 use crate::baseline::Comparison;
 use crate::charts::{self, Line, MAX_POINTS, PALETTE, Reduce};
+use crate::evidence::{Evidence, trace_link};
 use crate::run_data::RunData;
+use crate::slo_timeline::SloTimeline;
 use crate::summary::{RunSummary, TracedRequest};
 
 const TEMPLATE: &str = include_str!("../templates/report.html");
-
-/// Slowest examples listed under a failed SLO.
-const EXAMPLES_PER_SLO: usize = 3;
 
 #[derive(Serialize)]
 struct Chart {
@@ -48,7 +47,14 @@ struct SloRow {
     client: String,
     disagreement: String,
     details: Vec<String>,
-    examples: Vec<TraceRow>,
+    /// What the verdict rests on (shown in full under a failed or inconclusive SLO).
+    evidence: Option<Evidence>,
+    /// The evidence in one line.
+    evidence_line: String,
+    /// When it went bad, in words (whole-run rows).
+    went_bad: String,
+    /// Its indicator per slice against the objective (failed whole-run rows).
+    chart: Option<Value>,
     query: String,
 }
 
@@ -79,39 +85,18 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// Whether a URL is safe as a link: `http` or `https` only. A summary's
-/// `jaeger_url` is data read back from a run directory; `javascript:` or `data:`
-/// there would run in the reader's browser.
-fn is_web_url(url: &str) -> bool {
-    let lower = url.trim().to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
-
 fn trace_row(t: &TracedRequest, jaeger: Option<&str>) -> TraceRow {
     TraceRow {
         flow: t.flow.clone(),
         request: t.request.clone(),
         latency: format!("{} ms", ms(t.latency_ms)),
         trace_id: t.trace_id.clone(),
-        link: jaeger
-            .filter(|j| is_web_url(j))
-            .map(|j| format!("{}/trace/{}", j.trim_end_matches('/'), t.trace_id)),
+        link: trace_link(jaeger, &t.trace_id),
         at: time(t.at_ms),
         status: t
             .status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into()),
-    }
-}
-
-/// The flow whose slow requests explain an SLO (`None`: every flow).
-fn flow_of_slo(slo: &str) -> Option<&'static str> {
-    if slo.contains("plan") || slo.contains("llm") {
-        Some("plans")
-    } else if slo.contains("onboarding") {
-        Some("onboarding")
-    } else {
-        None
     }
 }
 
@@ -128,24 +113,13 @@ pub fn bounds_text(v: &Verdict) -> String {
     }
 }
 
-fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
-    let jaeger = summary.target.jaeger_url.as_deref();
-    let examples = if v.status == Status::Fail {
-        let wanted = flow_of_slo(&v.slo);
-        let mut candidates: Vec<&TracedRequest> = summary
-            .slowest
-            .iter()
-            .filter(|t| wanted.is_none_or(|f| t.flow == f))
-            .collect();
-        candidates.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
-        candidates
-            .iter()
-            .take(EXAMPLES_PER_SLO)
-            .map(|t| trace_row(t, jaeger))
-            .collect()
-    } else {
-        Vec::new()
-    };
+/// One SLO's row: its verdict, its evidence, and (whole run) when it went bad.
+fn slo_row(v: &Verdict, run: &RunData, timeline: Option<&SloTimeline>) -> SloRow {
+    let summary = &run.summary;
+    let evidence = Evidence::of(v, summary, &run.histograms);
+    let chart = timeline
+        .filter(|t| v.status == Status::Fail && t.points.iter().any(|p| p.value.is_some()))
+        .and_then(|t| time_axis(run).map(|axis| axis.indicator_chart(v, t)));
     SloRow {
         name: v.slo.clone(),
         description: v.description.clone(),
@@ -182,7 +156,19 @@ fn slo_row(v: &Verdict, summary: &RunSummary) -> SloRow {
                 )
             })
             .collect(),
-        examples,
+        evidence_line: evidence.as_ref().map(Evidence::line).unwrap_or_default(),
+        evidence,
+        went_bad: timeline
+            .map(|t| match &t.first_breach {
+                Some(b) => b.text.clone(),
+                None if v.status != Status::Pass && t.points.iter().any(|p| p.value.is_some()) => {
+                    "no single slice missed the objective: the miss is spread over the run"
+                        .to_string()
+                }
+                None => String::new(),
+            })
+            .unwrap_or_default(),
+        chart: chart.map(|c| c.svg),
         query: v.query.clone().unwrap_or_default(),
     }
 }
@@ -218,6 +204,29 @@ impl TimeAxis<'_> {
                 self.x_max,
             )),
         }
+    }
+
+    /// An SLO's indicator per slice (percent) against its objective's line.
+    fn indicator_chart(&self, v: &Verdict, t: &SloTimeline) -> Chart {
+        let points: Vec<(f64, f64)> = t
+            .points
+            .iter()
+            .filter_map(|p| p.value.map(|v| (p.t_s, 100.0 * v)))
+            .collect();
+        let goal = vec![(0.0, 100.0 * t.goal), (self.x_max, 100.0 * t.goal)];
+        self.chart(
+            &format!("{} over time", v.slo),
+            &format!("{} per slice against its objective (%)", v.description),
+            "%",
+            &[
+                line(
+                    &v.slo,
+                    charts::reduce(&points, MAX_POINTS, Reduce::Mean),
+                    PALETTE[0],
+                ),
+                line(&format!("objective {}", v.objective), goal, PALETTE[3]),
+            ],
+        )
     }
 
     /// p50, p95 and p99 of one flow's completed iterations per slice.
@@ -294,14 +303,15 @@ fn rate_charts(axis: &TimeAxis) -> Vec<Chart> {
     ]
 }
 
-fn time_charts(run: &RunData) -> Vec<Chart> {
+/// The run's time axis, when it has a timeline.
+fn time_axis(run: &RunData) -> Option<TimeAxis<'_>> {
     let s = &run.summary;
     let slices = &run.timeline.slices;
     if slices.is_empty() {
-        return Vec::new();
+        return None;
     }
     let step = run.timeline.slice_seconds.max(1e-3);
-    let axis = TimeAxis {
+    Some(TimeAxis {
         slices,
         step,
         x_max: s.duration_seconds().max(step),
@@ -315,6 +325,14 @@ fn time_charts(run: &RunData) -> Vec<Chart> {
                 )
             })
             .collect(),
+    })
+}
+
+fn time_charts(run: &RunData) -> Vec<Chart> {
+    let s = &run.summary;
+    let slices = &run.timeline.slices;
+    let Some(axis) = time_axis(run) else {
+        return Vec::new();
     };
     let mut out = rate_charts(&axis);
     let flows: std::collections::BTreeSet<String> = slices
@@ -494,6 +512,11 @@ pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, 
     };
     let slowest = slowest_rows(s);
     let verdicts = s.verdicts.as_ref();
+    let log = run.interval_log.clone().unwrap_or_default();
+    let timelines: Vec<SloTimeline> = verdicts
+        .map(|v| crate::slo_timeline::timelines(&v.whole, s, &run.timeline, &log))
+        .unwrap_or_default();
+    let timeline_of = |slo: &str| timelines.iter().find(|t| t.slo == slo);
     let page = Page {
         status,
         headline: crate::markdown::headline(s),
@@ -514,11 +537,16 @@ pub fn render(run: &RunData, comparison: Option<&Comparison>) -> Result<String, 
             .unwrap_or_default(),
         warnings: verdicts.map(|v| v.warnings.clone()).unwrap_or_default(),
         slo_whole: verdicts
-            .map(|v| v.whole.iter().map(|x| slo_row(x, s)).collect())
+            .map(|v| {
+                v.whole
+                    .iter()
+                    .map(|x| slo_row(x, run, timeline_of(&x.slo)))
+                    .collect()
+            })
             .unwrap_or_default(),
         slo_steady: verdicts
             .and_then(|v| v.steady.as_ref())
-            .map(|v| v.iter().map(|x| slo_row(x, s)).collect())
+            .map(|v| v.iter().map(|x| slo_row(x, run, None)).collect())
             .unwrap_or_default(),
         charts: time_charts(run),
         distributions: distribution_charts(run),
@@ -666,6 +694,7 @@ mod tests {
 
     #[test]
     fn trace_links_are_only_web_urls() {
+        use crate::evidence::is_web_url;
         assert!(is_web_url("http://127.0.0.1:16686"));
         assert!(is_web_url("HTTPS://jaeger.example/"));
         for hostile in [

@@ -8,10 +8,13 @@
 //!   code 3.
 //!
 //! A run's file opens with a `run_integrity` test case: an `<error type="invalid">`
-//! when the load did not happen as planned (then no verdict passes).
+//! when the load did not happen as planned (then no verdict passes). A failed or
+//! inconclusive case's message ends with the SLO's one-line evidence (the failing
+//! requests, the funnel, the share within the threshold) and when it went bad.
 
 use slo::verdict::{Status, Verdict, Verdicts};
 
+use crate::evidence::Lines;
 use crate::summary::Integrity;
 
 /// Escapes text for XML attributes and content.
@@ -33,7 +36,7 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
-fn describe(v: &Verdict) -> String {
+fn describe(v: &Verdict, evidence: Option<&String>) -> String {
     let mut text = format!(
         "{}: {} (objective {}, source {}, {} samples, {}{})",
         v.slo,
@@ -58,10 +61,13 @@ fn describe(v: &Verdict) -> String {
     if let Some(note) = &v.note {
         text.push_str(&format!("; {note}"));
     }
+    if let Some(line) = evidence.filter(|_| v.status != Status::Pass) {
+        text.push_str(&format!("; evidence: {line}"));
+    }
     text
 }
 
-fn suite(name: &str, verdicts: &[Verdict]) -> String {
+fn suite(name: &str, verdicts: &[Verdict], evidence: &Lines) -> String {
     let failures = verdicts.iter().filter(|v| v.status == Status::Fail).count();
     let errors = verdicts
         .iter()
@@ -78,7 +84,7 @@ fn suite(name: &str, verdicts: &[Verdict]) -> String {
             xml_escape(name),
             xml_escape(&v.slo)
         ));
-        let text = xml_escape(&describe(v));
+        let text = xml_escape(&describe(v, evidence.get(&v.slo)));
         match v.status {
             Status::Fail => out.push_str(&format!(
                 "      <failure type=\"slo_breach\" message=\"{text}\">{text}</failure>\n"
@@ -98,7 +104,7 @@ fn suite(name: &str, verdicts: &[Verdict]) -> String {
 
 /// The JUnit XML of a window's verdicts.
 pub fn render(verdicts: &Verdicts, name: &str) -> String {
-    render_run(verdicts, name, None)
+    render_run(verdicts, name, None, &Lines::new())
 }
 
 /// The `run_integrity` suite: one case, an error when the run is invalid.
@@ -138,8 +144,14 @@ fn alerts_suite(name: &str, replay: &slo::rules::replay::Replay, start_ms: u64) 
     )
 }
 
-/// The JUnit XML of a run: its integrity first, then its verdicts and the alert replay.
-pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>) -> String {
+/// The JUnit XML of a run: its integrity first, then its verdicts (with their
+/// evidence) and the alert replay.
+pub fn render_run(
+    verdicts: &Verdicts,
+    name: &str,
+    integrity: Option<&Integrity>,
+    evidence: &Lines,
+) -> String {
     let all: Vec<&Verdict> = verdicts.all().collect();
     let failures = all.iter().filter(|v| v.status == Status::Fail).count();
     let invalid = integrity.is_some_and(|i| !i.valid);
@@ -156,9 +168,17 @@ pub fn render_run(verdicts: &Verdicts, name: &str, integrity: Option<&Integrity>
     if let Some(i) = integrity {
         out.push_str(&integrity_suite(name, i));
     }
-    out.push_str(&suite(&format!("{name}.slo.whole_run"), &verdicts.whole));
+    out.push_str(&suite(
+        &format!("{name}.slo.whole_run"),
+        &verdicts.whole,
+        evidence,
+    ));
     if let Some(steady) = &verdicts.steady {
-        out.push_str(&suite(&format!("{name}.slo.steady_window"), steady));
+        out.push_str(&suite(
+            &format!("{name}.slo.steady_window"),
+            steady,
+            evidence,
+        ));
     }
     if let Some(replay) = &verdicts.alerts {
         out.push_str(&alerts_suite(name, replay, verdicts.whole_window.start_ms));
@@ -203,6 +223,7 @@ mod tests {
             details: vec![],
             client: None,
             query: None,
+            client_side: None,
         }
     }
 

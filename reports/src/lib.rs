@@ -3,6 +3,9 @@
 //! - [`summary`]: the run directory's data (`summary.json`, `timeline.json`), versioned.
 //! - [`hdr`]: HdrHistogram V2 interval logs of the run's latencies.
 //! - [`run_data`]: a run directory read back for rendering.
+//! - [`evidence`]: what each verdict rests on (failing requests, the distribution
+//!   around a threshold, the funnel, plans by outcome).
+//! - [`slo_timeline`]: each SLO's indicator per time slice, and when it went bad.
 //! - [`html`] and [`charts`]: the self-contained `report.html` with inline SVG charts.
 //! - [`markdown`]: `summary.md` for a pull-request comment.
 //! - [`junit`]: `junit.xml`, one test case per SLO.
@@ -14,12 +17,14 @@
 
 pub mod baseline;
 pub mod charts;
+pub mod evidence;
 pub mod hdr;
 pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod openmetrics;
 pub mod run_data;
+pub mod slo_timeline;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -79,14 +84,20 @@ pub fn render_all(
         source,
     })?;
     let html = write(out.join("report.html"), &html::render(run, comparison)?)?;
+    let evidence = evidence::lines(run);
     let markdown = write(
         out.join("summary.md"),
-        &markdown::render(&run.summary, comparison),
+        &markdown::render(&run.summary, &evidence, comparison),
     )?;
     let junit = match &run.summary.verdicts {
         Some(v) => Some(write(
             out.join("junit.xml"),
-            &junit::render_run(v, &run.summary.scenario, run.summary.integrity.as_ref()),
+            &junit::render_run(
+                v,
+                &run.summary.scenario,
+                run.summary.integrity.as_ref(),
+                &evidence,
+            ),
         )?),
         None => None,
     };

@@ -1,12 +1,18 @@
-//! `summary.md`: a compact Markdown summary for a pull-request comment: the verdict,
-//! the SLO table, the busiest requests and the top regressions against a baseline.
+//! `summary.md`: a compact Markdown summary for a pull-request comment: the verdict;
+//! the failures first, each with its one-line evidence; the passes collapsed in a
+//! `<details>` block; what got worse against a baseline; the busiest requests,
+//! collapsed too.
 
 use std::fmt::Write;
 
-use slo::verdict::Status;
+use slo::verdict::{Status, Verdict};
 
 use crate::baseline::Comparison;
+use crate::evidence::Lines;
 use crate::summary::RunSummary;
+
+/// Regressions listed against a baseline (the report has them all).
+const REGRESSIONS_SHOWN: usize = 5;
 
 /// Text made safe for a table cell: nothing in it can end the cell or the row,
 /// open code or HTML, or escape the next character.
@@ -46,34 +52,85 @@ pub fn headline(summary: &RunSummary) -> &'static str {
     }
 }
 
-fn verdicts_table(s: &RunSummary, out: &mut String) {
-    let Some(v) = &s.verdicts else { return };
-    let _ = writeln!(out, "SLOs judged from **{}**.\n", v.source);
-    let _ = writeln!(
-        out,
-        "| SLO | verdict | value | objective | samples | burn |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---:|---:|");
-    for (window, verdicts) in [("", Some(&v.whole)), (" (steady)", v.steady.as_ref())] {
-        for x in verdicts.into_iter().flatten() {
-            let _ = writeln!(
-                out,
-                "| {}{} | {} | {}{} | {} | {} | {} |",
-                cell(&x.slo),
-                window,
-                mark(x.status),
-                cell(&x.display),
-                if x.exact { "" } else { " (est.)" },
-                cell(&x.objective),
-                x.samples,
-                x.burn_rate
-                    .or(x.budget_consumed)
-                    .map(|b| format!("{b:.2}x"))
-                    .unwrap_or_default()
-            );
+/// Every verdict with the window it covers ("" or " (steady)").
+fn all_verdicts(s: &RunSummary) -> Vec<(&'static str, &Verdict)> {
+    let Some(v) = &s.verdicts else {
+        return Vec::new();
+    };
+    let whole = v.whole.iter().map(|x| ("", x));
+    let steady = v.steady.iter().flatten().map(|x| (" (steady)", x));
+    whole.chain(steady).collect()
+}
+
+/// The failed and inconclusive verdicts, failures first, each with its evidence.
+fn failures(s: &RunSummary, evidence: &Lines, out: &mut String) {
+    let mut bad: Vec<_> = all_verdicts(s)
+        .into_iter()
+        .filter(|(_, x)| x.status != Status::Pass)
+        .collect();
+    bad.sort_by_key(|(_, x)| x.status != Status::Fail);
+    for (window, x) in bad {
+        let _ = write!(
+            out,
+            "- {} **{}**{}: {}{} against {}",
+            mark(x.status),
+            cell(&x.slo),
+            window,
+            cell(&x.display),
+            if x.exact { "" } else { " (est.)" },
+            cell(&x.objective)
+        );
+        if let Some(note) = x.note.as_ref().filter(|_| x.status == Status::Inconclusive) {
+            let _ = write!(out, " ({})", cell(note));
         }
+        if let Some(line) = evidence.get(&x.slo).filter(|_| window.is_empty()) {
+            let _ = write!(out, "  \n  evidence: {}", cell(line));
+        }
+        out.push('\n');
     }
     out.push('\n');
+}
+
+/// The passed verdicts as a table inside a collapsed `<details>` block.
+fn passes(s: &RunSummary, out: &mut String) {
+    let passed: Vec<_> = all_verdicts(s)
+        .into_iter()
+        .filter(|(_, x)| x.status == Status::Pass)
+        .collect();
+    if passed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>{} SLO verdicts passed</summary>\n",
+        passed.len()
+    );
+    let _ = writeln!(out, "| SLO | value | objective | samples | burn |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|");
+    for (window, x) in passed {
+        let _ = writeln!(
+            out,
+            "| {}{} | {}{} | {} | {} | {} |",
+            cell(&x.slo),
+            window,
+            cell(&x.display),
+            if x.exact { "" } else { " (est.)" },
+            cell(&x.objective),
+            x.samples,
+            x.burn_rate
+                .or(x.budget_consumed)
+                .map(|b| format!("{b:.2}x"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out, "\n</details>\n");
+}
+
+fn verdicts_section(s: &RunSummary, evidence: &Lines, out: &mut String) {
+    let Some(v) = &s.verdicts else { return };
+    let _ = writeln!(out, "SLOs judged from **{}**.\n", v.source);
+    failures(s, evidence, out);
+    passes(s, out);
 }
 
 fn requests_table(s: &RunSummary, out: &mut String) {
@@ -82,6 +139,7 @@ fn requests_table(s: &RunSummary, out: &mut String) {
     if busiest.is_empty() {
         return;
     }
+    let _ = writeln!(out, "<details><summary>Busiest requests</summary>\n");
     let _ = writeln!(
         out,
         "| request | count | errors | p50 ms | p95 ms | p99 ms | service p95 ms |"
@@ -101,7 +159,7 @@ fn requests_table(s: &RunSummary, out: &mut String) {
             r.service_ms.p95
         );
     }
-    out.push('\n');
+    let _ = writeln!(out, "\n</details>\n");
 }
 
 fn comparison_table(c: &Comparison, out: &mut String) {
@@ -116,13 +174,23 @@ fn comparison_table(c: &Comparison, out: &mut String) {
     }
     let _ = writeln!(
         out,
-        "**{} regressions** against baseline `{}`:\n",
+        "**{} regressions** against baseline `{}`{}:\n",
         regressions.len(),
-        cell(&c.baseline_run)
+        cell(&c.baseline_run),
+        if regressions.len() > REGRESSIONS_SHOWN {
+            format!(", the {REGRESSIONS_SHOWN} largest (the report lists all)")
+        } else {
+            String::new()
+        }
     );
-    let _ = writeln!(out, "| item | metric | baseline | now | change |");
+    let _ = writeln!(out, "| what got worse | metric | baseline | now | change |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|");
-    for r in regressions.iter().take(10) {
+    let mut worst = regressions.clone();
+    worst.sort_by(|a, b| {
+        let size = |r: &&crate::baseline::Row| r.change.map(f64::abs).unwrap_or(f64::INFINITY);
+        size(b).total_cmp(&size(a))
+    });
+    for r in worst.iter().take(REGRESSIONS_SHOWN) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
@@ -137,8 +205,9 @@ fn comparison_table(c: &Comparison, out: &mut String) {
     }
 }
 
-/// `summary.md`: the verdicts and the requests, for a pull-request comment.
-pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
+/// `summary.md`: the verdicts (failures first, with `evidence`), the regressions
+/// and the requests, for a pull-request comment.
+pub fn render(s: &RunSummary, evidence: &Lines, comparison: Option<&Comparison>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -168,7 +237,7 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
         }
         out.push('\n');
     }
-    verdicts_table(s, &mut out);
+    verdicts_section(s, evidence, &mut out);
     if let Some(r) = s.verdicts.as_ref().and_then(|v| v.alerts.as_ref()) {
         let _ = writeln!(
             out,
@@ -176,10 +245,11 @@ pub fn render(s: &RunSummary, comparison: Option<&Comparison>) -> String {
             cell(&r.headline(s.start_ms))
         );
     }
-    requests_table(s, &mut out);
     if let Some(c) = comparison {
         comparison_table(c, &mut out);
+        out.push('\n');
     }
+    requests_table(s, &mut out);
     out
 }
 

@@ -1,11 +1,11 @@
 //! A run directory read back: summary, timeline and whole-run histograms.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use crate::summary::{RunDirError, RunSummary, TOTAL_LOG_FILE, Timeline};
+use crate::summary::{INTERVAL_LOG_FILE, RunDirError, RunSummary, TOTAL_LOG_FILE, Timeline};
 
 /// What the renderers need from a run directory.
 #[derive(Debug, Clone)]
@@ -18,6 +18,9 @@ pub struct RunData {
     pub histograms: BTreeMap<String, Histogram<u64>>,
     /// The scenario as run (`scenario.toml`), for the report's appendix.
     pub scenario_text: String,
+    /// The per-slice interval log (`histograms.hlog`), read one record at a time
+    /// for the SLOs' timelines; `None` when there is none.
+    pub interval_log: Option<PathBuf>,
 }
 
 impl RunData {
@@ -31,11 +34,13 @@ impl RunData {
             .unwrap_or_default();
         let scenario_text =
             std::fs::read_to_string(dir.join(crate::summary::SCENARIO_FILE)).unwrap_or_default();
+        let interval_log = Some(dir.join(INTERVAL_LOG_FILE)).filter(|p| p.is_file());
         Ok(RunData {
             summary,
             timeline,
             histograms,
             scenario_text,
+            interval_log,
         })
     }
 }

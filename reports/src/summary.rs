@@ -138,17 +138,36 @@ pub struct FlowStats {
     pub schedule_lag_ms: Option<Percentiles>,
 }
 
-/// One kind of error, with an example message.
+/// One kind of error on one request and status, with an example message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorStats {
     /// The error's kind (`http_5xx`, `timeout`, ...).
     pub kind: String,
     /// The request it happened on.
     pub request: String,
+    /// The HTTP status answered; none for a request never answered (refused,
+    /// reset, timed out) or a failed iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     /// How many times.
     pub count: u64,
-    /// The first message seen.
+    /// The first message seen (an error answer's body).
     pub example: String,
+    /// Trace ids of the first failures (at most [`ERROR_TRACES_KEPT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<ErrorTrace>,
+}
+
+/// Trace ids kept per kind of error.
+pub const ERROR_TRACES_KEPT: usize = 3;
+
+/// The trace id of a failed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorTrace {
+    /// Its W3C trace id.
+    pub trace_id: String,
+    /// Whether it was sent sampled (only sampled traces reach a trace backend).
+    pub sampled: bool,
 }
 
 /// A slow sampled request, with its trace.
@@ -396,6 +415,10 @@ pub struct Slice {
     pub requests: u64,
     /// Failed requests in the slice (the error rate is these over `requests`).
     pub errors: u64,
+    /// Requests answered with a 5xx or never answered (what the `api_errors`
+    /// measurement counts).
+    #[serde(default)]
+    pub server_errors: u64,
     /// Iterations due in the slice and dropped (arrival-rate flows).
     pub dropped: u64,
     /// Latency percentiles of completed flow iterations, per flow, in milliseconds.

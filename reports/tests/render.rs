@@ -71,7 +71,7 @@ fn text_from_responses_errors_and_scenarios_is_escaped() {
         html.contains("&lt;script&gt;"),
         "the payload is shown, escaped"
     );
-    let md = reports::markdown::render(&run.summary, None);
+    let md = reports::markdown::render(&run.summary, &reports::evidence::lines(&run), None);
     assert!(!md.contains("<script"), "{md}");
     let junit = reports::junit::render(
         run.summary.verdicts.as_ref().unwrap(),
@@ -157,18 +157,22 @@ fn the_baseline_comparison_flags_a_real_regression_and_ignores_noise() {
     let html = reports::html::render(&run, Some(&c)).unwrap();
     assert!(html.contains("id=\"baseline\""));
     assert!(html.contains("regression:"));
-    let md = reports::markdown::render(&slower, Some(&c));
+    let md = reports::markdown::render(&slower, &Default::default(), Some(&c));
     assert!(md.contains("**2 regressions**"), "{md}");
 }
 
 #[test]
 fn markdown_and_junit_summaries() {
     let run = synthetic::run(300, 100, 1);
-    let md = reports::markdown::render(&run.summary, None);
+    let md = reports::markdown::render(&run.summary, &reports::evidence::lines(&run), None);
     assert!(md.starts_with("## FAIL"), "{md}");
     assert!(
-        md.contains("| plan_generation_failure_rate | ❌ fail |"),
-        "{md}"
+        md.contains("- ❌ fail **plan_generation_failure_rate**: "),
+        "failures come first, as a list: {md}"
+    );
+    assert!(
+        md.contains("SLO verdicts passed</summary>"),
+        "passes are collapsed: {md}"
     );
     let xml = reports::junit::render(run.summary.verdicts.as_ref().unwrap(), "synthetic");
     // Three SLOs and the alert replay.
@@ -258,10 +262,10 @@ fn the_alert_replay_says_whether_the_run_would_have_paged_everywhere() {
         ),
         "the headline names the page and when"
     );
-    let md = reports::markdown::render(&run.summary, None);
+    let md = reports::markdown::render(&run.summary, &reports::evidence::lines(&run), None);
     assert!(md.contains("**Alert replay:** would have paged"), "{md}");
     let v = run.summary.verdicts.as_ref().unwrap();
-    let junit = reports::junit::render_run(v, "athlete-ally", None);
+    let junit = reports::junit::render_run(v, "athlete-ally", None, &Default::default());
     assert!(
         junit.contains("name=\"alert_replay: would have paged\""),
         "{junit}"

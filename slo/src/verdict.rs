@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::definition::SloKind;
+use crate::definition::{ClientMeasure, Kind, Op, Slo, SloKind};
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -128,6 +128,42 @@ pub struct ClientView {
     pub disagreement: Option<String>,
 }
 
+/// How the client measures an SLO: what a report's evidence and per-slice
+/// timeline of the verdict are computed from, so they can be drawn from the run
+/// directory alone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClientSide {
+    /// The client measurement.
+    pub measure: ClientMeasure,
+    /// A latency SLO's threshold, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_seconds: Option<f64>,
+    /// How the judged value compares with `goal` (a latency SLO: the share
+    /// within the threshold `>=` its quantile).
+    pub op: Op,
+    /// What the judged value is compared with.
+    pub goal: f64,
+}
+
+impl ClientSide {
+    /// The client side of `slo`, when the client measures it.
+    pub fn of(slo: &Slo) -> Option<ClientSide> {
+        let measure = slo.client?;
+        let (op, goal, threshold_seconds) = match &slo.kind {
+            Kind::Ratio(r) => (r.objective.op, r.objective.value, None),
+            Kind::Query(q) => (q.objective.op, q.objective.value, None),
+            Kind::Latency(l) => (Op::Ge, l.quantile, Some(l.threshold_seconds)),
+            Kind::Gauge(_) => return None,
+        };
+        Some(ClientSide {
+            measure,
+            threshold_seconds,
+            op,
+            goal,
+        })
+    }
+}
+
 /// The verdict on one SLO over one window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -191,6 +227,9 @@ pub struct Verdict {
     /// The PromQL evaluated (Prometheus source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// How the client measures the SLO, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_side: Option<ClientSide>,
 }
 
 /// Every verdict of a run.

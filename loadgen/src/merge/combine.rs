@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use reports::hdr::new_histogram;
-use reports::summary::{Slice, SlicePercentiles, TracedRequest};
+use reports::summary::{ERROR_TRACES_KEPT, Slice, SlicePercentiles, TracedRequest};
 
 use super::read::WorkerData;
-use crate::recorder::{ErrorKind, Results, SLOWEST_KEPT, Series, SeriesResult};
+use crate::recorder::{ErrorKind, ErrorResult, Results, SLOWEST_KEPT, Series, SeriesResult};
 
 /// The tag of the generator's timer lag in the interval log.
 const SCHEDULER_TAG: &str = "generator.scheduler_lag";
@@ -73,9 +73,10 @@ fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
     r
 }
 
-/// The errors by kind and request, summed; the first example kept.
-fn errors(workers: &[WorkerData]) -> Vec<(ErrorKind, Series, u64, String)> {
-    let mut out: BTreeMap<(ErrorKind, Series), (u64, String)> = BTreeMap::new();
+/// The errors by kind, request and status, summed; the first example and the
+/// first traces kept.
+fn errors(workers: &[WorkerData]) -> Vec<ErrorResult> {
+    let mut out: BTreeMap<(ErrorKind, Series, Option<u16>), ErrorResult> = BTreeMap::new();
     for s in workers.iter().filter_map(|w| w.summary.as_ref()) {
         for e in &s.errors {
             let kind = ErrorKind::from_name(&e.kind);
@@ -83,15 +84,25 @@ fn errors(workers: &[WorkerData]) -> Vec<(ErrorKind, Series, u64, String)> {
                 .into_iter()
                 .find(|x| x.name() == e.request && !x.is_flow())
                 .or_else(|| Series::ALL.into_iter().find(|x| x.name() == e.request));
-            if let (Some(kind), Some(series)) = (kind, series) {
-                let entry = out.entry((kind, series)).or_insert((0, e.example.clone()));
-                entry.0 += e.count;
-            }
+            let (Some(kind), Some(series)) = (kind, series) else {
+                continue;
+            };
+            let entry = out
+                .entry((kind, series, e.status))
+                .or_insert_with(|| ErrorResult {
+                    kind,
+                    series,
+                    status: e.status,
+                    count: 0,
+                    example: e.example.clone(),
+                    traces: Vec::new(),
+                });
+            entry.count += e.count;
+            let room = ERROR_TRACES_KEPT.saturating_sub(entry.traces.len());
+            entry.traces.extend(e.traces.iter().take(room).cloned());
         }
     }
-    out.into_iter()
-        .map(|((k, s), (n, example))| (k, s, n, example))
-        .collect()
+    out.into_values().collect()
 }
 
 /// The slowest traced requests across workers, per flow.
@@ -269,6 +280,7 @@ fn add_slice(into: &mut Slice, s: &Slice, cpu: &mut Vec<f64>) {
     into.users += s.users;
     into.requests += s.requests;
     into.errors += s.errors;
+    into.server_errors += s.server_errors;
     into.dropped += s.dropped;
     into.failed_iterations += s.failed_iterations;
     into.interrupted += s.interrupted;

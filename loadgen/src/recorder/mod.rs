@@ -28,9 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use parking_lot::{Mutex, MutexGuard};
 use reports::hdr::{LogWriter, new_histogram};
-use reports::summary::{Slice, SlicePercentiles, TracedRequest};
+use reports::summary::{ErrorTrace, Slice, SlicePercentiles, TracedRequest};
 
-use shard::{CLASSES, Counts, ErrorTally, Shard, ShardData};
+use shard::{CLASSES, Counts, ErrorKey, ErrorTally, Shard, ShardData};
 
 /// Spare slice data kept for reuse beyond this many per shard is freed.
 const SPARES_PER_SHARD: usize = 2;
@@ -162,12 +162,26 @@ pub struct SeriesResult {
     pub pool: PoolStat,
 }
 
+/// One kind of error on one request and status, at the end of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorResult {
+    pub kind: ErrorKind,
+    pub series: Series,
+    /// The status answered, if any.
+    pub status: Option<u16>,
+    pub count: u64,
+    /// The first message.
+    pub example: String,
+    /// The first failures' traces.
+    pub traces: Vec<ErrorTrace>,
+}
+
 /// Everything recorded, at the end of a run.
 #[derive(Debug, Clone)]
 pub struct Results {
     pub series: Vec<SeriesResult>,
-    /// (kind, request, count, example).
-    pub errors: Vec<(ErrorKind, Series, u64, String)>,
+    /// Errors by kind, request and status.
+    pub errors: Vec<ErrorResult>,
     pub slowest: Vec<TracedRequest>,
     pub timeline: Vec<Slice>,
     /// How late the generator's timer woke, over the run.
@@ -271,9 +285,9 @@ impl Recorder {
         c.classes[class] += 1;
         if let Some((kind, message)) = error {
             c.errors += 1;
-            d.error(kind, series, message);
+            d.error((kind, series, status), message, trace.as_ref());
         }
-        if let Some(trace) = trace {
+        if let Some(trace) = trace.filter(|t| t.sampled) {
             d.keep_slowest(
                 series,
                 TracedRequest {
@@ -305,7 +319,7 @@ impl Recorder {
             FlowOutcome::Failed(kind, message, timing) => {
                 d.record_timing(series, timing, true);
                 d.counts(series).failed += 1;
-                d.error(kind, series, &message);
+                d.error((kind, series, None), &message, None);
             }
             FlowOutcome::Abandoned => d.counts(series).abandoned += 1,
             FlowOutcome::Interrupted(age) => {
@@ -500,6 +514,7 @@ impl Recorder {
             } else {
                 slice.requests += c.requests;
                 slice.errors += c.errors;
+                slice.server_errors += c.classes[4] + c.classes[5];
                 if let Some(h) = data.histogram(series, Measure::Response) {
                     let _ = all.add(h);
                 }
@@ -540,15 +555,22 @@ impl Recorder {
             .iter()
             .map(|&s| series_result(&totals.whole, s, book.pools[s.index()]))
             .collect();
-        let mut errors: Vec<_> = totals
+        let mut errors: Vec<ErrorResult> = totals
             .whole
             .errors
             .iter()
-            .map(|((kind, series), t): (&(ErrorKind, Series), &ErrorTally)| {
-                (*kind, *series, t.count, t.example.clone())
-            })
+            .map(
+                |(&(kind, series, status), t): (&ErrorKey, &ErrorTally)| ErrorResult {
+                    kind,
+                    series,
+                    status,
+                    count: t.count,
+                    example: t.example.clone(),
+                    traces: t.traces.clone(),
+                },
+            )
             .collect();
-        errors.sort_by_key(|a| (a.0, a.1));
+        errors.sort_by_key(|e| (e.kind, e.series, e.status));
         Ok(Results {
             series,
             errors,
@@ -726,7 +748,49 @@ mod tests {
         assert_eq!(results.timeline[1].requests, 10);
         assert_eq!(results.timeline[1].t_ms, 200);
         assert_eq!(results.errors.len(), 1);
-        assert_eq!(results.errors[0].3, "down");
+        assert_eq!(results.errors[0].example, "down");
+    }
+
+    #[test]
+    fn errors_are_kept_apart_by_status_with_their_first_traces() {
+        let r = Recorder::new(Duration::from_secs(10), 2, None);
+        let fail = |hint: usize, status: Option<u16>, kind: ErrorKind, n: u64| {
+            r.request(
+                hint,
+                Series::PlanStatus,
+                t(Duration::from_millis(2)),
+                status,
+                Some((kind, "no")),
+                Some(Trace {
+                    trace_id: format!("{n:032x}"),
+                    at_ms: 0,
+                    sampled: n.is_multiple_of(3),
+                }),
+            );
+        };
+        for n in 0..6 {
+            fail(n as usize, Some(503), ErrorKind::Http5xx, n);
+        }
+        fail(0, Some(500), ErrorKind::Http5xx, 10);
+        fail(0, None, ErrorKind::Timeout, 11);
+        fail(0, Some(404), ErrorKind::Http4xx, 12);
+        let results = r.finish(Probe::default()).unwrap();
+        let find = |status| results.errors.iter().find(|e| e.status == status).unwrap();
+        let unavailable = find(Some(503));
+        assert_eq!((unavailable.count, unavailable.traces.len()), (6, 3));
+        assert!(unavailable.traces.iter().any(|t| !t.sampled));
+        assert_eq!(find(Some(500)).count, 1);
+        assert_eq!(find(None).kind, ErrorKind::Timeout);
+        // Unsampled failures are examples of their error, never "slowest traced".
+        assert!(
+            results
+                .slowest
+                .iter()
+                .all(|s| s.trace_id != format!("{:032x}", 11))
+        );
+        // The slice's server errors are the 5xx and the unanswered, not the 404.
+        assert_eq!(results.timeline[0].errors, 9);
+        assert_eq!(results.timeline[0].server_errors, 8);
     }
 
     #[test]
@@ -826,6 +890,7 @@ mod tests {
                 Some(Trace {
                     trace_id: format!("{ms:032x}"),
                     at_ms: 0,
+                    sampled: true,
                 }),
             );
         }

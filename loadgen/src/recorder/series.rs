@@ -278,11 +278,14 @@ pub enum FlowOutcome {
     Interrupted(Duration),
 }
 
-/// A sampled request's trace, for the report's slowest-requests table.
+/// A request's trace: a sampled one for the report's slowest-requests table, any
+/// failed one as an example of its error.
 #[derive(Debug, Clone)]
 pub struct Trace {
     /// The W3C trace id.
     pub trace_id: String,
     /// When it was sent (Unix ms).
     pub at_ms: u64,
+    /// Whether it was sent sampled (only those reach a trace backend).
+    pub sampled: bool,
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use reports::hdr::{MAX_MICROS, new_histogram};
-use reports::summary::TracedRequest;
+use reports::summary::{ERROR_TRACES_KEPT, ErrorTrace, TracedRequest};
 
-use super::series::{ErrorKind, Measure, SERIES_COUNT, SLOTS, Series, Timing};
+use super::series::{ErrorKind, Measure, SERIES_COUNT, SLOTS, Series, Timing, Trace};
 
 /// Slowest sampled requests kept per series.
 pub const SLOWEST_KEPT: usize = 10;
@@ -64,18 +64,31 @@ impl Counts {
     }
 }
 
-/// An error kind's count and its first example.
+/// Errors are tallied by kind, request and status answered.
+pub type ErrorKey = (ErrorKind, Series, Option<u16>);
+
+/// An error's count, its first example and its first traces.
 #[derive(Debug, Clone)]
 pub struct ErrorTally {
     pub count: u64,
     pub example: String,
+    pub traces: Vec<ErrorTrace>,
+}
+
+impl ErrorTally {
+    /// Adds another tally's count, and its traces while there is room.
+    fn add(&mut self, other: ErrorTally) {
+        self.count += other.count;
+        let room = ERROR_TRACES_KEPT.saturating_sub(self.traces.len());
+        self.traces.extend(other.traces.into_iter().take(room));
+    }
 }
 
 /// What a shard gathered in a slice.
 pub struct ShardData {
     pub histograms: Vec<Option<Histogram<u64>>>,
     pub counts: [Counts; SERIES_COUNT],
-    pub errors: HashMap<(ErrorKind, Series), ErrorTally>,
+    pub errors: HashMap<ErrorKey, ErrorTally>,
     pub slowest: Vec<(Series, TracedRequest)>,
     /// How late the scheduler's probe woke (the generator's own lag).
     pub scheduler: Option<Histogram<u64>>,
@@ -132,16 +145,31 @@ impl ShardData {
         &mut self.counts[series.index()]
     }
 
-    /// Tallies an error of `kind` on `series`, keeping the first example.
-    pub fn error(&mut self, kind: ErrorKind, series: Series, message: &str) {
+    /// Tallies an error, keeping the first example and the first traces.
+    pub fn error(&mut self, key: ErrorKey, message: &str, trace: Option<&Trace>) {
         self.used = true;
-        self.errors
-            .entry((kind, series))
-            .and_modify(|t| t.count += 1)
-            .or_insert_with(|| ErrorTally {
-                count: 1,
-                example: truncate(message),
-            });
+        let trace = trace.map(|t| ErrorTrace {
+            trace_id: t.trace_id.clone(),
+            sampled: t.sampled,
+        });
+        match self.errors.get_mut(&key) {
+            Some(t) => {
+                t.count += 1;
+                if t.traces.len() < ERROR_TRACES_KEPT {
+                    t.traces.extend(trace);
+                }
+            }
+            None => {
+                self.errors.insert(
+                    key,
+                    ErrorTally {
+                        count: 1,
+                        example: truncate(message),
+                        traces: trace.into_iter().collect(),
+                    },
+                );
+            }
+        }
     }
 
     /// Keeps a sampled request if it is among its series' slowest.
@@ -186,10 +214,12 @@ impl ShardData {
             self.counts[k].add(&data.counts[k]);
         }
         for (key, tally) in data.errors.drain() {
-            self.errors
-                .entry(key)
-                .and_modify(|t| t.count += tally.count)
-                .or_insert(tally);
+            match self.errors.get_mut(&key) {
+                Some(t) => t.add(tally),
+                None => {
+                    self.errors.insert(key, tally);
+                }
+            }
         }
         self.slowest.append(&mut data.slowest);
         data.clear();

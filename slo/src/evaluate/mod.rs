@@ -172,6 +172,7 @@ pub fn inconclusive(slo: &Slo, window_kind: WindowKind, source: Source, note: St
         details: Vec::new(),
         client: None,
         query: None,
+        client_side: crate::verdict::ClientSide::of(slo),
     }
 }
 
