@@ -32,6 +32,7 @@ install_tools() {
   python3 -c 'import kubernetes_validate' 2>/dev/null || pip_missing+=(kubernetes-validate)
   command -v check-jsonschema >/dev/null || pip_missing+=(check-jsonschema)
   python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
+  python3 -c 'import websocket' 2>/dev/null || pip_missing+=(websocket-client)
   if [ ${#pip_missing[@]} -gt 0 ]; then
     step "installing PyPI packages: ${pip_missing[*]}"
     python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
@@ -73,6 +74,14 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 ${CARGO_TARGET_DIR:-target}/debug/loadgen run scenarios/smoke.toml --results "$results" --quiet
 scripts/check-report.sh "$results"/smoke-*
+# The smoke report and the recorded breach runs' reports (evidence rows and SLO
+# charts) laid out at 1,400 and 420 px: nothing sideways, every line in its plot.
+for fixture in reports/tests/fixtures/runs/*/; do
+  rendered="$results/fixtures/$(basename "$fixture")"
+  mkdir -p "$rendered" && cp "$fixture"* "$rendered/"
+  ${CARGO_TARGET_DIR:-target}/debug/loadgen report "$rendered" >/dev/null || [ $? = 1 ]
+done
+python3 scripts/check-report-geometry.py "$results"/smoke-*/report.html "$results"/fixtures/*/report.html
 
 step "Kubernetes manifests: kustomize build and schema check"
 scripts/check-manifests.sh

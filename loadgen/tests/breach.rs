@@ -79,7 +79,10 @@ fn breach(scenario: &str, slo: &str) {
     assert_eq!(code, 1, "{output}");
     assert_eq!(s.exit_code, 1);
     // An SLO the client measures carries its evidence in the summary's line.
-    let measured = v.whole.iter().any(|x| x.slo == slo && x.client_side.is_some());
+    let measured = v
+        .whole
+        .iter()
+        .any(|x| x.slo == slo && x.client_side.is_some());
     let line = md[failure..].lines().take(2).collect::<Vec<_>>().join("\n");
     assert_eq!(line.contains("evidence: "), measured, "{line}");
     // The generated alerts, replayed on the same Prometheus: an event SLO's breach

@@ -86,6 +86,8 @@ pub struct LatencyEvidence {
     pub scope: String,
     /// The threshold, milliseconds.
     pub threshold_ms: f64,
+    /// The threshold as people read it ("2 s").
+    pub threshold: String,
     /// The share that must be within it.
     pub quantile: f64,
     /// Events in the scope.
@@ -113,6 +115,8 @@ pub struct FunnelStep {
     pub failed: u64,
     /// Successes over the first step's successes.
     pub reached: f64,
+    /// The services' count of the step: successes, and refusals or errors.
+    pub server: Option<(u64, u64)>,
 }
 
 /// A journey's funnel: how far its iterations got.
@@ -411,6 +415,7 @@ fn latency(
     Some(LatencyEvidence {
         scope: scope.to_string(),
         threshold_ms,
+        threshold: duration_text(threshold_ms),
         quantile: side.goal,
         total: h.len() + failed,
         within,
@@ -479,6 +484,15 @@ fn funnel(verdict: &Verdict, summary: &RunSummary) -> Option<Funnel> {
                 succeeded: r.count - r.errors,
                 failed: r.errors,
                 reached: (r.count - r.errors) as f64 / first as f64,
+                server: verdicts_funnel(summary)
+                    .iter()
+                    .find(|s| s.step == r.name)
+                    .map(|s| {
+                        (
+                            s.success.round() as u64,
+                            (s.invalid + s.error).round() as u64,
+                        )
+                    }),
             })
             .collect(),
         completed: stats.iterations - stats.failed,
@@ -492,6 +506,15 @@ fn funnel(verdict: &Verdict, summary: &RunSummary) -> Option<Funnel> {
             .unwrap_or_else(|| verdict.display.clone()),
         server,
     })
+}
+
+/// The services' funnel, when the run was judged from their counters.
+fn verdicts_funnel(summary: &RunSummary) -> &[slo::verdict::ServerStep] {
+    summary
+        .verdicts
+        .as_ref()
+        .map(|v| v.server_funnel.as_slice())
+        .unwrap_or_default()
 }
 
 fn funnel_line(f: &Funnel) -> String {

@@ -28,6 +28,8 @@ const TEMPLATE: &str = include_str!("../templates/report.html");
 struct Chart {
     title: String,
     svg: Value,
+    /// Drawn by the page under the chart, outside the data (two lines or more).
+    legend: Vec<charts::LegendEntry>,
 }
 
 #[derive(Serialize)]
@@ -54,7 +56,7 @@ struct SloRow {
     /// When it went bad, in words (whole-run rows).
     went_bad: String,
     /// Its indicator per slice against the objective (failed whole-run rows).
-    chart: Option<Value>,
+    chart: Option<Chart>,
     query: String,
 }
 
@@ -168,7 +170,7 @@ fn slo_row(v: &Verdict, run: &RunData, timeline: Option<&SloTimeline>) -> SloRow
                 None => String::new(),
             })
             .unwrap_or_default(),
-        chart: chart.map(|c| c.svg),
+        chart,
         query: v.query.clone().unwrap_or_default(),
     }
 }
@@ -203,6 +205,11 @@ impl TimeAxis<'_> {
                 &self.markers,
                 self.x_max,
             )),
+            legend: if lines.len() > 1 {
+                charts::legend(lines)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -410,6 +417,7 @@ fn distribution_charts(run: &RunData) -> Vec<Chart> {
             out.push(Chart {
                 title: title.to_string(),
                 svg: Value::from_safe_string(charts::percentile_chart(title, &lines)),
+                legend: charts::legend(&lines),
             });
         }
     }

@@ -247,6 +247,7 @@ mod tests {
             warnings: vec![],
             alerts: None,
             cross_check: None,
+            server_funnel: Vec::new(),
         };
         let xml = render(&v, "smoke");
         assert_eq!(xml.matches("<testcase ").count(), 3);

@@ -1,11 +1,14 @@
 //! When each SLO went bad: its indicator per time slice, measured the way the
 //! client measures it, against its objective, and the first slice that crossed it.
 //!
-//! Latency, plan and completion indicators come from the HdrHistogram interval
-//! log (`histograms.hlog`), read one record at a time (a long run's log is never
-//! held whole); the error rate from the timeline's per-slice counts. A slice with
-//! fewer than [`MIN_EVENTS`] events has no value: one failure in two requests is
-//! not a trend.
+//! Latency indicators come from the HdrHistogram interval log
+//! (`histograms.hlog`), read one record at a time (a long run's log is never held
+//! whole); the error rate from the timeline's per-slice counts; completion and plan
+//! failure from how the iterations that ended in each slice ended (a journey's
+//! start and its completion fall in different slices, so starts against
+//! completions per slice would read 0% until the first journeys finish). A slice
+//! with fewer than [`MIN_EVENTS`] events has no value: one failure in two requests
+//! is not a trend.
 
 use std::path::Path;
 
@@ -73,12 +76,8 @@ struct Tally {
 
 /// How one interval-log tag feeds an indicator.
 enum Feed {
-    /// Every event counts in the total and in the part.
-    Both,
     /// Every event counts in the total only.
     Total,
-    /// Every event counts in the part only (completions over starts counted apart).
-    Part,
     /// Events within `threshold` (microseconds) count in the part, all in the total.
     Within(u64),
 }
@@ -96,17 +95,9 @@ fn feed(side: &ClientSide, tag: &str) -> Option<Feed> {
             "failed.flow.plans" => Some(Feed::Total),
             _ => None,
         },
-        ClientMeasure::PlanFailure => match tag {
-            "failed.flow.plans" => Some(Feed::Both),
-            "flow.plans" => Some(Feed::Total),
-            _ => None,
-        },
-        ClientMeasure::OnboardingCompletion => match tag {
-            "req.complete" => Some(Feed::Part),
-            "req.purpose_selection" => Some(Feed::Total),
-            _ => None,
-        },
-        ClientMeasure::ApiErrors => None,
+        ClientMeasure::PlanFailure
+        | ClientMeasure::OnboardingCompletion
+        | ClientMeasure::ApiErrors => None,
     }
 }
 
@@ -114,12 +105,7 @@ impl Tally {
     fn add(&mut self, feed: &Feed, counts: &[(u64, u64)]) {
         let all: u64 = counts.iter().map(|c| c.1).sum();
         match *feed {
-            Feed::Both => {
-                self.part += all;
-                self.total += all;
-            }
             Feed::Total => self.total += all,
-            Feed::Part => self.part += all,
             Feed::Within(micros) => {
                 self.total += all;
                 self.part += counts
@@ -171,14 +157,34 @@ fn from_log(sides: &[(&Verdict, &ClientSide)], slice_s: f64, log: &Path) -> Vec<
     tallies
 }
 
-/// The error rate's tallies: bad answers (5xx, none) over requests, per slice.
-fn from_timeline(timeline: &Timeline) -> Vec<Tally> {
+/// Per slice tallies from the timeline: the error rate's bad answers (5xx, none)
+/// over requests; completion's completed journeys over journeys that ended;
+/// plan failure's failed plans over plans that ended.
+fn from_timeline(measure: ClientMeasure, timeline: &Timeline) -> Vec<Tally> {
+    let ended =
+        |s: &crate::summary::Slice, flow: &str| s.outcomes.get(flow).copied().unwrap_or_default();
     timeline
         .slices
         .iter()
-        .map(|s| Tally {
-            part: s.server_errors,
-            total: s.requests,
+        .map(|s| match measure {
+            ClientMeasure::OnboardingCompletion => {
+                let o = ended(s, "onboarding");
+                Tally {
+                    part: o.completed,
+                    total: o.completed + o.failed + o.abandoned,
+                }
+            }
+            ClientMeasure::PlanFailure => {
+                let o = ended(s, "plans");
+                Tally {
+                    part: o.failed,
+                    total: o.completed + o.failed,
+                }
+            }
+            _ => Tally {
+                part: s.server_errors,
+                total: s.requests,
+            },
         })
         .collect()
 }
@@ -258,10 +264,11 @@ pub fn timelines(
         .iter()
         .enumerate()
         .map(|(i, (verdict, side))| {
-            let tallies = if side.measure == ClientMeasure::ApiErrors {
-                from_timeline(timeline)
-            } else {
-                std::mem::take(&mut logged[i])
+            let tallies = match side.measure {
+                ClientMeasure::ApiLatency | ClientMeasure::PlanDuration => {
+                    std::mem::take(&mut logged[i])
+                }
+                measure => from_timeline(measure, timeline),
             };
             let points: Vec<SliPoint> = tallies
                 .iter()
@@ -344,17 +351,36 @@ mod tests {
             feed(&latency, "req.plan_status").is_none(),
             "service time only"
         );
-        let completion = ClientSide {
-            measure: ClientMeasure::OnboardingCompletion,
-            ..latency
+    }
+
+    #[test]
+    fn completion_per_slice_is_over_the_journeys_that_ended_in_it() {
+        let slice = |completed, failed, abandoned| crate::summary::Slice {
+            outcomes: [(
+                "onboarding".to_string(),
+                crate::summary::Outcomes {
+                    completed,
+                    failed,
+                    abandoned,
+                },
+            )]
+            .into(),
+            ..Default::default()
         };
-        assert!(matches!(
-            feed(&completion, "req.complete"),
-            Some(Feed::Part)
-        ));
-        assert!(matches!(
-            feed(&completion, "req.purpose_selection"),
-            Some(Feed::Total)
-        ));
+        let timeline = Timeline {
+            slice_seconds: 1.0,
+            slices: vec![slice(0, 0, 0), slice(6, 2, 2)],
+        };
+        let t = from_timeline(ClientMeasure::OnboardingCompletion, &timeline);
+        assert_eq!(
+            (t[0].part, t[0].total),
+            (0, 0),
+            "no journey ended yet: no value"
+        );
+        assert_eq!(
+            (t[1].part, t[1].total),
+            (6, 10),
+            "abandoned ones count against"
+        );
     }
 }

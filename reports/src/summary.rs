@@ -452,6 +452,29 @@ pub struct Slice {
     /// Requests in flight at the slice's end.
     #[serde(default)]
     pub in_flight: u64,
+    /// Per flow, how the iterations that ended in the slice ended.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<String, Outcomes>,
+}
+
+/// How a flow's iterations ended in one slice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
+    /// Ran to their end.
+    pub completed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Abandoned part-way on purpose.
+    pub abandoned: u64,
+}
+
+impl Outcomes {
+    /// Adds another slice's (or worker's) outcomes.
+    pub fn add(&mut self, o: &Outcomes) {
+        self.completed += o.completed;
+        self.failed += o.failed;
+        self.abandoned += o.abandoned;
+    }
 }
 
 /// p50/p95/p99 of one slice, milliseconds; zero count means no data.

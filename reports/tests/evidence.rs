@@ -125,9 +125,21 @@ fn a_completion_breach_shows_the_funnel_step_by_step() {
     assert_eq!(f.completed, onboarding.iterations - onboarding.failed);
     assert_eq!(f.failed, onboarding.failed);
     assert!(f.server.is_some(), "judged from the server's counters too");
+    // The services counted the same successes, step by step. The refusals are
+    // injected by the fault layer, which answers before the step handler counts an
+    // outcome: the server's funnel shows them as missing successes, not as 4xx.
+    let (server_ok, server_refused) = complete.server.expect("the server's count of the step");
+    assert_eq!(server_ok, complete.succeeded, "{f:?}");
+    assert!(server_refused <= complete.failed, "{f:?}");
+    let purpose = &f.steps[1];
+    assert_eq!(purpose.server, Some((purpose.succeeded, 0)), "{f:?}");
 
     let (html, md, _) = rendered(&run);
     let row = evidence_row(&html, "onboarding_completion_rate");
+    assert!(
+        md.contains("first missed the objective"),
+        "completion per slice, over the journeys that ended in it: {md}"
+    );
     assert!(
         row.contains(&format!(
             "<td>complete</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",

@@ -232,6 +232,20 @@ pub struct Verdict {
     pub client_side: Option<ClientSide>,
 }
 
+/// One onboarding step as the services counted it over the run's window: the
+/// server's side of the completion SLO's funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStep {
+    /// The step (`purpose_selection`, ..., `complete`).
+    pub step: String,
+    /// Answered as a success.
+    pub success: f64,
+    /// Refused as invalid (4xx).
+    pub invalid: f64,
+    /// Failed (5xx).
+    pub error: f64,
+}
+
 /// Every verdict of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdicts {
@@ -263,6 +277,10 @@ pub struct Verdicts {
     /// during the run, and each error budget's peak burn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<crate::alert_replay::Replay>,
+    /// The onboarding funnel as the services counted it (step requests by outcome
+    /// over the whole window), when the source has the counters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_funnel: Vec<ServerStep>,
 }
 
 impl Verdicts {

@@ -148,6 +148,7 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
         warnings,
         cross_check: None,
         alerts: Some(alerts),
+        server_funnel: Vec::new(),
     };
     print!("{}", crate::printer::verdict_table(&verdicts));
     if let Some(out) = &args.out {

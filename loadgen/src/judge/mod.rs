@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod cross_check;
+pub mod funnel;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,7 @@ impl Judge {
     pub async fn judge(&mut self, windows: Windows, client: &ClientData) -> Verdicts {
         self.close_pages().await;
         let (source, mut whole, mut steady, evaluation_ms) = self.evaluate(windows, client).await;
+        let server_funnel = self.server_funnel(windows.whole).await;
         let mut cross = None;
         let mut alerts = None;
         if source == Source::Prometheus {
@@ -153,6 +155,28 @@ impl Judge {
             warnings: std::mem::take(&mut self.warnings),
             cross_check: cross,
             alerts,
+            server_funnel,
+        }
+    }
+
+    /// The services' onboarding funnel over `window`, from the chosen source.
+    async fn server_funnel(&self, window: Window) -> Vec<slo::verdict::ServerStep> {
+        match &self.source {
+            SloSource::Prometheus { prometheus, .. } => {
+                let reader = PrometheusReader {
+                    prometheus: prometheus.clone(),
+                    scope: self.scope.clone(),
+                    interval: self.interval,
+                };
+                funnel::server_funnel(&reader, window).await
+            }
+            SloSource::Scrape(p) => {
+                let reader = ScrapeReader {
+                    scraper: p.scraper.clone(),
+                };
+                funnel::server_funnel(&reader, window).await
+            }
+            SloSource::Client => Vec::new(),
         }
     }
 

@@ -291,6 +291,9 @@ fn add_slice(into: &mut Slice, s: &Slice, cpu: &mut Vec<f64>) {
     for name in s.flows.keys() {
         into.flows.entry(name.clone()).or_default();
     }
+    for (name, o) in &s.outcomes {
+        into.outcomes.entry(name.clone()).or_default().add(o);
+    }
 }
 
 /// A dead worker's slice counts, from its intervals.

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use parking_lot::{Mutex, MutexGuard};
 use reports::hdr::{LogWriter, new_histogram};
-use reports::summary::{ErrorTrace, Slice, SlicePercentiles, TracedRequest};
+use reports::summary::{ErrorTrace, Outcomes, Slice, SlicePercentiles, TracedRequest};
 
 use shard::{CLASSES, Counts, ErrorKey, ErrorTally, Shard, ShardData};
 
@@ -502,6 +502,16 @@ impl Recorder {
             slice.interrupted += c.interrupted;
             if series.is_flow() {
                 slice.failed_iterations += c.failed;
+                if c.completed + c.failed + c.abandoned > 0 {
+                    slice.outcomes.insert(
+                        series.name().to_string(),
+                        Outcomes {
+                            completed: c.completed,
+                            failed: c.failed,
+                            abandoned: c.abandoned,
+                        },
+                    );
+                }
                 if c.iterations() + c.dropped > 0 {
                     let h = data.histogram(series, Measure::Response);
                     slice
@@ -864,6 +874,7 @@ mod tests {
         );
         assert_eq!(results.timeline[0].interrupted, 2);
         assert_eq!(results.timeline[0].failed_iterations, 1);
+        assert_eq!(results.timeline[0].outcomes["plans"].failed, 1);
     }
 
     #[test]
