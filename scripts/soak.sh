@@ -3,8 +3,10 @@
 # soak scenario's load for DURATION (default 30m), the resident memory of each
 # service and of loadgen sampled every INTERVAL seconds (default 10). Prints the
 # figures at the start, middle and end, and per process the growth after the
-# warm-up (WARMUP seconds, default 300) and the slope; the target is flat:
-# under 5% growth after warm-up. Traffic stays on 127.0.0.1 and stops by itself.
+# warm-up (WARMUP seconds, default 600: the services' in-memory stores fill
+# until their retentions, PLAN_RETENTION_SECONDS and PROFILE_RETENTION_SECONDS,
+# 600 s each, then hold steady) and the slope; the target is flat: under 5%
+# growth after warm-up. Traffic stays on 127.0.0.1 and stops by itself.
 #
 #   scripts/soak.sh                 # 30 minutes
 #   DURATION=5m WARMUP=60 scripts/soak.sh
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-30m}
 INTERVAL=${INTERVAL:-10}
-WARMUP=${WARMUP:-300}
+WARMUP=${WARMUP:-600}
 out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 

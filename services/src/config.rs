@@ -166,6 +166,21 @@ pub struct OnboardingConfig {
     pub common: CommonConfig,
     /// `sqlite::memory:` (default) or a file path, `sqlite://path` (`DATABASE_URL`).
     pub database_url: String,
+    /// How long a profile is kept after its last step (`PROFILE_RETENTION_SECONDS`):
+    /// by default [`PROFILE_RETENTION`] in an in-memory database, which would
+    /// otherwise grow with every athlete for as long as it runs, and forever in a
+    /// file database; `None` keeps profiles.
+    pub profile_retention: Option<Duration>,
+}
+
+/// Default time an in-memory database keeps a profile after its last step.
+pub const PROFILE_RETENTION: Duration = Duration::from_secs(600);
+
+impl OnboardingConfig {
+    /// Whether the database lives in memory only.
+    pub fn in_memory(&self) -> bool {
+        self.database_url.contains(":memory:")
+    }
 }
 
 impl Default for OnboardingConfig {
@@ -174,6 +189,7 @@ impl Default for OnboardingConfig {
             listen: Listen::loopback(PROFILE_ONBOARDING_PORT, PROFILE_ONBOARDING_METRICS_PORT),
             common: CommonConfig::default(),
             database_url: "sqlite::memory:".to_string(),
+            profile_retention: Some(PROFILE_RETENTION),
         }
     }
 }
@@ -380,6 +396,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "DATABASE_URL",
         meaning: "SQLite database (sqlite::memory:)",
+    },
+    Variable {
+        name: "PROFILE_RETENTION_SECONDS",
+        meaning: "seconds profile-onboarding keeps a profile after its last step (600 with sqlite::memory:, 0 = forever with a file database)",
     },
     Variable {
         name: "PLAN_CONCURRENCY",
@@ -715,10 +735,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         )?;
         let common = self.common()?;
         self.exposure(&listen, &common)?;
+        let database_url = self.get("DATABASE_URL").unwrap_or(d.database_url);
+        let default_retention = if database_url.contains(":memory:") {
+            PROFILE_RETENTION.as_secs()
+        } else {
+            0
+        };
+        let profile_retention = match self.parse(
+            "PROFILE_RETENTION_SECONDS",
+            default_retention,
+            "a whole number of seconds",
+        )? {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        };
         Ok(OnboardingConfig {
             listen,
             common,
-            database_url: self.get("DATABASE_URL").unwrap_or(d.database_url),
+            database_url,
+            profile_retention,
         })
     }
 
@@ -845,6 +880,31 @@ mod tests {
             (o.listen.http.port(), o.listen.metrics.port()),
             (4101, 9465)
         );
+    }
+
+    #[test]
+    fn profiles_expire_from_memory_and_stay_on_disk_unless_told() {
+        let memory = env(&[]).onboarding().unwrap();
+        assert!(memory.in_memory());
+        assert_eq!(memory.profile_retention, Some(PROFILE_RETENTION));
+        let file = env(&[("DATABASE_URL", "sqlite:///var/lib/onboarding.db")])
+            .onboarding()
+            .unwrap();
+        assert_eq!(
+            file.profile_retention, None,
+            "a file database keeps profiles"
+        );
+        let told = env(&[
+            ("DATABASE_URL", "sqlite:///var/lib/onboarding.db"),
+            ("PROFILE_RETENTION_SECONDS", "86400"),
+        ])
+        .onboarding()
+        .unwrap();
+        assert_eq!(told.profile_retention, Some(Duration::from_secs(86400)));
+        let forever = env(&[("PROFILE_RETENTION_SECONDS", "0")])
+            .onboarding()
+            .unwrap();
+        assert_eq!(forever.profile_retention, None);
     }
 
     #[test]

@@ -7,11 +7,15 @@
 //! - `GET /profiles/{athlete_id}`: the profile so far.
 //! - `GET /health`; on the metrics port, `GET|PUT /admin/faults`.
 //!
+//! An in-memory database deletes a profile `PROFILE_RETENTION_SECONDS` (600)
+//! after its last step, so it holds the recent athletes, not every athlete of a
+//! long run; a file database keeps profiles unless told otherwise.
+//!
 //! Steps and their bodies: `purpose_selection {"purpose"}`, `proficiency
 //! {"proficiency"}`, `equipment {"equipment": [..]}`, `availability {"days",
 //! "minutesPerSession"?}`, `complete {}`.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +23,7 @@ use http::{HeaderMap, StatusCode};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, Route};
 use crate::config::OnboardingConfig;
@@ -481,11 +486,46 @@ async fn get_profile(
 }
 
 /// Known database operations, created at 0 in the metrics.
-const DB_OPERATIONS: [(&str, &str); 3] = [
+const DB_OPERATIONS: [(&str, &str); 4] = [
     ("create", "profiles"),
     ("read", "profiles"),
     ("update", "profiles"),
+    ("delete", "profiles"),
 ];
+
+/// How often profiles past their retention are deleted.
+const EXPIRE_EVERY: Duration = Duration::from_secs(30);
+
+/// Deletes the profiles whose last step was before `now_ms - retention`;
+/// returns how many went.
+pub async fn expire_profiles(
+    db: &Database,
+    now_ms: i64,
+    retention: Duration,
+) -> Result<usize, crate::db::DbError> {
+    let before = now_ms.saturating_sub(retention.as_millis() as i64);
+    db.run("delete", "profiles", move |c| {
+        c.execute("DELETE FROM profiles WHERE updated_at_ms < ?1", [before])
+    })
+    .await
+}
+
+/// Deletes profiles past `retention` every [`EXPIRE_EVERY`]: an in-memory
+/// database then holds the athletes of the last `retention`, not of the whole run.
+async fn expire_loop(db: Database, retention: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(EXPIRE_EVERY.min(retention));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        match expire_profiles(&db, now_ms(), retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("{n} profiles past their retention deleted"),
+            Err(e) => tracing::warn!("expiring profiles: {e}"),
+        }
+    }
+}
 
 /// The API of profile-onboarding.
 fn routes() -> Vec<Route<Onboarding>> {
@@ -507,6 +547,9 @@ async fn build(config: OnboardingConfig, ctx: Context) -> Result<Built, ServiceE
     let faults = FaultState::new(config.common.faults.profile_onboarding.clone());
     let db = Database::open(&config.database_url, SCHEMA, db_metrics, faults.clone())
         .map_err(|e| start_error(e.to_string()))?;
+    if let Some(retention) = config.profile_retention {
+        tokio::spawn(expire_loop(db.clone(), retention, ctx.shutdown.clone()));
+    }
     let state = Onboarding {
         db,
         metrics: onboarding_metrics,

@@ -189,6 +189,37 @@ async fn finished_jobs_and_their_plans_expire_after_the_retention() {
     s.shutdown().await.unwrap();
 }
 
+/// An in-memory database does not keep every athlete of a long run: a profile is
+/// deleted its retention after its last step.
+#[tokio::test]
+async fn profiles_expire_from_an_in_memory_database_after_the_retention() {
+    let mut config = fast_config();
+    config.onboarding.profile_retention = Some(Duration::from_secs(1));
+    let s = start(config).await;
+    let c = client();
+    let base = s.onboarding.base_url();
+    let r = c
+        .post(format!("{base}/onboarding/purpose_selection"))
+        .header("X-Athlete-Id", "athlete-expiring")
+        .json(&json!({ "purpose": "sport_performance" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let profile = || c.get(format!("{base}/profiles/athlete-expiring")).send();
+    assert_eq!(profile().await.unwrap().status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while profile().await.unwrap().status() == 200 {
+        assert!(
+            Instant::now() < deadline,
+            "a profile outlived its retention"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(profile().await.unwrap().status(), 404);
+    s.shutdown().await.unwrap();
+}
+
 /// A job that crashes the engine each time it runs must not crash it forever: the
 /// delivery a crash interrupted counts, and past `PLAN_MAX_DELIVERIES` the job is
 /// dead-lettered instead of run again.
