@@ -119,7 +119,8 @@ pub async fn send<T>(
     check: impl FnOnce(&Reply) -> Result<T, String>,
 ) -> Result<T, Failure> {
     let (header, sampled) = traceparent(ctx.trace_sample);
-    let at_ms = now_unix_ms();
+    // The wall clock only where a trace is kept (sampled, or failed below).
+    let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let ticket = ctx.inflight.start();
     let sent = Instant::now();
     let start = from.unwrap_or(sent).min(sent);
@@ -143,6 +144,7 @@ pub async fn send<T>(
     // A failure keeps its trace id, sampled or not: the report shows it as an
     // example of its error.
     let failed = |status, kind, message| {
+        let at_ms = if at_ms == 0 { now_unix_ms() } else { at_ms };
         let trace = Some(header.trace(at_ms, sampled.is_some()));
         record_failure(ctx, hint, series, timing, status, kind, message, trace)
     };
