@@ -5,6 +5,8 @@ scroll inside themselves), no chart is wider than its box, and every line of
 every chart lies inside that chart's plot area (`rect.plot-area`, which the
 chart code writes). Networking is off; the page's CSP forbids scripts, so the
 checks run through the DevTools protocol, which the page's CSP does not bind.
+A full-page screenshot at each width is written beside the report
+(`report-1400.png`, `report-420.png`).
 
     scripts/check-report-geometry.py REPORT.html [REPORT.html ...]
 
@@ -12,6 +14,7 @@ Exit 0 when every report passes at both widths, 1 with the problems otherwise.
 Needs `chromium` and the PyPI package `websocket-client`.
 """
 
+import base64
 import json
 import os
 import re
@@ -41,6 +44,10 @@ CHECK = r"""
     const b = box.getBoundingClientRect(), s = svg.getBoundingClientRect();
     if (s.left < b.left - 1 || s.right > b.right + 1) {
       problems.push(`${name}: the chart (${s.width} px) overflows its box (${b.width} px)`);
+    }
+    // Inside a table that scrolls sideways, a chart can be cut by the table's edge.
+    if (b.left < -1 || b.right > doc.clientWidth + 1) {
+      problems.push(`${name}: the chart's box (${Math.round(b.left)}-${Math.round(b.right)} px) is cut by the ${doc.clientWidth} px page`);
     }
     const area = svg.querySelector('rect.plot-area');
     if (!area) { problems.push(`${name}: no plot area`); return; }
@@ -117,6 +124,11 @@ class Browser:
         self.send("Page.navigate", {"url": "file://" + os.path.abspath(path)}, session)
         self.wait_for("Page.loadEventFired", session)
         result = self.send("Runtime.evaluate", {"expression": CHECK, "returnByValue": True}, session)
+        shot = self.send("Page.captureScreenshot",
+                         {"format": "png", "captureBeyondViewport": True}, session)
+        png = os.path.join(os.path.dirname(os.path.abspath(path)), f"report-{width}.png")
+        with open(png, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
         self.send("Target.closeTarget", {"targetId": target})
         return json.loads(result["result"]["value"])
 
