@@ -148,15 +148,15 @@ impl ShardData {
     /// Tallies an error, keeping the first example and the first traces.
     pub fn error(&mut self, key: ErrorKey, message: &str, trace: Option<&Trace>) {
         self.used = true;
-        let trace = trace.map(|t| ErrorTrace {
+        let kept = |t: &Trace| ErrorTrace {
             trace_id: t.trace_id.clone(),
             sampled: t.sampled,
-        });
+        };
         match self.errors.get_mut(&key) {
             Some(t) => {
                 t.count += 1;
                 if t.traces.len() < ERROR_TRACES_KEPT {
-                    t.traces.extend(trace);
+                    t.traces.extend(trace.map(kept));
                 }
             }
             None => {
@@ -165,7 +165,7 @@ impl ShardData {
                     ErrorTally {
                         count: 1,
                         example: truncate(message),
-                        traces: trace.into_iter().collect(),
+                        traces: trace.map(kept).into_iter().collect(),
                     },
                 );
             }
