@@ -53,17 +53,23 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Beside each RSS sample, what could explain a step: the process's threads and
 # open file descriptors (sockets: connections held), in a second file.
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Resident memory split: anonymous (heap, stacks) and file-backed (the binary's
+# pages, faulted in when a code path first runs).
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+file_kb() { awk '/^RssFile/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 samples=$out/rss.csv
 context=$out/context.csv
 echo "t_s,gateway_kb,onboarding_kb,planning_kb,loadgen_kb" > "$samples"
-echo "t_s,gateway_threads,gateway_fds,onboarding_threads,onboarding_fds,planning_threads,planning_fds,loadgen_threads,loadgen_fds" > "$context"
+header=t_s
+for n in gateway onboarding planning loadgen; do header="$header,${n}_threads,${n}_fds,${n}_anon,${n}_file"; done
+echo "$header" > "$context"
 start=$(date +%s)
 while kill -0 "$loadgen" 2>/dev/null; do
   now=$(( $(date +%s) - start ))
   echo "$now,$(rss_kb $gateway),$(rss_kb $onboarding),$(rss_kb $planning),$(rss_kb $loadgen)" >> "$samples"
   row=$now
-  for p in $gateway $onboarding $planning $loadgen; do row="$row,$(threads $p),$(fds $p)"; done
+  for p in $gateway $onboarding $planning $loadgen; do row="$row,$(threads $p),$(fds $p),$(anon_kb $p),$(file_kb $p)"; done
   echo "$row" >> "$context"
   sleep "$INTERVAL"
 done
@@ -95,10 +101,11 @@ for n in names:
     mb = lambda r: float(r[n]) / 1024
     print(f"{label:12} {mb(rows[0]):8.1f}MB {mb(mid):8.1f}MB {mb(rows[-1]):8.1f}MB {growth:+13.1f}% {slope:+8.1f}MB/h")
 print("memory flat after warm-up (under 5% growth): " + ("yes" if flat else "NO"))
-# The largest single step after warm-up per process, with its threads and open
-# descriptors before and after: a step with more sockets open is a connection
-# burst's buffers, one with more threads a new thread's stack and heap.
-print("largest step after warm-up (threads, open fds before -> after):")
+# The largest single step after warm-up per process, with its threads, open
+# descriptors and anonymous and file-backed memory before and after: a step with
+# more sockets open is a connection burst's buffers, one with more threads a new
+# thread's stack and heap, a file-backed one code paged in, an anonymous one heap.
+print("largest step after warm-up (threads, open fds, anonymous and file-backed MB before -> after):")
 for n in names:
     label = n.removesuffix("_kb")
     after = [r for r in rows if float(r["t_s"]) >= warmup] or rows
@@ -109,7 +116,9 @@ for n in names:
     ca, cb = context.get(a["t_s"], {}), context.get(b["t_s"], {})
     c = lambda r, k: r.get(f"{label}_{k}", "?")
     most = max(int(r.get(f"{label}_fds", 0) or 0) for r in context.values())
+    mb = lambda r, k: f"{int(r.get(f'{label}_{k}', 0) or 0) / 1024:.1f}"
     print(f"  {label:12} {d / 1024:+6.1f}MB at {b['t_s']}s: threads {c(ca, 'threads')} -> {c(cb, 'threads')}, "
-          f"fds {c(ca, 'fds')} -> {c(cb, 'fds')} (most fds seen {most})")
+          f"fds {c(ca, 'fds')} -> {c(cb, 'fds')} (most fds seen {most}), "
+          f"anon {mb(ca, 'anon')} -> {mb(cb, 'anon')}, file {mb(ca, 'file')} -> {mb(cb, 'file')}")
 PY
 echo "samples: $samples; loadgen exit $code; results: $out/results"
