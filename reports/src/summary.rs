@@ -161,6 +161,13 @@ pub struct ErrorStats {
 /// Trace ids kept per kind of error.
 pub const ERROR_TRACES_KEPT: usize = 3;
 
+/// Adds `more` to `kept` while it holds fewer than [`ERROR_TRACES_KEPT`]: the
+/// first failures' traces, whether tallied in one process or merged from workers.
+pub fn keep_first_traces(kept: &mut Vec<ErrorTrace>, more: impl IntoIterator<Item = ErrorTrace>) {
+    let room = ERROR_TRACES_KEPT.saturating_sub(kept.len());
+    kept.extend(more.into_iter().take(room));
+}
+
 /// The trace id of a failed request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorTrace {

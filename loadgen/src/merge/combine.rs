@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use reports::hdr::new_histogram;
-use reports::summary::{ERROR_TRACES_KEPT, Slice, SlicePercentiles, TracedRequest};
+use reports::summary::{Slice, SlicePercentiles, TracedRequest, keep_first_traces};
 
 use super::read::WorkerData;
 use crate::recorder::{ErrorKind, ErrorResult, Results, SLOWEST_KEPT, Series, SeriesResult};
@@ -98,8 +98,7 @@ fn errors(workers: &[WorkerData]) -> Vec<ErrorResult> {
                     traces: Vec::new(),
                 });
             entry.count += e.count;
-            let room = ERROR_TRACES_KEPT.saturating_sub(entry.traces.len());
-            entry.traces.extend(e.traces.iter().take(room).cloned());
+            keep_first_traces(&mut entry.traces, e.traces.iter().cloned());
         }
     }
     out.into_values().collect()

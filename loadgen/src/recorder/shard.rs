@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use reports::hdr::{MAX_MICROS, new_histogram};
-use reports::summary::{ERROR_TRACES_KEPT, ErrorTrace, TracedRequest};
+use reports::summary::{ERROR_TRACES_KEPT, ErrorTrace, TracedRequest, keep_first_traces};
 
 use super::series::{ErrorKind, Measure, SERIES_COUNT, SLOTS, Series, Timing, Trace};
 
@@ -79,8 +79,7 @@ impl ErrorTally {
     /// Adds another tally's count, and its traces while there is room.
     fn add(&mut self, other: ErrorTally) {
         self.count += other.count;
-        let room = ERROR_TRACES_KEPT.saturating_sub(self.traces.len());
-        self.traces.extend(other.traces.into_iter().take(room));
+        keep_first_traces(&mut self.traces, other.traces);
     }
 }
 
