@@ -159,7 +159,8 @@ pub mod tests {
 
     /// A context for tests driving `url`, planned to end after `deadline`.
     pub fn ctx_for(url: &str, deadline: Duration) -> RunContext {
-        let recorder = Recorder::new(Duration::from_secs(1), 2, None);
+        let table = Arc::new(crate::recorder::SeriesTable::standard());
+        let recorder = Recorder::new(table, Duration::from_secs(1), 2, None);
         let now = recorder.started();
         RunContext {
             recorder,

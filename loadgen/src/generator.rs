@@ -119,7 +119,7 @@ pub fn health(results: &Results, cpu_seconds: f64) -> GeneratorHealth {
     let requests: u64 = results
         .series
         .iter()
-        .filter(|r| !r.series.is_flow())
+        .filter(|r| !r.info.is_flow)
         .map(|r| r.requests)
         .sum();
     let lag = Percentiles::of(&results.scheduler);

@@ -11,7 +11,7 @@
 use reports::summary::{FlowLoad, Integrity, RunSummary};
 
 use crate::exit::Exit;
-use crate::recorder::{Results, Series};
+use crate::recorder::Results;
 use crate::scenario::{Executor, Scenario};
 
 /// Iterations dropped above this share of those planned make a run invalid: a
@@ -29,7 +29,7 @@ fn flow_loads(scenario: &Scenario, results: &Results) -> Vec<FlowLoad> {
             let Executor::Arrival(plan) = &f.executor else {
                 return None;
             };
-            let r = results.get(Series::of_flow(f.name));
+            let r = results.get(f.series.flow);
             let planned = plan.planned().floor() as u64;
             let started = r.started_slots;
             Some(FlowLoad {

@@ -150,7 +150,12 @@ async fn drive(
             scenario.name, run.id
         ),
     )?;
-    let recorder = Recorder::new(scenario.slice, RECORDER_SHARDS, Some(log));
+    let recorder = Recorder::new(
+        scenario.series.clone(),
+        scenario.slice,
+        RECORDER_SHARDS,
+        Some(log),
+    );
     judge.started(recorder.start_unix_ms(), scenario);
     let ctx = Arc::new(context(checked, target, recorder.clone(), stopper)?);
     let cpu = Arc::new(Mutex::new(CpuClock::new(target.embedded_cpu())));

@@ -49,13 +49,13 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
     let mut requests = Vec::new();
     let mut flows = Vec::new();
     for r in &results.series {
-        if r.series.is_flow() {
+        if r.info.is_flow {
             let ran = r.completed + r.failed + r.abandoned + r.interrupted + r.dropped;
             if ran == 0 {
                 continue;
             }
             flows.push(FlowStats {
-                name: r.series.name().to_string(),
+                name: r.info.name.clone(),
                 iterations: r.completed + r.failed,
                 failed: r.failed,
                 abandoned: r.abandoned,
@@ -68,8 +68,8 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
             });
         } else if r.requests + r.interrupted > 0 {
             requests.push(RequestStats {
-                name: r.series.name().to_string(),
-                flow: r.series.flow().to_string(),
+                name: r.info.name.clone(),
+                flow: r.info.flow.clone(),
                 count: r.requests,
                 errors: r.errors,
                 status_classes: r.classes.clone(),
@@ -85,7 +85,7 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
         .iter()
         .map(|e| ErrorStats {
             kind: e.kind.as_str().to_string(),
-            request: e.series.name().to_string(),
+            request: results.table.info(e.series).name.clone(),
             status: e.status,
             count: e.count,
             example: e.example.clone(),
@@ -246,7 +246,7 @@ pub fn write_total_log(
         ];
         for (m, h) in measures.into_iter().filter(|(_, h)| !h.is_empty()) {
             intervals.push(reports::hdr::Interval {
-                tag: Some(r.series.measure_tag(m)),
+                tag: Some(r.info.measure_tag(m).to_string()),
                 start: Duration::ZERO,
                 duration: length,
                 histogram: h.clone(),

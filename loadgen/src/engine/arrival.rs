@@ -145,7 +145,7 @@ pub async fn run(
 ) {
     let (idle_tx, mut idle_rx) = mpsc::unbounded_channel();
     let mut pool = Pool {
-        series: Series::of_flow(flow.name),
+        series: flow.series.flow,
         flow: flow.clone(),
         senders: Vec::new(),
         idle: Vec::new(),

@@ -10,10 +10,10 @@ use axum::routing::get;
 use super::run_flows;
 use crate::context::RunContext;
 use crate::context::tests::ctx_for;
-use crate::recorder::{Probe, Results, Series};
+use crate::recorder::{Probe, Results, SeriesTable};
 use crate::scenario::{
-    ArrivalRate, Arrivals, Executor, Flow, FlowKind, FlowName, RateStage, Stage, StageKind,
-    ThinkTime,
+    ArrivalRate, Arrivals, Executor, Flow, FlowKind, FlowName, FlowSeries, RateStage, Stage,
+    StageKind, ThinkTime,
 };
 
 /// A health endpoint answering after `latency`; a request arriving inside
@@ -48,11 +48,13 @@ async fn server(
 
 /// The health flow at a constant rate for `seconds`.
 fn constant(rate: f64, seconds: u64, pre: u64, max: u64, max_start_delay: Duration) -> Flow {
+    let kind = FlowKind::Health {
+        path: "/api/health".into(),
+    };
     Flow {
         name: FlowName::Health,
-        kind: FlowKind::Health {
-            path: "/api/health".into(),
-        },
+        series: FlowSeries::in_table(&SeriesTable::standard(), "health", &kind),
+        kind,
         weight: 1,
         think_time: ThinkTime {
             min: Duration::ZERO,
@@ -104,7 +106,7 @@ async fn an_arrival_rate_is_kept_within_one_percent() {
         vec![constant(200.0, 5, 10, 50, Duration::ZERO)],
     )
     .await;
-    let flow = r.get(Series::FlowHealth);
+    let flow = r.get(SeriesTable::flow_of("health"));
     let started = flow.started_slots as f64;
     assert!(
         (started - 1000.0).abs() <= 10.0,
@@ -125,7 +127,7 @@ async fn the_pool_grows_when_iterations_lag() {
         vec![constant(100.0, 4, 2, 40, Duration::ZERO)],
     )
     .await;
-    let flow = r.get(Series::FlowHealth);
+    let flow = r.get(SeriesTable::flow_of("health"));
     assert!(flow.pool.size >= 9, "grew to {:?}", flow.pool);
     assert!(flow.pool.size <= 40);
     assert!(flow.pool.grew >= 7, "{:?}", flow.pool);
@@ -155,7 +157,7 @@ async fn drops_are_counted_on_schedule_through_a_stall() {
         vec![constant(50.0, 5, 1, 1, Duration::ZERO)],
     )
     .await;
-    let flow = r.get(Series::FlowHealth);
+    let flow = r.get(SeriesTable::flow_of("health"));
     assert!(
         (49..=51).contains(&flow.dropped),
         "rate x stall = 50, dropped {}",
@@ -188,8 +190,8 @@ async fn a_stall_shows_in_the_corrected_latency_only() {
         vec![constant(50.0, 5, 1, 1, Duration::from_secs(5))],
     )
     .await;
-    let health = r.get(Series::Health);
-    assert_eq!(r.get(Series::FlowHealth).dropped, 0);
+    let health = r.get(SeriesTable::req("health"));
+    assert_eq!(r.get(SeriesTable::flow_of("health")).dropped, 0);
     let corrected = health.histogram.value_at_quantile(0.99);
     let uncorrected = health.service.value_at_quantile(0.99);
     assert!(

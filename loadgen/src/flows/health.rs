@@ -2,16 +2,23 @@
 
 use super::Clock;
 use crate::context::RunContext;
-use crate::recorder::{FlowOutcome, Series};
+use crate::recorder::FlowOutcome;
+use crate::scenario::Flow;
 use crate::user::User;
 
 /// One health check.
-pub async fn iteration(ctx: &RunContext, path: &str, user: &User, clock: Clock) -> FlowOutcome {
+pub async fn iteration(
+    ctx: &RunContext,
+    flow: &Flow,
+    path: &str,
+    user: &User,
+    clock: Clock,
+) -> FlowOutcome {
     let request = crate::client::Req::get(path);
     match crate::client::send(
         ctx,
         user.id,
-        Series::Health,
+        flow.series.requests[0],
         request,
         clock.intended,
         |_| Ok(()),

@@ -75,21 +75,14 @@ impl Clock {
 /// Runs one iteration of `flow` on `user`, recording its outcome.
 pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut User, clock: Clock) {
     user.iteration += 1;
-    let (series, outcome) = match &flow.kind {
-        FlowKind::Onboarding { abandon_share } => (
-            Series::FlowOnboarding,
-            onboarding::iteration(ctx, flow, *abandon_share, user, clock).await,
-        ),
-        FlowKind::Plans { .. } => (
-            Series::FlowPlans,
-            plans::iteration(ctx, flow, user, clock).await,
-        ),
-        FlowKind::Health { path } => (
-            Series::FlowHealth,
-            health::iteration(ctx, path, user, clock).await,
-        ),
+    let outcome = match &flow.kind {
+        FlowKind::Onboarding { abandon_share } => {
+            onboarding::iteration(ctx, flow, *abandon_share, user, clock).await
+        }
+        FlowKind::Plans { .. } => plans::iteration(ctx, flow, user, clock).await,
+        FlowKind::Health { path } => health::iteration(ctx, flow, path, user, clock).await,
     };
-    ctx.recorder.flow(user.id, series, outcome);
+    ctx.recorder.flow(user.id, flow.series.flow, outcome);
 }
 
 /// A bearer token for `athlete`, as `series` (each flow signs in as itself).

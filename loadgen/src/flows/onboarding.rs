@@ -34,7 +34,7 @@ const EQUIPMENT: [&str; 8] = [
 ];
 
 /// The steps, their series and a body for each.
-fn steps() -> [(&'static str, Series, Value); 5] {
+fn steps(flow: &Flow) -> [(&'static str, Series, Value); 5] {
     let mut rng = rand::rng();
     let equipment: Vec<&str> = EQUIPMENT.choose_multiple(&mut rng, 5).copied().collect();
     OnboardingStep::ALL.map(|step| {
@@ -47,7 +47,8 @@ fn steps() -> [(&'static str, Series, Value); 5] {
             }
             OnboardingStep::Complete => json!({}),
         };
-        (step.as_str(), Series::of_step(step), data)
+        // The flow's requests: the token, then the steps in order.
+        (step.as_str(), flow.series.requests[1 + step as usize], data)
     })
 }
 
@@ -60,17 +61,18 @@ pub async fn iteration(
     clock: Clock,
 ) -> FlowOutcome {
     let athlete = format!("lg-{}-u{}-i{}", ctx.nonce, user.id, user.iteration);
-    let token = match super::token(ctx, user, Series::AuthToken, &athlete, clock.intended).await {
-        Ok(t) => t,
-        Err(f) => return clock.ended_by(f),
-    };
+    let token =
+        match super::token(ctx, user, flow.series.requests[0], &athlete, clock.intended).await {
+            Ok(t) => t,
+            Err(f) => return clock.ended_by(f),
+        };
     // Abandon after 1 to 4 of the data steps, never reaching `complete`.
     let abandon_after = {
         let mut rng = rand::rng();
         (abandon_share > 0.0 && rng.random_bool(abandon_share))
             .then(|| rng.random_range(1..=4usize))
     };
-    for (i, (step, series, data)) in steps().into_iter().enumerate() {
+    for (i, (step, series, data)) in steps(flow).into_iter().enumerate() {
         if abandon_after == Some(i) {
             return FlowOutcome::Abandoned;
         }

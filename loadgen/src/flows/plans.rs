@@ -23,6 +23,8 @@ use crate::user::User;
 
 /// The plan's settings, from the flow.
 struct PlanFlow<'a> {
+    /// The flow's requests: token, generate, status.
+    series: &'a [Series],
     poll_interval: Duration,
     timeout: Duration,
     body: serde_json::Value,
@@ -32,6 +34,7 @@ struct PlanFlow<'a> {
 /// The user's token: kept, renewed when stale, got when missing.
 async fn signed_in(
     ctx: &RunContext,
+    series: Series,
     user: &mut User,
     from: Option<Instant>,
 ) -> Result<String, crate::client::Failure> {
@@ -39,7 +42,7 @@ async fn signed_in(
         return Ok(t.value.clone());
     }
     let athlete = format!("lg-{}-p{}", ctx.nonce, user.id);
-    let token = super::token(ctx, user, Series::PlanAuthToken, &athlete, from).await?;
+    let token = super::token(ctx, user, series, &athlete, from).await?;
     let value = token.value.clone();
     user.token = Some(token);
     Ok(value)
@@ -62,11 +65,12 @@ pub async fn iteration(
     else {
         return FlowOutcome::Abandoned;
     };
-    let token = match signed_in(ctx, user, clock.intended).await {
+    let token = match signed_in(ctx, flow.series.requests[0], user, clock.intended).await {
         Ok(t) => t,
         Err(f) => return clock.ended_by(f),
     };
     let plan = PlanFlow {
+        series: &flow.series.requests,
         poll_interval,
         timeout,
         body: json!({ "complexity": complexity, "equipmentCount": equipment_count, "availabilityDays": availability_days }),
@@ -86,7 +90,7 @@ async fn generate(
     from: Option<Instant>,
 ) -> Result<String, crate::client::Failure> {
     let request = Req::post(paths::PLANS_GENERATE, &plan.body).bearer(plan.token);
-    crate::client::send(ctx, user.id, Series::PlanGenerate, request, from, |reply| {
+    crate::client::send(ctx, user.id, plan.series[1], request, from, |reply| {
         if reply.status != 202 {
             return Err(format!("expected 202 Accepted, got {}", reply.status));
         }
@@ -136,9 +140,7 @@ async fn poll(
     let deadline = clock.start() + plan.timeout;
     loop {
         let request = Req::get(format!("{}?jobId={job}", paths::PLANS_STATUS)).bearer(plan.token);
-        match crate::client::send(ctx, user.id, Series::PlanStatus, request, None, plan_status)
-            .await
-        {
+        match crate::client::send(ctx, user.id, plan.series[2], request, None, plan_status).await {
             Ok(PlanStatus::Completed) => return FlowOutcome::Completed(clock.timing()),
             Ok(PlanStatus::Failed(reason)) => {
                 return FlowOutcome::Failed(ErrorKind::PlanFailed, reason, clock.timing());

@@ -16,13 +16,13 @@
 use slo::client::{ClientData, Measurement};
 use slo::definition::ClientMeasure;
 
-use crate::recorder::{Results, Series};
+use crate::recorder::{Results, SeriesResult};
 
 /// The client's measurements of a run.
 pub fn client_data(results: &Results) -> ClientData {
     let mut latency = reports::hdr::new_histogram();
     let (mut requests, mut bad) = (0, 0);
-    for r in results.series.iter().filter(|r| !r.series.is_flow()) {
+    for r in results.series.iter().filter(|r| !r.info.is_flow) {
         requests += r.requests;
         bad += r.classes.get("5xx").copied().unwrap_or(0);
         bad += r.classes.get("none").copied().unwrap_or(0);
@@ -46,7 +46,24 @@ pub fn client_data(results: &Results) -> ClientData {
             },
         );
     }
-    let plans = results.get(Series::FlowPlans);
+    if let Some(plans) = results.flow("plans") {
+        plan_measures(&mut data, plans);
+    }
+    let ok = |name: &str| results.request(name).map_or(0, |r| r.requests - r.errors);
+    if ok("purpose_selection") > 0 {
+        data.insert(
+            ClientMeasure::OnboardingCompletion,
+            Measurement::Ratio {
+                part: ok("complete"),
+                total: ok("purpose_selection"),
+            },
+        );
+    }
+    data
+}
+
+/// The plans flow's measures: failures over plans started, and their durations.
+fn plan_measures(data: &mut ClientData, plans: &SeriesResult) {
     let started = plans.completed + plans.failed + plans.interrupted;
     if started > 0 {
         let mut unfinished = plans.open.clone();
@@ -66,18 +83,4 @@ pub fn client_data(results: &Results) -> ClientData {
             },
         );
     }
-    let ok = |s: Series| {
-        let r = results.get(s);
-        r.requests - r.errors
-    };
-    if ok(Series::PurposeSelection) > 0 {
-        data.insert(
-            ClientMeasure::OnboardingCompletion,
-            Measurement::Ratio {
-                part: ok(Series::Complete),
-                total: ok(Series::PurposeSelection),
-            },
-        );
-    }
-    data
 }

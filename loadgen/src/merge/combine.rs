@@ -15,7 +15,11 @@ use reports::hdr::new_histogram;
 use reports::summary::{Slice, SlicePercentiles, TracedRequest, keep_first_traces};
 
 use super::read::WorkerData;
-use crate::recorder::{ErrorKind, ErrorResult, Results, SLOWEST_KEPT, Series, SeriesResult};
+use std::sync::Arc;
+
+use crate::recorder::{
+    ErrorKind, ErrorResult, Results, SLOWEST_KEPT, Series, SeriesInfo, SeriesResult, SeriesTable,
+};
 
 /// The tag of the generator's timer lag in the interval log.
 const SCHEDULER_TAG: &str = "generator.scheduler_lag";
@@ -33,11 +37,12 @@ fn histogram(totals: &BTreeMap<String, Histogram<u64>>, tag: &str) -> Histogram<
 }
 
 /// One worker's series, as its recorder had them.
-fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
-    let mut r = SeriesResult::with_histograms(s, |m| histogram(&w.totals, &s.measure_tag(m)));
-    match (&w.summary, s.is_flow()) {
+fn series_of(w: &WorkerData, info: &SeriesInfo) -> SeriesResult {
+    let mut r =
+        SeriesResult::with_histograms(info.clone(), |m| histogram(&w.totals, info.measure_tag(m)));
+    match (&w.summary, info.is_flow) {
         (Some(sum), true) => {
-            if let Some(f) = sum.flows.iter().find(|f| f.name == s.name()) {
+            if let Some(f) = sum.flows.iter().find(|f| f.name == info.name) {
                 r.completed = f.iterations - f.failed;
                 r.failed = f.failed;
                 r.abandoned = f.abandoned;
@@ -47,14 +52,14 @@ fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
             let load = sum
                 .integrity
                 .as_ref()
-                .and_then(|i| i.flows.iter().find(|f| f.name == s.name()));
+                .and_then(|i| i.flows.iter().find(|f| f.name == info.name));
             if let Some(l) = load {
                 r.started_slots = l.started;
                 r.pool.size = l.peak_users;
             }
         }
         (Some(sum), false) => {
-            if let Some(q) = sum.requests.iter().find(|q| q.name == s.name()) {
+            if let Some(q) = sum.requests.iter().find(|q| q.name == info.name) {
                 r.requests = q.count;
                 r.errors = q.errors;
                 r.classes = q.status_classes.clone();
@@ -75,15 +80,12 @@ fn series_of(w: &WorkerData, s: Series) -> SeriesResult {
 
 /// The errors by kind, request and status, summed; the first example and the
 /// first traces kept.
-fn errors(workers: &[WorkerData]) -> Vec<ErrorResult> {
+fn errors(workers: &[WorkerData], table: &SeriesTable) -> Vec<ErrorResult> {
     let mut out: BTreeMap<(ErrorKind, Series, Option<u16>), ErrorResult> = BTreeMap::new();
     for s in workers.iter().filter_map(|w| w.summary.as_ref()) {
         for e in &s.errors {
             let kind = ErrorKind::from_name(&e.kind);
-            let series = Series::ALL
-                .into_iter()
-                .find(|x| x.name() == e.request && !x.is_flow())
-                .or_else(|| Series::ALL.into_iter().find(|x| x.name() == e.request));
+            let series = table.request(&e.request).or_else(|| table.flow(&e.request));
             let (Some(kind), Some(series)) = (kind, series) else {
                 continue;
             };
@@ -381,16 +383,18 @@ fn percentiles(s: &mut Slice, acc: &Slices) {
 /// Adds the workers' records up, streaming the merged interval log to `log`.
 pub fn combine(
     workers: &[WorkerData],
+    table: &Arc<SeriesTable>,
     slice: Duration,
     log: &reports::hdr::LogWriter,
 ) -> std::io::Result<Combined> {
     let start_ms = workers.iter().map(|w| w.start_ms).min().unwrap_or(0);
-    let series = Series::ALL
-        .into_iter()
+    let series = table
+        .all()
         .map(|s| {
-            let mut total = series_of(&workers[0], s);
+            let info = table.info(s);
+            let mut total = series_of(&workers[0], info);
             for w in &workers[1..] {
-                total.add(&series_of(w, s));
+                total.add(&series_of(w, info));
             }
             total
         })
@@ -402,8 +406,9 @@ pub fn combine(
     let timeline = stream(workers, start_ms, slice, log)?;
     Ok(Combined {
         results: Results {
+            table: table.clone(),
             series,
-            errors: errors(workers),
+            errors: errors(workers, table),
             slowest: slowest(workers),
             timeline,
             scheduler,

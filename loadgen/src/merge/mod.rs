@@ -282,7 +282,7 @@ async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
             workers.len()
         ),
     )?;
-    let combined = combine::combine(&workers, plan.scenario.slice, &log)?;
+    let combined = combine::combine(&workers, &plan.scenario.series, plan.scenario.slice, &log)?;
     log.finish()?;
     let mut s = record(&out, &workers, &plan, &combined, args.jaeger_url.clone())?;
     print!("{}", crate::printer::summary_tables(&s));

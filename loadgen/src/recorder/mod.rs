@@ -17,7 +17,7 @@
 pub mod series;
 pub mod shard;
 
-pub use series::{ErrorKind, FlowOutcome, Measure, SERIES_COUNT, Series, Timing, Trace};
+pub use series::{ErrorKind, FlowOutcome, Measure, Series, SeriesInfo, SeriesTable, Timing, Trace};
 pub use shard::SLOWEST_KEPT;
 
 use std::collections::BTreeMap;
@@ -54,7 +54,8 @@ pub struct PoolStat {
 /// Slots by the slice they were due in, and the pools.
 struct Book {
     slots: Vec<SlotCounts>,
-    pools: [PoolStat; SERIES_COUNT],
+    /// Per series (flows only are used).
+    pools: Vec<PoolStat>,
 }
 
 impl Book {
@@ -111,6 +112,7 @@ struct Totals {
 
 /// The recorder of one run.
 pub struct Recorder {
+    table: Arc<SeriesTable>,
     started: Instant,
     start_unix_ms: u64,
     slice: Duration,
@@ -136,7 +138,8 @@ pub fn now_unix_ms() -> u64 {
 /// Per-series results at the end of a run.
 #[derive(Debug, Clone)]
 pub struct SeriesResult {
-    pub series: Series,
+    /// Its names.
+    pub info: SeriesInfo,
     /// Successes' response times (from the intended start when scheduled).
     pub histogram: Histogram<u64>,
     /// Successes' service times, from the actual send.
@@ -179,6 +182,9 @@ pub struct ErrorResult {
 /// Everything recorded, at the end of a run.
 #[derive(Debug, Clone)]
 pub struct Results {
+    /// The run's series.
+    pub table: Arc<SeriesTable>,
+    /// Per series, in the table's order.
     pub series: Vec<SeriesResult>,
     /// Errors by kind, request and status.
     pub errors: Vec<ErrorResult>,
@@ -192,24 +198,42 @@ impl Results {
     pub fn get(&self, series: Series) -> &SeriesResult {
         &self.series[series.index()]
     }
+
+    /// The request named `name`, when the run has it.
+    pub fn request(&self, name: &str) -> Option<&SeriesResult> {
+        self.table.request(name).map(|s| self.get(s))
+    }
+
+    /// The flow named `name`, when the run has it.
+    pub fn flow(&self, name: &str) -> Option<&SeriesResult> {
+        self.table.flow(name).map(|s| self.get(s))
+    }
 }
 
 impl Recorder {
-    /// A recorder whose clock starts now, streaming slices to `log` when given.
-    pub fn new(slice: Duration, shards: usize, log: Option<LogWriter>) -> Arc<Recorder> {
+    /// A recorder of `table`'s series whose clock starts now, streaming slices
+    /// to `log` when given.
+    pub fn new(
+        table: Arc<SeriesTable>,
+        slice: Duration,
+        shards: usize,
+        log: Option<LogWriter>,
+    ) -> Arc<Recorder> {
         let shards = shards.max(1);
+        let n = table.len();
         Arc::new(Recorder {
+            table,
             started: Instant::now(),
             start_unix_ms: now_unix_ms(),
             slice: slice.max(Duration::from_millis(10)),
-            shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
+            shards: (0..shards).map(|_| Mutex::new(Shard::new(n))).collect(),
             spares: Mutex::new(Vec::new()),
             book: Mutex::new(Book {
                 slots: Vec::new(),
-                pools: [PoolStat::default(); SERIES_COUNT],
+                pools: vec![PoolStat::default(); n],
             }),
             totals: Mutex::new(Totals {
-                whole: ShardData::new(),
+                whole: ShardData::new(n),
                 slowest: BTreeMap::new(),
                 timeline: Vec::new(),
                 next: 0,
@@ -239,7 +263,10 @@ impl Recorder {
     }
 
     fn spare(&self) -> ShardData {
-        self.spares.lock().pop().unwrap_or_else(ShardData::new)
+        self.spares
+            .lock()
+            .pop()
+            .unwrap_or_else(|| ShardData::new(self.table.len()))
     }
 
     fn give_back(&self, mut data: ShardData) {
@@ -288,11 +315,12 @@ impl Recorder {
             d.error((kind, series, status), message, trace.as_ref());
         }
         if let Some(trace) = trace.filter(|t| t.sampled) {
+            let info = self.table.info(series);
             d.keep_slowest(
                 series,
                 TracedRequest {
-                    flow: series.flow().to_string(),
-                    request: series.name().to_string(),
+                    flow: info.flow.clone(),
+                    request: info.name.clone(),
                     latency_ms: timing.response.as_secs_f64() * 1000.0,
                     trace_id: trace.trace_id,
                     at_ms: trace.at_ms,
@@ -431,7 +459,7 @@ impl Recorder {
             };
             let slice = self.timeline_slice(&data, idx, start, users as u64, &probe);
             if let Some(log) = &totals.log {
-                write_log(log, &data, start, length);
+                write_log(log, &self.table, &data, start, length);
             }
             for (series, traced) in data.slowest.drain(..) {
                 let list = totals.slowest.entry(series).or_default();
@@ -455,10 +483,10 @@ impl Recorder {
         users: i64,
         probe: &Probe,
     ) {
-        let (total_requests, dropped) = Series::ALL.iter().fold((0, 0), |acc, s| {
-            let c = &whole.counts[s.index()];
-            (acc.0 + c.requests, acc.1 + c.dropped)
-        });
+        let (total_requests, dropped) = whole
+            .counts
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0 + c.requests, acc.1 + c.dropped));
         *self.live.lock() = Live {
             elapsed: self.started.elapsed(),
             users,
@@ -497,14 +525,15 @@ impl Recorder {
             scheduler_lag: SlicePercentiles::of(data.scheduler.as_ref()),
             ..Slice::default()
         };
-        for series in Series::ALL {
+        for series in self.table.all() {
             let c = &data.counts[series.index()];
+            let info = self.table.info(series);
             slice.interrupted += c.interrupted;
-            if series.is_flow() {
+            if info.is_flow {
                 slice.failed_iterations += c.failed;
                 if c.completed + c.failed + c.abandoned > 0 {
                     slice.outcomes.insert(
-                        series.name().to_string(),
+                        info.name.clone(),
                         Outcomes {
                             completed: c.completed,
                             failed: c.failed,
@@ -516,7 +545,7 @@ impl Recorder {
                     let h = data.histogram(series, Measure::Response);
                     slice
                         .flows
-                        .insert(series.name().to_string(), SlicePercentiles::of(h));
+                        .insert(info.name.clone(), SlicePercentiles::of(h));
                 }
                 if let Some(h) = data.histogram(series, Measure::Lag) {
                     let _ = lag.add(h);
@@ -561,9 +590,13 @@ impl Recorder {
         for (slice, slots) in totals.timeline.iter_mut().zip(&book.slots) {
             fill_slots(slice, *slots);
         }
-        let series = Series::ALL
-            .iter()
-            .map(|&s| series_result(&totals.whole, s, book.pools[s.index()]))
+        let series = self
+            .table
+            .all()
+            .map(|s| {
+                let info = self.table.info(s).clone();
+                series_result(&totals.whole, s, info, book.pools[s.index()])
+            })
             .collect();
         let mut errors: Vec<ErrorResult> = totals
             .whole
@@ -582,6 +615,7 @@ impl Recorder {
             .collect();
         errors.sort_by_key(|e| (e.kind, e.series, e.status));
         Ok(Results {
+            table: self.table.clone(),
             series,
             errors,
             slowest: totals.slowest.values().flatten().cloned().collect(),
@@ -598,11 +632,17 @@ fn fill_slots(slice: &mut Slice, slots: SlotCounts) {
 }
 
 /// Streams one slice's histograms to the interval log.
-fn write_log(log: &LogWriter, data: &ShardData, start: Duration, length: Duration) {
-    for series in Series::ALL {
+fn write_log(
+    log: &LogWriter,
+    table: &SeriesTable,
+    data: &ShardData,
+    start: Duration,
+    length: Duration,
+) {
+    for series in table.all() {
         for m in Measure::ALL {
             if let Some(h) = data.histogram(series, m) {
-                log.write(&series.measure_tag(m), h.clone(), start, length);
+                log.write(table.info(series).measure_tag(m), h.clone(), start, length);
             }
         }
     }
@@ -612,9 +652,9 @@ fn write_log(log: &LogWriter, data: &ShardData, start: Duration, length: Duratio
 }
 
 /// One series' totals.
-fn series_result(whole: &ShardData, s: Series, pool: PoolStat) -> SeriesResult {
+fn series_result(whole: &ShardData, s: Series, info: SeriesInfo, pool: PoolStat) -> SeriesResult {
     let c: Counts = whole.counts[s.index()];
-    let mut r = SeriesResult::with_histograms(s, |m| {
+    let mut r = SeriesResult::with_histograms(info, |m| {
         whole.histogram(s, m).cloned().unwrap_or_else(new_histogram)
     });
     r.requests = c.requests;
@@ -637,9 +677,12 @@ fn series_result(whole: &ShardData, s: Series, pool: PoolStat) -> SeriesResult {
 
 impl SeriesResult {
     /// A series with `histogram(measure)` for each measure and no counts yet.
-    pub fn with_histograms(series: Series, histogram: impl Fn(Measure) -> Histogram<u64>) -> Self {
+    pub fn with_histograms(
+        info: SeriesInfo,
+        histogram: impl Fn(Measure) -> Histogram<u64>,
+    ) -> Self {
         SeriesResult {
-            series,
+            info,
             histogram: histogram(Measure::Response),
             service: histogram(Measure::Service),
             failed_histogram: histogram(Measure::Failed),
@@ -707,15 +750,27 @@ mod tests {
 
     #[test]
     fn slices_merge_shards_and_totals_keep_everything() {
-        let r = Recorder::new(Duration::from_millis(200), 4, None);
+        let r = Recorder::new(
+            Arc::new(SeriesTable::standard()),
+            Duration::from_millis(200),
+            4,
+            None,
+        );
         for i in 0..1000u64 {
             let d = t(Duration::from_micros(1000 + i));
-            r.request(i as usize, Series::Health, d, Some(200), None, None);
+            r.request(
+                i as usize,
+                SeriesTable::req("health"),
+                d,
+                Some(200),
+                None,
+                None,
+            );
         }
         let fast_error = t(Duration::from_millis(1));
         r.request(
             1,
-            Series::Health,
+            SeriesTable::req("health"),
             fast_error,
             Some(503),
             Some((ErrorKind::Http5xx, "down")),
@@ -723,16 +778,16 @@ mod tests {
         );
         r.flow(
             2,
-            Series::FlowHealth,
+            SeriesTable::flow_of("health"),
             FlowOutcome::Completed(t(Duration::from_millis(3))),
         );
-        r.dropped(Series::FlowHealth, Instant::now());
+        r.dropped(SeriesTable::flow_of("health"), Instant::now());
         until(&r, Duration::from_millis(250));
         r.collect(Probe::default());
         for _ in 0..10 {
             r.request(
                 0,
-                Series::Health,
+                SeriesTable::req("health"),
                 t(Duration::from_millis(2)),
                 Some(200),
                 None,
@@ -740,7 +795,7 @@ mod tests {
             );
         }
         let results = r.finish(Probe::default()).unwrap();
-        let health = results.get(Series::Health);
+        let health = results.get(SeriesTable::req("health"));
         assert_eq!(health.requests, 1011);
         assert_eq!(health.errors, 1);
         assert_eq!(health.classes["2xx"], 1010);
@@ -750,7 +805,7 @@ mod tests {
         assert_eq!(health.histogram.len(), 1010);
         assert_eq!(health.failed_service.len(), 1);
         assert!(health.histogram.value_at_quantile(0.01) >= 1000);
-        assert_eq!(results.get(Series::FlowHealth).dropped, 1);
+        assert_eq!(results.get(SeriesTable::flow_of("health")).dropped, 1);
         assert_eq!(results.timeline.len(), 2);
         assert_eq!(results.timeline[0].requests, 1001);
         assert_eq!(results.timeline[0].errors, 1);
@@ -763,11 +818,16 @@ mod tests {
 
     #[test]
     fn errors_are_kept_apart_by_status_with_their_first_traces() {
-        let r = Recorder::new(Duration::from_secs(10), 2, None);
+        let r = Recorder::new(
+            Arc::new(SeriesTable::standard()),
+            Duration::from_secs(10),
+            2,
+            None,
+        );
         let fail = |hint: usize, status: Option<u16>, kind: ErrorKind, n: u64| {
             r.request(
                 hint,
-                Series::PlanStatus,
+                SeriesTable::req("plan_status"),
                 t(Duration::from_millis(2)),
                 status,
                 Some((kind, "no")),
@@ -805,11 +865,16 @@ mod tests {
 
     #[test]
     fn a_late_collection_emits_every_missed_slice_at_its_own_time() {
-        let r = Recorder::new(Duration::from_millis(100), 2, None);
+        let r = Recorder::new(
+            Arc::new(SeriesTable::standard()),
+            Duration::from_millis(100),
+            2,
+            None,
+        );
         let due = Instant::now();
         r.request(
             0,
-            Series::Health,
+            SeriesTable::req("health"),
             t(Duration::from_millis(1)),
             Some(200),
             None,
@@ -818,7 +883,7 @@ mod tests {
         until(&r, Duration::from_millis(220));
         r.request(
             1,
-            Series::Health,
+            SeriesTable::req("health"),
             t(Duration::from_millis(1)),
             Some(200),
             None,
@@ -828,7 +893,7 @@ mod tests {
         // One collection after a stall of three slices.
         r.collect(Probe::default());
         // A slot due in the first slice, dropped only now (it waited for a user).
-        r.dropped(Series::FlowHealth, due);
+        r.dropped(SeriesTable::flow_of("health"), due);
         let results = r.finish(Probe::default()).unwrap();
         let t_ms: Vec<u64> = results.timeline.iter().map(|s| s.t_ms).collect();
         assert_eq!(t_ms, vec![0, 100, 200, 300]);
@@ -840,26 +905,31 @@ mod tests {
 
     #[test]
     fn failed_and_interrupted_iterations_are_kept_apart() {
-        let r = Recorder::new(Duration::from_secs(1), 1, None);
+        let r = Recorder::new(
+            Arc::new(SeriesTable::standard()),
+            Duration::from_secs(1),
+            1,
+            None,
+        );
         let slow = t(Duration::from_secs(30));
         r.flow(
             0,
-            Series::FlowPlans,
+            SeriesTable::flow_of("plans"),
             FlowOutcome::Completed(t(Duration::from_secs(2))),
         );
         r.flow(
             0,
-            Series::FlowPlans,
+            SeriesTable::flow_of("plans"),
             FlowOutcome::Failed(ErrorKind::PlanTimeout, "late".into(), slow),
         );
         r.flow(
             0,
-            Series::FlowPlans,
+            SeriesTable::flow_of("plans"),
             FlowOutcome::Interrupted(Duration::from_secs(4)),
         );
-        r.request_interrupted(0, Series::PlanStatus);
+        r.request_interrupted(0, SeriesTable::req("plan_status"));
         let results = r.finish(Probe::default()).unwrap();
-        let plans = results.get(Series::FlowPlans);
+        let plans = results.get(SeriesTable::flow_of("plans"));
         assert_eq!(
             (plans.completed, plans.failed, plans.interrupted),
             (1, 1, 1)
@@ -867,7 +937,7 @@ mod tests {
         assert_eq!(plans.histogram.len(), 1);
         assert!(plans.failed_histogram.min() >= 29_000_000);
         assert_eq!(plans.open.len(), 1);
-        let status = results.get(Series::PlanStatus);
+        let status = results.get(SeriesTable::req("plan_status"));
         assert_eq!(
             (status.requests, status.errors, status.interrupted),
             (0, 0, 1)
@@ -890,11 +960,16 @@ mod tests {
 
     #[test]
     fn only_the_slowest_sampled_requests_are_kept() {
-        let r = Recorder::new(Duration::from_secs(1), 1, None);
+        let r = Recorder::new(
+            Arc::new(SeriesTable::standard()),
+            Duration::from_secs(1),
+            1,
+            None,
+        );
         for ms in 1..=50u64 {
             r.request(
                 0,
-                Series::PlanStatus,
+                SeriesTable::req("plan_status"),
                 t(Duration::from_millis(ms)),
                 Some(200),
                 None,

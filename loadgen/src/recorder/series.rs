@@ -1,131 +1,161 @@
-//! What is measured: the series (a named request or a flow), the measures each
-//! series keeps (two latencies, failures apart, unfinished ages, schedule lag),
-//! and how requests and iterations end.
+//! What is measured: the series (a named request or a flow), the table of a
+//! run's series, the measures each series keeps (two latencies, failures apart,
+//! unfinished ages, schedule lag), and how requests and iterations end.
+//!
+//! The series are the scenario's: every flow's requests, by the names its steps
+//! give them, and the flow itself. They are known when the scenario is checked,
+//! so the recorder's tables are sized once and a series is a small index.
 
 use std::time::Duration;
 
-use crate::scenario::FlowName;
-
-/// Every measured series: one per named request, one per flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Series {
-    AuthToken,
-    PurposeSelection,
-    Proficiency,
-    Equipment,
-    Availability,
-    Complete,
-    PlanAuthToken,
-    PlanGenerate,
-    PlanStatus,
-    Health,
-    FlowOnboarding,
-    FlowPlans,
-    FlowHealth,
-}
-
-/// Number of series.
-pub const SERIES_COUNT: usize = 13;
+/// A measured series: an index into the run's [`SeriesTable`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Series(u16);
 
 impl Series {
-    pub const ALL: [Series; SERIES_COUNT] = [
-        Series::AuthToken,
-        Series::PurposeSelection,
-        Series::Proficiency,
-        Series::Equipment,
-        Series::Availability,
-        Series::Complete,
-        Series::PlanAuthToken,
-        Series::PlanGenerate,
-        Series::PlanStatus,
-        Series::Health,
-        Series::FlowOnboarding,
-        Series::FlowPlans,
-        Series::FlowHealth,
-    ];
-
     /// Its place in per-series tables.
     pub fn index(self) -> usize {
-        self as usize
+        self.0 as usize
     }
+}
 
-    /// The request or flow name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Series::AuthToken => "auth_token",
-            Series::PurposeSelection => "purpose_selection",
-            Series::Proficiency => "proficiency",
-            Series::Equipment => "equipment",
-            Series::Availability => "availability",
-            Series::Complete => "complete",
-            Series::PlanAuthToken => "plan_auth_token",
-            Series::PlanGenerate => "plan_generate",
-            Series::PlanStatus => "plan_status",
-            Series::Health => "health",
-            Series::FlowOnboarding => "onboarding",
-            Series::FlowPlans => "plans",
-            Series::FlowHealth => "health",
-        }
-    }
-
+/// A series' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesInfo {
+    /// The request or flow name in reports (`purpose_selection`, `onboarding`).
+    pub name: String,
     /// The flow a request belongs to (a flow series belongs to itself).
-    pub fn flow(self) -> &'static str {
-        match self {
-            Series::AuthToken
-            | Series::PurposeSelection
-            | Series::Proficiency
-            | Series::Equipment
-            | Series::Availability
-            | Series::Complete
-            | Series::FlowOnboarding => "onboarding",
-            Series::PlanAuthToken
-            | Series::PlanGenerate
-            | Series::PlanStatus
-            | Series::FlowPlans => "plans",
-            Series::Health | Series::FlowHealth => "health",
-        }
-    }
-
+    pub flow: String,
     /// Whether it is a flow (iterations), not a request.
-    pub fn is_flow(self) -> bool {
-        matches!(
-            self,
-            Series::FlowOnboarding | Series::FlowPlans | Series::FlowHealth
-        )
+    pub is_flow: bool,
+    /// Its interval log tag per measure (`req.<name>`, `svc.req.<name>`, ...).
+    tags: [String; MEASURES],
+}
+
+impl SeriesInfo {
+    fn new(name: &str, flow: &str, is_flow: bool) -> SeriesInfo {
+        let tag = if is_flow {
+            format!("flow.{name}")
+        } else {
+            format!("req.{name}")
+        };
+        SeriesInfo {
+            name: name.to_string(),
+            flow: flow.to_string(),
+            is_flow,
+            tags: Measure::ALL.map(|m| format!("{}{tag}", m.prefix())),
+        }
     }
 
     /// Tag in the interval log: `req.<name>` or `flow.<name>`.
-    pub fn tag(self) -> String {
-        if self.is_flow() {
-            format!("flow.{}", self.name())
-        } else {
-            format!("req.{}", self.name())
-        }
+    pub fn tag(&self) -> &str {
+        &self.tags[Measure::Response as usize]
     }
 
     /// Tag of one measure: `req.<name>`, `svc.req.<name>`, `open.flow.<name>`, ...
-    pub fn measure_tag(self, m: Measure) -> String {
-        format!("{}{}", m.prefix(), self.tag())
+    pub fn measure_tag(&self, m: Measure) -> &str {
+        &self.tags[m as usize]
+    }
+}
+
+/// The series of a run: every flow's requests, flow by flow in the scenario's
+/// order, then the flows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesTable {
+    entries: Vec<SeriesInfo>,
+}
+
+impl SeriesTable {
+    /// The table of `flows`: each a flow name and its request names in order. A
+    /// request name listed twice in one flow is one series.
+    pub fn new<'a>(flows: impl IntoIterator<Item = (&'a str, Vec<&'a str>)>) -> SeriesTable {
+        let flows: Vec<(&str, Vec<&str>)> = flows.into_iter().collect();
+        let mut entries: Vec<SeriesInfo> = Vec::new();
+        for (flow, requests) in &flows {
+            for name in requests {
+                if !entries.iter().any(|e| !e.is_flow && e.name == *name) {
+                    entries.push(SeriesInfo::new(name, flow, false));
+                }
+            }
+        }
+        for (flow, _) in &flows {
+            entries.push(SeriesInfo::new(flow, flow, true));
+        }
+        SeriesTable { entries }
     }
 
-    /// The series of an onboarding step.
-    pub fn of_step(step: api::OnboardingStep) -> Series {
-        match step {
-            api::OnboardingStep::PurposeSelection => Series::PurposeSelection,
-            api::OnboardingStep::Proficiency => Series::Proficiency,
-            api::OnboardingStep::Equipment => Series::Equipment,
-            api::OnboardingStep::Availability => Series::Availability,
-            api::OnboardingStep::Complete => Series::Complete,
-        }
+    /// How many series.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// The flow series of a flow.
-    pub fn of_flow(flow: FlowName) -> Series {
-        match flow {
-            FlowName::Onboarding => Series::FlowOnboarding,
-            FlowName::Plans => Series::FlowPlans,
-            FlowName::Health => Series::FlowHealth,
-        }
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every series, in order.
+    pub fn all(&self) -> impl Iterator<Item = Series> + use<> {
+        (0..self.entries.len() as u16).map(Series)
+    }
+
+    /// The names of `series`.
+    pub fn info(&self, series: Series) -> &SeriesInfo {
+        &self.entries[series.index()]
+    }
+
+    /// The request named `name`.
+    pub fn request(&self, name: &str) -> Option<Series> {
+        self.find(name, false)
+    }
+
+    /// The flow named `name`.
+    pub fn flow(&self, name: &str) -> Option<Series> {
+        self.find(name, true)
+    }
+
+    fn find(&self, name: &str, is_flow: bool) -> Option<Series> {
+        self.entries
+            .iter()
+            .position(|e| e.is_flow == is_flow && e.name == name)
+            .map(|i| Series(i as u16))
+    }
+}
+
+#[cfg(test)]
+impl SeriesTable {
+    /// The shipped flows' series (onboarding, plans, health), for tests.
+    pub fn standard() -> SeriesTable {
+        SeriesTable::new([
+            (
+                "onboarding",
+                vec![
+                    "auth_token",
+                    "purpose_selection",
+                    "proficiency",
+                    "equipment",
+                    "availability",
+                    "complete",
+                ],
+            ),
+            (
+                "plans",
+                vec!["plan_auth_token", "plan_generate", "plan_status"],
+            ),
+            ("health", vec!["health"]),
+        ])
+    }
+
+    /// The request `name` of [`SeriesTable::standard`].
+    pub fn req(name: &str) -> Series {
+        SeriesTable::standard()
+            .request(name)
+            .expect("a shipped request")
+    }
+
+    /// The flow `name` of [`SeriesTable::standard`].
+    pub fn flow_of(name: &str) -> Series {
+        SeriesTable::standard().flow(name).expect("a shipped flow")
     }
 }
 
@@ -163,9 +193,9 @@ impl Measure {
         Measure::Lag,
     ];
 
-    /// The histogram slot of a series for this measure.
-    pub fn slot(self, series: Series) -> usize {
-        self as usize * SERIES_COUNT + series.index()
+    /// The histogram slot of a series for this measure, in a table of `series` series.
+    pub fn slot(self, series: Series, count: usize) -> usize {
+        self as usize * count + series.index()
     }
 
     /// The interval log tag's prefix.
@@ -180,9 +210,6 @@ impl Measure {
         }
     }
 }
-
-/// Histogram slots: every measure of every series.
-pub const SLOTS: usize = SERIES_COUNT * MEASURES;
 
 /// How long a request or an iteration took: from the actual send (service) and
 /// from the intended start (response).

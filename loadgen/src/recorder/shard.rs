@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use reports::hdr::{MAX_MICROS, new_histogram};
 use reports::summary::{ERROR_TRACES_KEPT, ErrorTrace, TracedRequest, keep_first_traces};
 
-use super::series::{ErrorKind, Measure, SERIES_COUNT, SLOTS, Series, Timing, Trace};
+use super::series::{ErrorKind, MEASURES, Measure, Series, Timing, Trace};
 
 /// Slowest sampled requests kept per series.
 pub const SLOWEST_KEPT: usize = 10;
@@ -85,8 +85,10 @@ impl ErrorTally {
 
 /// What a shard gathered in a slice.
 pub struct ShardData {
+    /// Every measure of every series (see [`Measure::slot`]).
     pub histograms: Vec<Option<Histogram<u64>>>,
-    pub counts: [Counts; SERIES_COUNT],
+    /// Per series.
+    pub counts: Vec<Counts>,
     pub errors: HashMap<ErrorKey, ErrorTally>,
     pub slowest: Vec<(Series, TracedRequest)>,
     /// How late the scheduler's probe woke (the generator's own lag).
@@ -100,10 +102,11 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl ShardData {
-    pub fn new() -> Self {
+    /// Empty data for a table of `series` series.
+    pub fn new(series: usize) -> Self {
         ShardData {
-            histograms: (0..SLOTS).map(|_| None).collect(),
-            counts: [Counts::default(); SERIES_COUNT],
+            histograms: (0..series * MEASURES).map(|_| None).collect(),
+            counts: vec![Counts::default(); series],
             errors: HashMap::new(),
             slowest: Vec::new(),
             scheduler: None,
@@ -114,7 +117,8 @@ impl ShardData {
     /// Records one value of `measure` for `series`.
     pub fn record(&mut self, series: Series, measure: Measure, value: Duration) {
         self.used = true;
-        let h = self.histograms[measure.slot(series)].get_or_insert_with(new_histogram);
+        let slot = measure.slot(series, self.counts.len());
+        let h = self.histograms[slot].get_or_insert_with(new_histogram);
         let _ = h.record(micros(value));
     }
 
@@ -209,8 +213,8 @@ impl ShardData {
         if let Some(h) = &data.scheduler {
             let _ = self.scheduler.get_or_insert_with(new_histogram).add(h);
         }
-        for k in 0..SERIES_COUNT {
-            self.counts[k].add(&data.counts[k]);
+        for (mine, theirs) in self.counts.iter_mut().zip(&data.counts) {
+            mine.add(theirs);
         }
         for (key, tally) in data.errors.drain() {
             match self.errors.get_mut(&key) {
@@ -235,7 +239,7 @@ impl ShardData {
         if let Some(h) = self.scheduler.as_mut().filter(|h| !h.is_empty()) {
             h.reset();
         }
-        self.counts = [Counts::default(); SERIES_COUNT];
+        self.counts.fill(Counts::default());
         self.errors.clear();
         self.slowest.clear();
         self.used = false;
@@ -243,7 +247,7 @@ impl ShardData {
 
     /// The histogram of `measure` for `series`, if anything was recorded.
     pub fn histogram(&self, series: Series, measure: Measure) -> Option<&Histogram<u64>> {
-        self.histograms[measure.slot(series)]
+        self.histograms[measure.slot(series, self.counts.len())]
             .as_ref()
             .filter(|h| !h.is_empty())
     }
@@ -268,10 +272,11 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new() -> Self {
+    /// A shard for a table of `series` series.
+    pub fn new(series: usize) -> Self {
         Shard {
             slice: 0,
-            data: ShardData::new(),
+            data: ShardData::new(series),
             ready: Vec::new(),
         }
     }

@@ -57,7 +57,13 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
         None => DEFAULT_THINK_TIME,
     };
     let stages = check_load(&c, &file.load)?;
-    let flows = check_flows(&c, &file.flows, think_time, &stages)?;
+    let mut flows = check_flows(&c, &file.flows, think_time, &stages)?;
+    let series = std::sync::Arc::new(super::series_table(
+        &flows.iter().map(|f| (f.name, &f.kind)).collect::<Vec<_>>(),
+    ));
+    for f in &mut flows {
+        f.series = super::FlowSeries::in_table(&series, f.name.as_str(), &f.kind);
+    }
     let total = super::run_length(&stages, &flows);
     let (scrape_interval, slice, trace_sample) = check_output(&c, &file, total)?;
     if let Some(url) = &file.prometheus.url {
@@ -89,6 +95,7 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
             .graceful_stop
             .map_or(DEFAULT_GRACEFUL_STOP, |d| d.get()),
         flows,
+        series,
         slo_file: file
             .slo
             .file
@@ -523,6 +530,8 @@ fn check_flow(
     Ok(Flow {
         name: f.name,
         kind,
+        // Set once every flow is known (the run's series table).
+        series: super::FlowSeries::default(),
         weight,
         think_time,
         executor,

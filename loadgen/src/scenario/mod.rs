@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use slo::toml_file::{self, FileError};
 
+use crate::recorder::{Series, SeriesTable};
 use crate::slo_file::SloFile;
 
 slo::closed_set! {
@@ -126,6 +127,8 @@ pub struct Scenario {
     pub graceful_stop: Duration,
     /// The flows, each with its share of the users.
     pub flows: Vec<Flow>,
+    /// Every flow's requests and the flows: what the recorder measures.
+    pub series: std::sync::Arc<SeriesTable>,
     /// The SLO set: `[slo] file`, relative to the scenario, else the built-in set.
     pub slo_file: SloFile,
     /// Which verdicts set the exit code.
@@ -279,6 +282,49 @@ pub enum FlowKind {
     },
 }
 
+impl FlowKind {
+    /// The names of its requests, in the order it sends them.
+    pub fn requests(&self) -> Vec<&'static str> {
+        match self {
+            FlowKind::Onboarding { .. } => std::iter::once("auth_token")
+                .chain(api::OnboardingStep::ALL.map(|s| s.as_str()))
+                .collect(),
+            FlowKind::Plans { .. } => vec!["plan_auth_token", "plan_generate", "plan_status"],
+            FlowKind::Health { .. } => vec!["health"],
+        }
+    }
+}
+
+/// A flow's series in the run's table: the flow's own and its requests', in
+/// the order [`FlowKind::requests`] names them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowSeries {
+    /// The flow's iterations.
+    pub flow: Series,
+    /// Its requests.
+    pub requests: Vec<Series>,
+}
+
+impl FlowSeries {
+    /// The series of flow `name` doing `kind` in `table`, which must list them.
+    pub fn in_table(table: &SeriesTable, name: &str, kind: &FlowKind) -> FlowSeries {
+        let missing = "the series table is built from the scenario's flows";
+        FlowSeries {
+            flow: table.flow(name).expect(missing),
+            requests: kind
+                .requests()
+                .into_iter()
+                .map(|r| table.request(r).expect(missing))
+                .collect(),
+        }
+    }
+}
+
+/// The series table of `flows`.
+pub fn series_table(flows: &[(FlowName, &FlowKind)]) -> SeriesTable {
+    SeriesTable::new(flows.iter().map(|(n, k)| (n.as_str(), k.requests())))
+}
+
 /// A flow of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
@@ -286,6 +332,8 @@ pub struct Flow {
     pub name: FlowName,
     /// What it does.
     pub kind: FlowKind,
+    /// Its series in the run's table.
+    pub series: FlowSeries,
     /// Its share of the users.
     pub weight: u32,
     /// Wait between its steps (and between a closed user's iterations).
