@@ -35,6 +35,7 @@ pub mod commands;
 mod context;
 mod engine;
 pub mod exit;
+pub mod flow_file;
 mod flows;
 mod generator;
 mod http;
