@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use reports::baseline::Margins;
 
 use crate::exit::HELP as EXIT_CODES;
@@ -207,6 +207,21 @@ pub struct RunArgs {
     /// Where the run's verdicts go as metrics.
     #[command(flatten)]
     pub push: PushArgs,
+    /// Which engine runs the shipped flows: their flow files (data), or the Rust
+    /// code they replace (native), to compare the two on one scenario.
+    #[arg(long, env = "LOADGEN_FLOW_ENGINE", value_enum, default_value_t = FlowEngine::Data)]
+    pub flow_engine: FlowEngine,
+}
+
+/// Which engine runs the shipped flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FlowEngine {
+    /// Their flow files (`scenarios/flows/`), like every other flow.
+    #[default]
+    Data,
+    /// The Rust journeys the flow files replace (flows of files or written in
+    /// the scenario still run from their files).
+    Native,
 }
 
 /// Pushing a run's `verdicts.prom` to a Prometheus Pushgateway.

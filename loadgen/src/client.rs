@@ -13,6 +13,7 @@ use crate::recorder::{ErrorKind, Series, Timing, Trace, now_unix_ms};
 /// A response that passed the HTTP-level checks.
 pub struct Reply {
     pub status: u16,
+    pub headers: http::HeaderMap,
     pub body: bytes::Bytes,
 }
 
@@ -65,12 +66,14 @@ impl Traceparent {
     }
 }
 
-/// A request of a flow: method, path (and query), bearer token, JSON body.
+/// A request of a flow: method, path (and query), bearer token, more headers, body.
 pub struct Req<'a> {
     pub method: http::Method,
     pub path: std::borrow::Cow<'a, str>,
     pub bearer: Option<&'a str>,
-    pub json: Option<Vec<u8>>,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The body and its content type.
+    pub body: Option<(Vec<u8>, http::HeaderValue)>,
 }
 
 impl<'a> Req<'a> {
@@ -79,7 +82,8 @@ impl<'a> Req<'a> {
             method: http::Method::GET,
             path: path.into(),
             bearer: None,
-            json: None,
+            headers: Vec::new(),
+            body: None,
         }
     }
 
@@ -88,7 +92,11 @@ impl<'a> Req<'a> {
             method: http::Method::POST,
             path: path.into(),
             bearer: None,
-            json: Some(serde_json::to_vec(body).expect("JSON values serialise")),
+            headers: Vec::new(),
+            body: Some((
+                serde_json::to_vec(body).expect("JSON values serialise"),
+                crate::http::JSON,
+            )),
         }
     }
 
@@ -128,7 +136,8 @@ pub async fn send<T>(
         method: request.method,
         path: &request.path,
         bearer: request.bearer,
-        json: request.json,
+        headers: &request.headers,
+        body: request.body,
         traceparent: header.as_str(),
     });
     let result = tokio::select! {
@@ -157,15 +166,20 @@ pub async fn send<T>(
                 message: "cancelled by the run's stop".into(),
             });
         }
-        Some(Ok(r)) => (r.status, r.body),
+        Some(Ok(r)) => (r.status, (r.headers, r.body)),
         Some(Err((kind, message))) => return Err(failed(None, failure_kind(kind), message)),
     };
+    let (headers, body) = body;
     if status >= 400 {
         let text = String::from_utf8_lossy(&body);
         let message = format!("HTTP {status}: {}", text.trim());
         return Err(failed(Some(status), ErrorKind::of_status(status), message));
     }
-    let reply = Reply { status, body };
+    let reply = Reply {
+        status,
+        headers,
+        body,
+    };
     match check(&reply) {
         Ok(value) => {
             let trace = sampled.map(|_| header.trace(at_ms, true));

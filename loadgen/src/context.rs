@@ -75,6 +75,12 @@ pub struct RunContext {
     pub trace_sample: f64,
     /// A random tag making athlete ids unique to this run (and worker).
     pub nonce: String,
+    /// This worker's index (0 alone): a flow's `{{run.worker}}`.
+    pub worker: u32,
+    /// Seeds every iteration's random stream (`crate::flows::iteration_rng`).
+    pub seed: u64,
+    /// Which engine runs the shipped flows.
+    pub flow_engine: crate::cli::FlowEngine,
     /// When the load started: every executor's clock.
     pub started: Instant,
     /// When the planned load ends: no iteration starts after it.
@@ -168,6 +174,9 @@ pub mod tests {
             tokens: Tokens::Fixed(String::new()),
             trace_sample: 0.0,
             nonce: "t".into(),
+            worker: 0,
+            seed: 1,
+            flow_engine: crate::cli::FlowEngine::Data,
             started: now,
             deadline: now + deadline,
             stop_by: now + deadline,

@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Uri};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -49,11 +49,15 @@ pub enum Failure {
     Transport,
 }
 
-/// A response: status and the whole body.
+/// A response: status, headers and the whole body.
 pub struct Response {
     pub status: u16,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
+
+/// `application/json`, the content type of a JSON body.
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// One request to send.
 pub struct Call<'a> {
@@ -61,9 +65,11 @@ pub struct Call<'a> {
     /// Path and query, starting with `/`.
     pub path: &'a str,
     pub bearer: Option<&'a str>,
-    /// A JSON body.
-    pub json: Option<Vec<u8>>,
-    /// Extra headers (`traceparent`).
+    /// More headers (a flow file's).
+    pub headers: &'a [(HeaderName, HeaderValue)],
+    /// A body and its content type.
+    pub body: Option<(Vec<u8>, HeaderValue)>,
+    /// The W3C trace context.
     pub traceparent: &'a str,
 }
 
@@ -162,10 +168,13 @@ impl HttpClient {
         if let Some(token) = call.bearer {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
         }
-        let body = match call.json {
-            Some(json) => {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-                Full::new(Bytes::from(json))
+        for (name, value) in call.headers {
+            builder = builder.header(name, value);
+        }
+        let body = match call.body {
+            Some((bytes, content_type)) => {
+                builder = builder.header(CONTENT_TYPE, content_type);
+                Full::new(Bytes::from(bytes))
             }
             None => Full::new(Bytes::new()),
         };
@@ -181,7 +190,8 @@ impl HttpClient {
             (kind, format!("{}: {e}", self.url(call.path)))
         })?;
         let status = response.status().as_u16();
-        let body = http_body_util::Limited::new(response.into_body(), MAX_BODY_BYTES)
+        let (parts, body) = response.into_parts();
+        let body = http_body_util::Limited::new(body, MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|e| {
@@ -195,7 +205,11 @@ impl HttpClient {
                 }
             })?
             .to_bytes();
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// Over reqwest (`https://`).
@@ -211,8 +225,11 @@ impl HttpClient {
         if let Some(token) = call.bearer {
             request = request.bearer_auth(token);
         }
-        if let Some(json) = call.json {
-            request = request.header(CONTENT_TYPE, "application/json").body(json);
+        for (name, value) in call.headers {
+            request = request.header(name, value);
+        }
+        if let Some((bytes, content_type)) = call.body {
+            request = request.header(CONTENT_TYPE, content_type).body(bytes);
         }
         let response = request.send().await.map_err(|e| {
             let kind = if e.is_timeout() {
@@ -225,6 +242,7 @@ impl HttpClient {
             (kind, e.to_string())
         })?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let mut response = response;
         let mut body = bytes::BytesMut::new();
         loop {
@@ -242,6 +260,7 @@ impl HttpClient {
         }
         Ok(Response {
             status,
+            headers,
             body: body.freeze(),
         })
     }
@@ -283,7 +302,8 @@ mod tests {
             method: Method::GET,
             path: "/",
             bearer: None,
-            json: None,
+            headers: &[],
+            body: None,
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         }
     }

@@ -255,6 +255,9 @@ fn context(
             Some(w) => format!("{}w{}", crate::context::nonce(), w.index),
             None => crate::context::nonce(),
         },
+        worker: checked.settings.worker.map_or(0, |w| w.index),
+        seed: scenario.seed.unwrap_or_else(rand::random),
+        flow_engine: checked.settings.flow_engine,
         started,
         deadline,
         stop_by: deadline + scenario.graceful_stop,
@@ -301,12 +304,13 @@ fn record(
 }
 
 /// The run's inputs, kept in its directory: the scenario (without its fixed
-/// token) and the SLO set.
+/// token), its flow files and the SLO set.
 fn write_inputs(dir: &std::path::Path, checked: &Checked) -> std::io::Result<()> {
     std::fs::write(
         dir.join(summary::SCENARIO_FILE),
         checked.scenario.text_for_results(),
     )?;
+    crate::scenario::flows::write_copies(dir, &checked.scenario.flows)?;
     std::fs::write(dir.join(summary::SLO_FILE), &checked.slo.text)
 }
 

@@ -106,6 +106,8 @@ pub struct RunInputs {
     pub nats_monitoring_url: Layer<String>,
     /// Where the embedded services export spans (`--otlp-endpoint`, `--jaeger-endpoint`).
     pub otlp_endpoint: Option<String>,
+    /// `--flow-engine` / `LOADGEN_FLOW_ENGINE`.
+    pub flow_engine: crate::cli::FlowEngine,
 }
 
 impl RunInputs {
@@ -132,6 +134,7 @@ impl RunInputs {
                 source("nats_monitoring_url"),
             ),
             otlp_endpoint: span_export(&args.tracing).0,
+            flow_engine: args.flow_engine,
         }
     }
 }
@@ -200,6 +203,8 @@ pub struct Settings {
     pub nats_monitoring: Option<String>,
     /// Where the embedded services export spans, for the release check.
     pub otlp_endpoint: Option<String>,
+    /// Which engine runs the shipped flows.
+    pub flow_engine: crate::cli::FlowEngine,
 }
 
 pub use crate::exit::UsageError;
@@ -276,6 +281,7 @@ impl Settings {
             preflight: !inputs.no_preflight,
             nats_monitoring,
             otlp_endpoint: inputs.otlp_endpoint.clone(),
+            flow_engine: inputs.flow_engine,
         };
         if let (Some(w), None) = (&settings.worker, &settings.run_id) {
             return Err(UsageError(format!(

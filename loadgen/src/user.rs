@@ -1,5 +1,5 @@
-//! A virtual user: its number, its token (refreshed before it expires), and how
-//! many iterations it ran.
+//! A virtual user: its number, its token (refreshed before it expires), its
+//! flow's variables, and how many iterations it ran.
 
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,15 @@ fn expires_in(jwt: &str) -> Option<Duration> {
 pub struct User {
     /// Unique in the run: names its athletes and picks its recorder shard.
     pub id: usize,
-    /// Its token, when it keeps one (the plans flow signs in once).
+    /// Its token, when it keeps one (the Rust plans flow signs in once).
     pub token: Option<Token>,
     /// Iterations it started.
     pub iteration: u64,
+    /// Its flow file's variables, by slot (empty until its first iteration).
+    pub vars: Vec<serde_json::Value>,
+    /// Its flow's setup: `None` until it has run, then when to run it again
+    /// (`Some(None)`: never).
+    pub setup: Option<Option<Instant>>,
 }
 
 impl User {
@@ -67,6 +72,17 @@ impl User {
             id,
             token: None,
             iteration: 0,
+            vars: Vec::new(),
+            setup: None,
+        }
+    }
+
+    /// Whether its flow's setup must run (first, or before a token goes stale).
+    pub fn needs_setup(&self) -> bool {
+        match self.setup {
+            None => true,
+            Some(None) => false,
+            Some(Some(at)) => Instant::now() >= at,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `loadgen check FILE...`: scenarios (with their SLO sets) and SLO files, checked
-//! without running anything; exit 0 when every file is valid, else 2.
+//! `loadgen check FILE...`: scenarios (with their flows and SLO sets), flow files
+//! and SLO files, checked without running anything; exit 0 when every file is
+//! valid, else 2.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,34 @@ fn is_slo_file(path: &Path) -> bool {
             || t.parse::<toml::Table>()
                 .is_ok_and(|t| t.contains_key("slo") && !t.contains_key("load"))
     })
+}
+
+/// Whether a file is a flow file: TOML with steps and no target (a scenario's).
+fn is_flow_file(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.parse::<toml::Table>().is_ok_and(|t| {
+            (t.contains_key("steps") || t.contains_key("setup")) && !t.contains_key("target")
+        })
+    })
+}
+
+/// Checks a flow file on its own, with its parameters' defaults.
+pub fn flow_text(path: &Path, text: &str) -> Result<crate::flow_file::Program, String> {
+    crate::flow_file::check_text(path, text).map_err(|e| e.to_string())
+}
+
+/// Checks a flow file; the line printed when it is valid.
+fn check_flow(file: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let p = flow_text(file, &text)?;
+    Ok(format!(
+        "{}: ok (flow {}: {} requests ({}), {} parameters)",
+        file.display(),
+        p.name,
+        p.requests.len(),
+        p.requests.join(", "),
+        p.params.len()
+    ))
 }
 
 /// Checks an SLO set; the line printed when it is valid.
@@ -77,6 +106,8 @@ pub fn command(files: &[PathBuf]) -> Exit {
     for file in files {
         let checked = if is_slo_file(file) {
             check_slo(file)
+        } else if is_flow_file(file) {
+            check_flow(file)
         } else {
             check_scenario(file)
         };

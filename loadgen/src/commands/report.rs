@@ -15,7 +15,7 @@ fn gate(run_dir: &std::path::Path) -> crate::scenario::Gate {
     let path = run_dir.join(reports::summary::SCENARIO_FILE);
     std::fs::read_to_string(&path)
         .ok()
-        .and_then(|text| crate::scenario::parse(&path, &text).ok())
+        .and_then(|text| crate::scenario::parse_run_copy(&path, &text).ok())
         .map_or(crate::scenario::Gate::Both, |s| s.gate)
 }
 

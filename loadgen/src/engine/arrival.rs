@@ -101,7 +101,7 @@ impl Pool {
     /// Says when the pool first grows past its pre-allocated users, and when it
     /// reaches its maximum.
     fn say_growth(&self, size: usize) {
-        let flow = self.flow.name;
+        let flow = &self.flow.name;
         if size == self.pre + 1 {
             eprintln!(
                 "{flow}: iterations lag, so the pool grows past its {} pre-allocated users (up to {})",

@@ -12,8 +12,8 @@ use crate::context::RunContext;
 use crate::context::tests::ctx_for;
 use crate::recorder::{Probe, Results, SeriesTable};
 use crate::scenario::{
-    ArrivalRate, Arrivals, Executor, Flow, FlowKind, FlowName, FlowSeries, RateStage, Stage,
-    StageKind, ThinkTime,
+    ArrivalRate, Arrivals, Executor, Flow, FlowKind, FlowSeries, RateStage, Stage, StageKind,
+    ThinkTime,
 };
 
 /// A health endpoint answering after `latency`; a request arriving inside
@@ -48,13 +48,17 @@ async fn server(
 
 /// The health flow at a constant rate for `seconds`.
 fn constant(rate: f64, seconds: u64, pre: u64, max: u64, max_start_delay: Duration) -> Flow {
-    let kind = FlowKind::Health {
-        path: "/api/health".into(),
-    };
+    let health = crate::flow_file::builtin::find("health").unwrap();
+    let program = crate::flow_file::check_text(std::path::Path::new(health.path), health.text);
+    let program = Arc::new(program.unwrap());
     Flow {
-        name: FlowName::Health,
-        series: FlowSeries::in_table(&SeriesTable::standard(), "health", &kind),
-        kind,
+        name: "health".into(),
+        series: FlowSeries::in_table(&SeriesTable::standard(), "health", &program.requests),
+        program,
+        native: Some(FlowKind::Health {
+            path: "/api/health".into(),
+        }),
+        source: crate::scenario::flows::FlowSource::BuiltIn,
         weight: 1,
         think_time: ThinkTime {
             min: Duration::ZERO,

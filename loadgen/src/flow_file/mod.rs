@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use check::{Params, check, check_text};
+pub use check::{Override, Params, Source, check, check_text};
 use file::FailKind;
 use json_path::JsonPath;
 use template::{JsonTemplate, Template};

@@ -48,9 +48,10 @@ fn plan(workers: &[WorkerData], out: &Path, count: Option<u32>) -> anyhow::Resul
         .context("no worker directory holds scenario.toml and slo.toml")?;
     let scenario_path = w.dir.join(summary::SCENARIO_FILE);
     let mut scenario =
-        crate::scenario::parse(&scenario_path, w.scenario_text.as_deref().unwrap_or(""))
+        crate::scenario::parse_run_copy(&scenario_path, w.scenario_text.as_deref().unwrap_or(""))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::write(out.join(summary::SCENARIO_FILE), &scenario.text)?;
+    crate::scenario::flows::write_copies(out, &scenario.flows)?;
     std::fs::write(
         out.join(summary::SLO_FILE),
         w.slo_text.as_deref().unwrap_or(""),

@@ -242,13 +242,17 @@ pub enum ErrorKind {
     PlanFailed,
     /// The plan did not finish within the flow's timeout.
     PlanTimeout,
+    /// A flow's `fail_if` condition held.
+    Failed,
+    /// A flow's repeated step was not done by its deadline.
+    Deadline,
     /// Cancelled by the run's stop: neither passed nor failed.
     Interrupted,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Transport,
@@ -258,6 +262,8 @@ impl ErrorKind {
         ErrorKind::Body,
         ErrorKind::PlanFailed,
         ErrorKind::PlanTimeout,
+        ErrorKind::Failed,
+        ErrorKind::Deadline,
         ErrorKind::Interrupted,
     ];
 
@@ -278,6 +284,8 @@ impl ErrorKind {
             ErrorKind::Body => "body",
             ErrorKind::PlanFailed => "plan_failed",
             ErrorKind::PlanTimeout => "plan_timeout",
+            ErrorKind::Failed => "failed",
+            ErrorKind::Deadline => "deadline",
             ErrorKind::Interrupted => "interrupted",
         }
     }

@@ -15,9 +15,9 @@ use super::file::{
     EmbeddedSection, FlowSection, LoadSection, ScenarioFile, StageSection, TargetSection,
     ThinkTimeSection,
 };
+use super::flows::FlowFiles;
 use super::{
-    Embedded, Executor, Flow, FlowKind, FlowName, Gate, Scenario, Stage, StageKind, Target,
-    ThinkTime, UrlTarget,
+    Embedded, Executor, Flow, Gate, Scenario, Stage, StageKind, Target, ThinkTime, UrlTarget,
 };
 
 /// Default think time between iterations and steps.
@@ -37,19 +37,17 @@ pub const DEFAULT_TOKEN_PATH: &str = api::paths::AUTH_TOKEN;
 const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
 /// Share of requests sent with a sampled `traceparent`.
 const DEFAULT_TRACE_SAMPLE: f64 = 0.05;
-/// Onboarding: share of athletes who stop part-way.
-const DEFAULT_ABANDON_SHARE: f64 = 0.1;
-/// Plans: status poll interval.
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// Plans: give up on a plan after this long.
-const DEFAULT_PLAN_TIMEOUT: Duration = Duration::from_secs(60);
-/// Health: the path requested.
-const DEFAULT_HEALTH_PATH: &str = api::paths::API_HEALTH;
 /// Runs longer than this get 5 s slices by default (1 s otherwise).
 const LONG_RUN: Duration = Duration::from_secs(15 * 60);
 
-pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Scenario, FileError> {
+pub(super) fn check(
+    path: &Path,
+    text: String,
+    file: ScenarioFile,
+    files: FlowFiles,
+) -> Result<Scenario, FileError> {
     let c = Checker::new(path, &text);
+    let base = path.parent().unwrap_or(Path::new("."));
     check_name(&c, &file.name)?;
     let target = check_target(&c, &file.target)?;
     let think_time = match &file.load.think_time {
@@ -57,12 +55,10 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
         None => DEFAULT_THINK_TIME,
     };
     let stages = check_load(&c, &file.load)?;
-    let mut flows = check_flows(&c, &file.flows, think_time, &stages)?;
-    let series = std::sync::Arc::new(super::series_table(
-        &flows.iter().map(|f| (f.name, &f.kind)).collect::<Vec<_>>(),
-    ));
+    let mut flows = check_flows(&c, &file.flows, think_time, &stages, (base, files))?;
+    let series = std::sync::Arc::new(super::series_table(&flows));
     for f in &mut flows {
-        f.series = super::FlowSeries::in_table(&series, f.name.as_str(), &f.kind);
+        f.series = super::FlowSeries::in_table(&series, &f.name, &f.program.requests);
     }
     let total = super::run_length(&stages, &flows);
     let (scrape_interval, slice, trace_sample) = check_output(&c, &file, total)?;
@@ -82,7 +78,6 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
             "use a label name (letters, digits, _) other than job: the SLO set's services are the jobs",
         )?;
     }
-    let base = path.parent().unwrap_or(Path::new("."));
     Ok(Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
@@ -94,6 +89,7 @@ pub(super) fn check(path: &Path, text: String, file: ScenarioFile) -> Result<Sce
             .load
             .graceful_stop
             .map_or(DEFAULT_GRACEFUL_STOP, |d| d.get()),
+        seed: file.seed,
         flows,
         series,
         slo_file: file
@@ -394,25 +390,24 @@ fn check_flows(
     flows: &[FlowSection],
     think: ThinkTime,
     load: &[Stage],
+    files: (&Path, FlowFiles),
 ) -> Result<Vec<Flow>, FileError> {
     if flows.is_empty() {
         return Err(c.error(
             "flows",
             "no flows",
-            "add at least one [[flows]] with name = \"onboarding\", \"plans\" or \"health\"",
+            format!(
+                "add at least one [[flows]] with name = one of {}, or a flow file",
+                crate::flow_file::builtin::names()
+            ),
         ));
     }
     let load_length: Duration = load.iter().map(|s| s.duration).sum();
-    let mut out = Vec::new();
+    let mut out: Vec<Flow> = Vec::new();
     for (i, f) in flows.iter().enumerate() {
-        out.push(check_flow(c, i, f, think, load_length)?);
-        if flows[..i].iter().any(|g| g.name == f.name) {
-            return Err(c.error(
-                &format!("flows[{i}].name"),
-                format!("flow {:?} is listed twice", f.name.as_str()),
-                "list each flow once",
-            ));
-        }
+        let flow = check_flow(c, i, f, think, load_length, files)?;
+        unique_names(c, i, &flow, &out)?;
+        out.push(flow);
         c.forbid(
             &format!("flows[{i}]"),
             super::executor::shares_load(&out[i].executor, f) && load.is_empty(),
@@ -422,6 +417,33 @@ fn check_flows(
     }
     share_users(&mut out, flows, load);
     Ok(out)
+}
+
+/// A flow's name and its requests' names are its own in the run.
+fn unique_names(c: &Checker, i: usize, flow: &Flow, before: &[Flow]) -> Result<(), FileError> {
+    let key = format!("flows[{i}].name");
+    if before.iter().any(|g| g.name == flow.name) {
+        return Err(c.error(
+            &key,
+            format!("flow {:?} is listed twice", flow.name),
+            "list each flow once, or give the second one another name = \"...\"",
+        ));
+    }
+    for g in before {
+        if let Some(r) = flow
+            .program
+            .requests
+            .iter()
+            .find(|r| g.program.requests.contains(r))
+        {
+            return Err(c.error(
+                &key,
+                format!("the flows {:?} and {:?} both name a request {r:?}", g.name, flow.name),
+                "give the requests of different flows different names: reports and SLOs tell them apart by name",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Paced flows (the old `pace`) run with their weight's share of `[load]`'s peak
@@ -450,48 +472,15 @@ fn share_users(out: &mut [Flow], flows: &[FlowSection], load: &[Stage]) {
     }
 }
 
-/// Refuses the keys of one flow set on another.
-fn keys_of_other_flows(c: &Checker, i: usize, f: &FlowSection) -> Result<(), FileError> {
-    let keys: [(&str, bool, FlowName); 7] = [
-        (
-            "abandon_share",
-            f.abandon_share.is_some(),
-            FlowName::Onboarding,
-        ),
-        ("poll_interval", f.poll_interval.is_some(), FlowName::Plans),
-        ("timeout", f.timeout.is_some(), FlowName::Plans),
-        ("complexity", f.complexity.is_some(), FlowName::Plans),
-        (
-            "equipment_count",
-            f.equipment_count.is_some(),
-            FlowName::Plans,
-        ),
-        (
-            "availability_days",
-            f.availability_days.is_some(),
-            FlowName::Plans,
-        ),
-        ("path", f.path.is_some(), FlowName::Health),
-    ];
-    for (field, set, flow) in keys {
-        c.forbid(
-            &format!("flows[{i}].{field}"),
-            set && f.name != flow,
-            &format!("{field} applies to the {flow} flow only"),
-            "remove it from this flow",
-        )?;
-    }
-    Ok(())
-}
-
 fn check_flow(
     c: &Checker,
     i: usize,
     f: &FlowSection,
     think: ThinkTime,
     load: Duration,
+    (base, files): (&Path, FlowFiles),
 ) -> Result<Flow, FileError> {
-    keys_of_other_flows(c, i, f)?;
+    let (program, source) = super::flows::resolve(c, i, f, base, files)?;
     let executor = super::executor::check_executor(c, i, f, load)?;
     let weight = f.weight.unwrap_or(1);
     c.forbid(
@@ -504,84 +493,17 @@ fn check_flow(
         Some(t) => think_time(c, &format!("flows[{i}].think_time"), t)?,
         None => think,
     };
-    let kind = match f.name {
-        FlowName::Onboarding => FlowKind::Onboarding {
-            abandon_share: c.fraction(
-                &format!("flows[{i}].abandon_share"),
-                f.abandon_share.unwrap_or(DEFAULT_ABANDON_SHARE),
-            )?,
-        },
-        FlowName::Plans => plans_kind(c, i, f)?,
-        FlowName::Health => {
-            let path = f
-                .path
-                .clone()
-                .unwrap_or_else(|| DEFAULT_HEALTH_PATH.to_string());
-            if !path.starts_with('/') {
-                return Err(c.error(
-                    &format!("flows[{i}].path"),
-                    format!("{path:?} does not start with /"),
-                    "write it like /api/health",
-                ));
-            }
-            FlowKind::Health { path }
-        }
-    };
     Ok(Flow {
-        name: f.name,
-        kind,
+        name: program.name.clone(),
+        native: super::flows::native_kind(&program, &source),
+        program,
+        source,
         // Set once every flow is known (the run's series table).
         series: super::FlowSeries::default(),
         weight,
         think_time,
         executor,
         start: f.start.map_or(Duration::ZERO, |d| d.get()),
-    })
-}
-
-fn plans_kind(c: &Checker, i: usize, f: &FlowSection) -> Result<FlowKind, FileError> {
-    let key = |k: &str| format!("flows[{i}].{k}");
-    let poll_interval = f.poll_interval.map_or(DEFAULT_POLL_INTERVAL, |d| d.get());
-    if poll_interval < Duration::from_millis(10) {
-        return Err(c.error(
-            &key("poll_interval"),
-            "shorter than 10ms",
-            "poll every 10ms or slower",
-        ));
-    }
-    let complexity = f
-        .complexity
-        .clone()
-        .unwrap_or_else(|| "standard".to_string());
-    if !["basic", "standard", "advanced"].contains(&complexity.as_str()) {
-        return Err(c.error(
-            &key("complexity"),
-            format!("{complexity:?} is not a complexity"),
-            "use basic, standard or advanced",
-        ));
-    }
-    let availability_days = f.availability_days.unwrap_or(3);
-    if !(1..=7).contains(&availability_days) {
-        return Err(c.error(
-            &key("availability_days"),
-            format!("{availability_days} days"),
-            "use 1 to 7",
-        ));
-    }
-    let equipment_count = f.equipment_count.unwrap_or(5);
-    if equipment_count > 50 {
-        return Err(c.error(
-            &key("equipment_count"),
-            format!("{equipment_count} items"),
-            "use at most 50",
-        ));
-    }
-    Ok(FlowKind::Plans {
-        poll_interval,
-        timeout: f.timeout.map_or(DEFAULT_PLAN_TIMEOUT, |d| d.get()),
-        complexity,
-        equipment_count,
-        availability_days,
     })
 }
 

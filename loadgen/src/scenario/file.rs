@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use slo::duration::DurationField;
 
-use super::{Arrivals, ExecutorKind, FlowName, Gate, StageKind};
+use super::{Arrivals, ExecutorKind, Gate, StageKind};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,6 +16,8 @@ pub struct ScenarioFile {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Each iteration's random draws (variables, abandon) follow this seed.
+    pub seed: Option<u64>,
     pub target: TargetSection,
     #[serde(default)]
     pub load: LoadSection,
@@ -105,26 +107,42 @@ pub struct ThinkTimeSection {
     pub max: DurationField,
 }
 
-/// One `[[flows]]` table; which keys apply depends on the flow.
+/// One `[[flows]]` table: which flow (a shipped one by name, a flow file, or
+/// steps written here), its parameters, and how its iterations are started.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSection {
-    pub name: FlowName,
+    /// A shipped flow (onboarding, plans, health), or the name this run gives
+    /// the flow of `file` or of the steps written here.
+    pub name: Option<String>,
+    /// A flow file, relative to the scenario.
+    pub file: Option<String>,
+    /// The flow's parameters: `params = { poll_interval = "1s" }`.
+    pub params: Option<BTreeMap<String, toml::Value>>,
     pub weight: Option<u32>,
-    /// Onboarding: share of athletes who stop part-way (default 0.1).
-    pub abandon_share: Option<f64>,
     /// Wait between the steps of this flow (default: the load's think time).
     pub think_time: Option<ThinkTimeSection>,
-    /// Plans: status poll interval (default 500ms).
-    pub poll_interval: Option<DurationField>,
-    /// Plans: give up on a plan after this long (default 60s).
-    pub timeout: Option<DurationField>,
+    /// The shipped flows' parameters, as keys of the table (as `params`):
+    /// onboarding's share of athletes who stop part-way.
+    pub abandon_share: Option<toml::Value>,
+    /// Plans: status poll interval.
+    pub poll_interval: Option<toml::Value>,
+    /// Plans: give up on a plan after this long.
+    pub timeout: Option<toml::Value>,
     /// Plans: request parameters.
-    pub complexity: Option<String>,
-    pub equipment_count: Option<u32>,
-    pub availability_days: Option<u32>,
-    /// Health: the path to request (default `/api/health`).
-    pub path: Option<String>,
+    pub complexity: Option<toml::Value>,
+    pub equipment_count: Option<toml::Value>,
+    pub availability_days: Option<toml::Value>,
+    /// Health: the path to request.
+    pub path: Option<toml::Value>,
+    /// A flow written here: its variables.
+    pub vars: Option<BTreeMap<String, toml::Value>>,
+    /// A flow written here: steps run once per user.
+    pub setup: Option<Vec<crate::flow_file::file::StepSection>>,
+    /// A flow written here: its steps.
+    pub steps: Option<Vec<crate::flow_file::file::StepSection>>,
+    /// A flow written here: who abandons.
+    pub abandon: Option<crate::flow_file::file::AbandonSection>,
     /// Open model: target iterations per second for this flow (a constant arrival
     /// rate over the whole load, with the flow's share of the users).
     pub pace: Option<f64>,

@@ -34,6 +34,7 @@ mod check;
 pub mod embedded;
 mod executor;
 mod file;
+pub mod flows;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,18 +44,6 @@ use slo::toml_file::{self, FileError};
 
 use crate::recorder::{Series, SeriesTable};
 use crate::slo_file::SloFile;
-
-slo::closed_set! {
-    /// The flows a scenario can run.
-    pub enum FlowName ("a flow") {
-        /// A new athlete's onboarding steps.
-        Onboarding = "onboarding",
-        /// Plan generation, then polling its status.
-        Plans = "plans",
-        /// One `GET` per iteration.
-        Health = "health",
-    }
-}
 
 slo::closed_set! {
     /// Stage kinds; `ramp` stages before the first other stage and after the last
@@ -125,6 +114,8 @@ pub struct Scenario {
     pub think_time: ThinkTime,
     /// How long iterations in flight may finish after the planned end.
     pub graceful_stop: Duration,
+    /// Each iteration's random draws follow this seed (`seed`; else a random one).
+    pub seed: Option<u64>,
     /// The flows, each with its share of the users.
     pub flows: Vec<Flow>,
     /// Every flow's requests and the flows: what the recorder measures.
@@ -254,7 +245,7 @@ pub struct ThinkTime {
     pub max: Duration,
 }
 
-/// What a flow does, with its own settings.
+/// A shipped flow as Rust code, with its settings (`--flow-engine native`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlowKind {
     /// Onboarding.
@@ -282,21 +273,8 @@ pub enum FlowKind {
     },
 }
 
-impl FlowKind {
-    /// The names of its requests, in the order it sends them.
-    pub fn requests(&self) -> Vec<&'static str> {
-        match self {
-            FlowKind::Onboarding { .. } => std::iter::once("auth_token")
-                .chain(api::OnboardingStep::ALL.map(|s| s.as_str()))
-                .collect(),
-            FlowKind::Plans { .. } => vec!["plan_auth_token", "plan_generate", "plan_status"],
-            FlowKind::Health { .. } => vec!["health"],
-        }
-    }
-}
-
 /// A flow's series in the run's table: the flow's own and its requests', in
-/// the order [`FlowKind::requests`] names them.
+/// the order of its program's requests.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowSeries {
     /// The flow's iterations.
@@ -306,14 +284,13 @@ pub struct FlowSeries {
 }
 
 impl FlowSeries {
-    /// The series of flow `name` doing `kind` in `table`, which must list them.
-    pub fn in_table(table: &SeriesTable, name: &str, kind: &FlowKind) -> FlowSeries {
+    /// The series of flow `name` sending `requests` in `table`, which must list them.
+    pub fn in_table(table: &SeriesTable, name: &str, requests: &[String]) -> FlowSeries {
         let missing = "the series table is built from the scenario's flows";
         FlowSeries {
             flow: table.flow(name).expect(missing),
-            requests: kind
-                .requests()
-                .into_iter()
+            requests: requests
+                .iter()
                 .map(|r| table.request(r).expect(missing))
                 .collect(),
         }
@@ -321,17 +298,24 @@ impl FlowSeries {
 }
 
 /// The series table of `flows`.
-pub fn series_table(flows: &[(FlowName, &FlowKind)]) -> SeriesTable {
-    SeriesTable::new(flows.iter().map(|(n, k)| (n.as_str(), k.requests())))
+pub fn series_table(flows: &[Flow]) -> SeriesTable {
+    SeriesTable::new(flows.iter().map(|f| {
+        let requests = f.program.requests.iter().map(String::as_str).collect();
+        (f.name.as_str(), requests)
+    }))
 }
 
 /// A flow of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
-    /// Which flow.
-    pub name: FlowName,
-    /// What it does.
-    pub kind: FlowKind,
+    /// Its name in this run (the flow series).
+    pub name: String,
+    /// What it does: its flow file, compiled.
+    pub program: std::sync::Arc<crate::flow_file::Program>,
+    /// The same journey as Rust code, for a shipped flow.
+    pub native: Option<FlowKind>,
+    /// Where it came from.
+    pub source: flows::FlowSource,
     /// Its series in the run's table.
     pub series: FlowSeries,
     /// Its share of the users.
@@ -417,13 +401,20 @@ pub use check::DEFAULT_TOKEN_PATH;
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, FileError> {
     let (file, text): (file::ScenarioFile, String) = toml_file::read(path)?;
-    check::check(path, text, file)
+    check::check(path, text, file, flows::FlowFiles::Beside)
 }
 
-/// Checks scenario text read from `path` (a run directory's copy).
+/// Checks scenario text read from `path` (its flow files beside it).
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, FileError> {
     let file: file::ScenarioFile = toml_file::parse(path, text)?;
-    check::check(path, text.to_string(), file)
+    check::check(path, text.to_string(), file, flows::FlowFiles::Beside)
+}
+
+/// Checks a run directory's copy of a scenario, `path`, whose flow files are
+/// the run's copies beside it.
+pub fn parse_run_copy(path: &Path, text: &str) -> Result<Scenario, FileError> {
+    let file: file::ScenarioFile = toml_file::parse(path, text)?;
+    check::check(path, text.to_string(), file, flows::FlowFiles::RunCopies)
 }
 
 impl Scenario {

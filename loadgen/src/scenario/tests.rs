@@ -8,7 +8,12 @@ use super::*;
 
 fn parse(text: &str) -> Result<Scenario, FileError> {
     let file: ScenarioFile = toml_file::parse(Path::new("t.toml"), text)?;
-    check::check(Path::new("scenarios/t.toml"), text.to_string(), file)
+    check::check(
+        Path::new("scenarios/t.toml"),
+        text.to_string(),
+        file,
+        flows::FlowFiles::Beside,
+    )
 }
 
 const GOOD: &str = r#"
@@ -52,7 +57,7 @@ fn a_good_scenario_becomes_ramp_and_steady() {
         SloFile::Path("scenarios/../slo/mine.toml".into())
     );
     assert!(
-        matches!(s.flows[1].kind, FlowKind::Plans { poll_interval, .. } if poll_interval == Duration::from_millis(200))
+        matches!(s.flows[1].native, Some(FlowKind::Plans { poll_interval, .. }) if poll_interval == Duration::from_millis(200))
     );
 }
 
@@ -149,12 +154,15 @@ fn errors_name_the_line_and_the_fix() {
     assert_eq!(e.key.as_deref(), Some("flows[1].name"));
     assert_eq!(e.line, Some(13), "{e}");
 
+    // A parameter of another flow: refused at its key, with the flow's own.
     let e = error_of(&GOOD.replace("poll_interval = \"200ms\"", "abandon_share = 0.5"));
+    assert_eq!(e.key.as_deref(), Some("flows[1].abandon_share"), "{e}");
     assert!(
-        e.to_string()
-            .contains("applies to the onboarding flow only"),
+        e.message
+            .contains("\"abandon_share\" is not a parameter of the flow \"plans\""),
         "{e}"
     );
+    assert!(e.fix.as_ref().unwrap().contains("poll_interval"), "{e}");
 
     let e = error_of(&GOOD.replace("hatch_rate = 5", "hatch_rate = 0.1"));
     assert_eq!(e.key.as_deref(), Some("load.hatch_rate"), "{e}");

@@ -1,7 +1,7 @@
 //! One `GET` per iteration (`/api/health` by default).
 
-use super::Clock;
 use crate::context::RunContext;
+use crate::flows::Clock;
 use crate::recorder::FlowOutcome;
 use crate::scenario::Flow;
 use crate::user::User;

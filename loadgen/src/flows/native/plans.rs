@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use api::paths;
 use serde_json::json;
 
-use super::Clock;
 use crate::client::Req;
 use crate::context::RunContext;
+use crate::flows::Clock;
 use crate::recorder::{ErrorKind, FlowOutcome, Series};
 use crate::scenario::{Flow, FlowKind};
 use crate::user::User;
@@ -42,7 +42,7 @@ async fn signed_in(
         return Ok(t.value.clone());
     }
     let athlete = format!("lg-{}-p{}", ctx.nonce, user.id);
-    let token = super::token(ctx, user, series, &athlete, from).await?;
+    let token = crate::flows::token(ctx, user.id, series, &athlete, from).await?;
     let value = token.value.clone();
     user.token = Some(token);
     Ok(value)
@@ -52,6 +52,7 @@ async fn signed_in(
 pub async fn iteration(
     ctx: &RunContext,
     flow: &Flow,
+    kind: &FlowKind,
     user: &mut User,
     clock: Clock,
 ) -> FlowOutcome {
@@ -61,7 +62,7 @@ pub async fn iteration(
         ref complexity,
         equipment_count,
         availability_days,
-    } = flow.kind
+    } = *kind
     else {
         return FlowOutcome::Abandoned;
     };

@@ -7,9 +7,9 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 
-use super::Clock;
 use crate::client::Req;
 use crate::context::RunContext;
+use crate::flows::Clock;
 use crate::recorder::{FlowOutcome, Series};
 use crate::scenario::Flow;
 use crate::user::User;
@@ -61,17 +61,22 @@ pub async fn iteration(
     clock: Clock,
 ) -> FlowOutcome {
     let athlete = format!("lg-{}-u{}-i{}", ctx.nonce, user.id, user.iteration);
-    let token =
-        match super::token(ctx, user, flow.series.requests[0], &athlete, clock.intended).await {
-            Ok(t) => t,
-            Err(f) => return clock.ended_by(f),
-        };
-    // Abandon after 1 to 4 of the data steps, never reaching `complete`.
-    let abandon_after = {
-        let mut rng = rand::rng();
-        (abandon_share > 0.0 && rng.random_bool(abandon_share))
-            .then(|| rng.random_range(1..=4usize))
+    let token = match crate::flows::token(
+        ctx,
+        user.id,
+        flow.series.requests[0],
+        &athlete,
+        clock.intended,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(f) => return clock.ended_by(f),
     };
+    // Abandon after 1 to 4 of the data steps, never reaching `complete`: the
+    // same draw as the flow file's `[abandon]` over its four steps.
+    let mut rng = crate::flows::iteration_rng(ctx, user, "abandon");
+    let abandon_after = crate::flows::abandon_point(&mut rng, abandon_share, 4).map(|i| i + 1);
     for (i, (step, series, data)) in steps(flow).into_iter().enumerate() {
         if abandon_after == Some(i) {
             return FlowOutcome::Abandoned;
