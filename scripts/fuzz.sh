@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (fuzz/tests/targets.rs, one per parser of user files or
 # network data) on inputs made from its seeds (fuzz/corpus/<target>/), in a
-# release build: ITERATIONS inputs each (default 1200000, 10.8 million across
-# the nine targets), or TARGETS="scenario selector" for some. A crash fails the
+# release build: ITERATIONS inputs each (default 1200000, 12 million across
+# the ten targets), or TARGETS="scenario selector" for some. A crash fails the
 # run and prints the BOLERO_RANDOM_SEED that replays it:
 #   BOLERO_RANDOM_SEED=<seed> cargo test -p fuzz --test targets <target>
 # The test command runs each target for one second.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ITERATIONS=${ITERATIONS:-1200000}
-TARGETS=${TARGETS:-"scenario slo_toml slo_yaml exposition interval_log histogram selector query duration"}
+TARGETS=${TARGETS:-"scenario flow slo_toml slo_yaml exposition interval_log histogram selector query duration"}
 
 cargo test --release -q -p fuzz --test targets --no-run
 total=0

@@ -10,6 +10,7 @@
 #
 #   scripts/soak.sh                 # 30 minutes
 #   DURATION=5m WARMUP=60 scripts/soak.sh
+#   ALLOCATOR=system scripts/soak.sh   # the services on the system allocator, not mimalloc
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,10 @@ out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 
 cargo build --release -q -p services -p loadgen
+if [ "${ALLOCATOR:-mimalloc}" = system ]; then
+  # The service binaries again, without mimalloc (loadgen keeps its allocator).
+  cargo build --release -q -p services --no-default-features --bins
+fi
 bin=${CARGO_TARGET_DIR:-target}/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

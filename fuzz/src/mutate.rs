@@ -74,6 +74,18 @@ const TOKENS: &[&[u8]] = &[
     b"Tag=",
     b"req.",
     b"flow.",
+    b"{{",
+    b"}}",
+    b"{{params.",
+    b"{{user.id}}",
+    b"$.",
+    b"$[\"",
+    b"[0]",
+    b"[[steps]]",
+    b"[[setup]]",
+    b"[steps.repeat]",
+    b"sign_in = ",
+    b"capture = { x = \"$.a\" }",
 ];
 
 /// One edit of a seed. Positions wrap around the current length.

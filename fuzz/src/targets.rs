@@ -19,6 +19,10 @@ pub const TARGETS: &[Target] = &[
         run: scenario,
     },
     Target {
+        name: "flow",
+        run: flow,
+    },
+    Target {
         name: "slo_toml",
         run: slo_toml,
     },
@@ -67,6 +71,40 @@ pub fn scenario(data: &[u8]) {
         && let Err(e) = loadgen::commands::check::scenario_text(Path::new("fuzz.toml"), t)
     {
         assert!(!e.is_empty());
+    }
+}
+
+/// A flow file, checked as `loadgen check` does; what it accepts renders its
+/// requests with any values: a path starting with `/`, a JSON body that parses.
+pub fn flow(data: &[u8]) {
+    let Some(t) = text(data) else { return };
+    let program = match loadgen::commands::check::flow_text(Path::new("fuzz.toml"), t) {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(!e.is_empty());
+            return;
+        }
+    };
+    let odd = serde_json::json!("a \"b\"/c\\\n{{x}}");
+    for values in [
+        vec![odd; program.slots],
+        vec![serde_json::json!([1, {"k": null}]); program.slots],
+    ] {
+        for step in program.setup.iter().chain(&program.steps) {
+            let loadgen::flow_file::Action::Request(r) = &step.action else {
+                continue;
+            };
+            let path = r
+                .path
+                .render(&values, loadgen::flow_file::template::Escape::Path);
+            assert!(path.starts_with('/'), "{t:?}: path {path:?}");
+            if let Some(loadgen::flow_file::Body::Json(body)) = &r.body {
+                let bytes = body.render(&values);
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_else(|e| {
+                    panic!("{t:?}: body {:?}: {e}", String::from_utf8_lossy(&bytes))
+                });
+            }
+        }
     }
 }
 

@@ -48,6 +48,11 @@ fn scenario() {
 }
 
 #[test]
+fn flow() {
+    fuzz("flow");
+}
+
+#[test]
 fn slo_toml() {
     fuzz("slo_toml");
 }

@@ -363,7 +363,7 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     let mut run_summary = record(&checked, &target, &run, &driven)?;
     stopper.set_last_resort(rewrite_interrupted(&run, &run_summary));
     // Step 5: the verdicts (the embedded source scrapes the target after the run).
-    let client = crate::judge::client::client_data(&driven.results);
+    let client = crate::judge::client::client_data(&driven.results, &checked.slo.set);
     let verdicts = judge
         .judge(crate::summary::windows(&run_summary), &client)
         .await;

@@ -246,7 +246,7 @@ impl Evidence {
     ) -> Option<Evidence> {
         let side = verdict.client_side.as_ref()?;
         match side.measure {
-            ClientMeasure::ApiErrors => Some(errors(summary)),
+            ClientMeasure::ApiErrors => Some(errors(side, summary)),
             ClientMeasure::ApiLatency | ClientMeasure::PlanDuration => {
                 latency(side, summary, histograms).map(Evidence::Latency)
             }
@@ -266,12 +266,12 @@ impl Evidence {
     }
 }
 
-fn errors(summary: &RunSummary) -> Evidence {
+fn errors(side: &slo::verdict::ClientSide, summary: &RunSummary) -> Evidence {
     let jaeger = summary.target.jaeger_url.as_deref();
     let faults: Vec<&ErrorStats> = summary
         .errors
         .iter()
-        .filter(|e| SERVER_FAULTS.contains(&e.kind.as_str()))
+        .filter(|e| SERVER_FAULTS.contains(&e.kind.as_str()) && side.counts(&e.request))
         .collect();
     let bad: u64 = faults.iter().map(|e| e.count).sum();
     let mut groups: Vec<ErrorGroup> = faults
@@ -389,11 +389,26 @@ fn latency(
             failed.len(),
             Some(PLANS_FLOW),
         )
-    } else {
+    } else if side.requests.is_empty() {
         let all = merged(histograms, &["svc.req.", "failed.svc.req."]);
         (
             "every request's service time, failed ones included",
             all,
+            0,
+            None,
+        )
+    } else {
+        let mut some = crate::hdr::new_histogram();
+        for r in &side.requests {
+            for tag in [format!("svc.req.{r}"), format!("failed.svc.req.{r}")] {
+                if let Some(h) = histograms.get(&tag) {
+                    let _ = some.add(h);
+                }
+            }
+        }
+        (
+            "the service time of the SLO's requests, failed ones included",
+            some,
             0,
             None,
         )
@@ -407,7 +422,7 @@ fn latency(
     let mut slowest: Vec<TracedRequest> = summary
         .slowest
         .iter()
-        .filter(|t| flow.is_none_or(|f| t.flow == f))
+        .filter(|t| flow.is_none_or(|f| t.flow == f) && (flow.is_some() || side.counts(&t.request)))
         .cloned()
         .collect();
     slowest.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));

@@ -86,10 +86,14 @@ enum Feed {
 fn feed(side: &ClientSide, tag: &str) -> Option<Feed> {
     let micros = side.threshold_seconds.map(|s| (s * 1e6) as u64);
     match side.measure {
-        ClientMeasure::ApiLatency => (tag.starts_with("svc.req.")
-            || tag.starts_with("failed.svc.req."))
-        .then(|| micros.map(Feed::Within))
-        .flatten(),
+        ClientMeasure::ApiLatency => {
+            let request = tag
+                .strip_prefix("svc.req.")
+                .or_else(|| tag.strip_prefix("failed.svc.req."))?;
+            side.counts(request)
+                .then(|| micros.map(Feed::Within))
+                .flatten()
+        }
         ClientMeasure::PlanDuration => match tag {
             "flow.plans" => micros.map(Feed::Within),
             "failed.flow.plans" => Some(Feed::Total),
@@ -118,11 +122,13 @@ impl Tally {
     }
 }
 
-/// The SLOs a timeline can be drawn for: those the client measures.
+/// The SLOs a timeline can be drawn for: those the client measures (but the
+/// error rate of some requests only: the timeline counts errors of all).
 fn sides(verdicts: &[Verdict]) -> Vec<(&Verdict, &ClientSide)> {
     verdicts
         .iter()
         .filter_map(|v| v.client_side.as_ref().map(|s| (v, s)))
+        .filter(|(_, s)| s.requests.is_empty() || s.measure != ClientMeasure::ApiErrors)
         .collect()
 }
 
@@ -296,6 +302,7 @@ mod tests {
 
     fn side() -> ClientSide {
         ClientSide {
+            requests: Vec::new(),
             measure: ClientMeasure::ApiErrors,
             threshold_seconds: None,
             op: Op::Lt,
@@ -335,6 +342,7 @@ mod tests {
     fn feeds_follow_the_client_measurements() {
         let mut t = Tally::default();
         let latency = ClientSide {
+            requests: Vec::new(),
             measure: ClientMeasure::ApiLatency,
             threshold_seconds: Some(2.0),
             op: Op::Ge,

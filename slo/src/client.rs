@@ -33,10 +33,11 @@ pub enum Measurement {
     },
 }
 
-/// What the load generator measured over the whole run.
+/// What the load generator measured over the whole run: each measurement over
+/// every request, and over the requests an SLO keeps it to (`client_requests`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientData {
-    measures: BTreeMap<ClientMeasure, Measurement>,
+    measures: BTreeMap<(ClientMeasure, Vec<String>), Measurement>,
 }
 
 /// One client measurement: the value judged the same way as the server's, how many
@@ -107,19 +108,27 @@ fn latency(
 }
 
 impl ClientData {
-    /// Records what the client measured for `measure`.
+    /// Records what the client measured for `measure`, over every request.
     pub fn insert(&mut self, measure: ClientMeasure, value: Measurement) {
-        self.measures.insert(measure, value);
+        self.measures.insert((measure, Vec::new()), value);
     }
 
-    /// The measurement `measure`, judged like the server's value; latency ones
-    /// need the SLO's threshold. `None` when the client saw no such events.
+    /// Records what the client measured for `measure` over the requests named
+    /// `requests` (empty: every request).
+    pub fn insert_for(&mut self, measure: ClientMeasure, requests: &[String], value: Measurement) {
+        self.measures.insert((measure, requests.to_vec()), value);
+    }
+
+    /// The measurement `measure` over `requests` (empty: all), judged like the
+    /// server's value; latency ones need the SLO's threshold. `None` when the
+    /// client saw no such events.
     pub fn measure(
         &self,
         measure: ClientMeasure,
+        requests: &[String],
         threshold_seconds: Option<f64>,
     ) -> Option<ClientValue> {
-        match self.measures.get(&measure)? {
+        match self.measures.get(&(measure, requests.to_vec()))? {
             Measurement::Ratio { part, total } => ratio(*part, *total),
             Measurement::Latency {
                 finished,
@@ -158,18 +167,21 @@ mod tests {
             ClientMeasure::OnboardingCompletion,
             Measurement::Ratio { part: 8, total: 10 },
         );
-        let e = data.measure(ClientMeasure::ApiErrors, None).unwrap();
+        let e = data.measure(ClientMeasure::ApiErrors, &[], None).unwrap();
         assert_eq!((e.value, e.samples), (0.015, 200));
-        let l = data.measure(ClientMeasure::ApiLatency, Some(2.0)).unwrap();
+        let l = data
+            .measure(ClientMeasure::ApiLatency, &[], Some(2.0))
+            .unwrap();
         assert!((l.value - 0.66).abs() < 0.011, "{l:?}");
         assert_eq!(
-            data.measure(ClientMeasure::OnboardingCompletion, None)
+            data.measure(ClientMeasure::OnboardingCompletion, &[], None)
                 .unwrap()
                 .value,
             0.8
         );
         assert!(
-            data.measure(ClientMeasure::PlanFailure, None).is_none(),
+            data.measure(ClientMeasure::PlanFailure, &[], None)
+                .is_none(),
             "no plans, no value"
         );
     }

@@ -131,10 +131,13 @@ pub struct ClientView {
 /// How the client measures an SLO: what a report's evidence and per-slice
 /// timeline of the verdict are computed from, so they can be drawn from the run
 /// directory alone.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientSide {
     /// The client measurement.
     pub measure: ClientMeasure,
+    /// The requests it counts (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
     /// A latency SLO's threshold, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_seconds: Option<f64>,
@@ -146,6 +149,11 @@ pub struct ClientSide {
 }
 
 impl ClientSide {
+    /// Whether the measurement counts the request named `name`.
+    pub fn counts(&self, name: &str) -> bool {
+        self.requests.is_empty() || self.requests.iter().any(|r| r == name)
+    }
+
     /// The client side of `slo`, when the client measures it.
     pub fn of(slo: &Slo) -> Option<ClientSide> {
         let measure = slo.client?;
@@ -157,6 +165,7 @@ impl ClientSide {
         };
         Some(ClientSide {
             measure,
+            requests: slo.client_requests.clone(),
             threshold_seconds,
             op,
             goal,

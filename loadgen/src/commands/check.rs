@@ -87,7 +87,7 @@ fn check_scenario(file: &Path) -> Result<String, String> {
     let l = s
         .slo_file
         .load()
-        .and_then(|mut l| s.select_slos(&mut l.set).map(|_| l))
+        .and_then(|l| s.judged_by(l))
         .map_err(|e| format!("{e}\n  (the SLO set of {})", file.display()))?;
     Ok(format!(
         "{}: ok ({} flows, {} stages, {}s, judged by {} SLOs of {})",

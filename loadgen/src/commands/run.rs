@@ -17,7 +17,7 @@ pub(crate) fn check(args: &RunArgs, matches: Option<&ArgMatches>) -> Option<Chec
     let slo = scenario
         .slo_file
         .load()
-        .and_then(|mut l| scenario.select_slos(&mut l.set).map(|_| l))
+        .and_then(|l| scenario.judged_by(l))
         .map_err(|e| eprintln!("{e}\n  (the SLO set of {})", args.scenario.display()))
         .ok()?;
     let baseline = match &args.baseline {

@@ -12,39 +12,22 @@
 //!   unfinished ones that had already run past the threshold count as late (a plan
 //!   timeout cannot vanish from the plan p95);
 //! - `onboarding_completion`: onboardings completed over onboardings started.
+//!
+//! An SLO with `client_requests` keeps `api_errors` or `api_latency` to the
+//! requests it names (the client side of an SLO on one route).
 
 use slo::client::{ClientData, Measurement};
-use slo::definition::ClientMeasure;
+use slo::definition::{ClientMeasure, SloSet};
 
 use crate::recorder::{Results, SeriesResult};
 
-/// The client's measurements of a run.
-pub fn client_data(results: &Results) -> ClientData {
-    let mut latency = reports::hdr::new_histogram();
-    let (mut requests, mut bad) = (0, 0);
-    for r in results.series.iter().filter(|r| !r.info.is_flow) {
-        requests += r.requests;
-        bad += r.classes.get("5xx").copied().unwrap_or(0);
-        bad += r.classes.get("none").copied().unwrap_or(0);
-        let _ = latency.add(&r.service);
-        let _ = latency.add(&r.failed_service);
-    }
+/// The client's measurements of a run, over every request and over the
+/// requests each SLO of `set` keeps its measurement to.
+pub fn client_data(results: &Results, set: &SloSet) -> ClientData {
     let mut data = ClientData::default();
-    if requests > 0 {
-        data.insert(
-            ClientMeasure::ApiErrors,
-            Measurement::Ratio {
-                part: bad,
-                total: requests,
-            },
-        );
-        data.insert(
-            ClientMeasure::ApiLatency,
-            Measurement::Latency {
-                finished: latency,
-                unfinished: None,
-            },
-        );
+    api_measures(&mut data, results, &[]);
+    for slo in set.slos.iter().filter(|s| !s.client_requests.is_empty()) {
+        api_measures(&mut data, results, &slo.client_requests);
     }
     if let Some(plans) = results.flow("plans") {
         plan_measures(&mut data, plans);
@@ -60,6 +43,33 @@ pub fn client_data(results: &Results) -> ClientData {
         );
     }
     data
+}
+
+/// Errors and latency over the requests named `only` (empty: every request).
+fn api_measures(data: &mut ClientData, results: &Results, only: &[String]) {
+    let mut latency = reports::hdr::new_histogram();
+    let (mut requests, mut bad) = (0, 0);
+    let counted =
+        |r: &&SeriesResult| !r.info.is_flow && (only.is_empty() || only.contains(&r.info.name));
+    for r in results.series.iter().filter(counted) {
+        requests += r.requests;
+        bad += r.classes.get("5xx").copied().unwrap_or(0);
+        bad += r.classes.get("none").copied().unwrap_or(0);
+        let _ = latency.add(&r.service);
+        let _ = latency.add(&r.failed_service);
+    }
+    if requests > 0 {
+        let errors = Measurement::Ratio {
+            part: bad,
+            total: requests,
+        };
+        data.insert_for(ClientMeasure::ApiErrors, only, errors);
+        let latency = Measurement::Latency {
+            finished: latency,
+            unfinished: None,
+        };
+        data.insert_for(ClientMeasure::ApiLatency, only, latency);
+    }
 }
 
 /// The plans flow's measures: failures over plans started, and their durations.

@@ -255,7 +255,7 @@ async fn judge(
     let verdicts = judge
         .judge(
             crate::summary::windows(s),
-            &crate::judge::client::client_data(&c.results),
+            &crate::judge::client::client_data(&c.results, &plan.slo.set),
         )
         .await;
     judge.finish().await;

@@ -93,7 +93,7 @@ pub fn resolve(
                 FlowFiles::Beside => base.join(file),
                 FlowFiles::RunCopies => base.join(copy_name(i, file)),
             };
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+            let text = read_flow_file(&path).map_err(|e| {
                 c.error(
                     &key("file"),
                     format!("cannot read {}: {e}", path.display()),
@@ -107,6 +107,25 @@ pub fn resolve(
         (None, true) => inline_flow(c, i, f, &overrides),
         (None, false) => built_in(c, i, f, &overrides),
     }
+}
+
+/// The largest flow file read: a flow is a page of TOML, and a path that names
+/// a device or a huge file must not hang the check or fill memory.
+const MAX_FLOW_FILE: u64 = 1024 * 1024;
+
+/// A flow file's text: a regular file of at most [`MAX_FLOW_FILE`] bytes.
+fn read_flow_file(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FLOW_FILE {
+        return Err(format!(
+            "{} bytes: larger than a flow file (1 MiB)",
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
 /// A flow file's program.

@@ -418,6 +418,47 @@ pub fn parse_run_copy(path: &Path, text: &str) -> Result<Scenario, FileError> {
 }
 
 impl Scenario {
+    /// The SLO set this scenario is judged by: the SLOs of `[slo] only`, each
+    /// client measurement kept to requests (`client_requests`) naming requests
+    /// the scenario's flows send (else that SLO's client side would be silently
+    /// empty).
+    pub fn judged_by(
+        &self,
+        mut loaded: crate::slo_file::LoadedSlo,
+    ) -> Result<crate::slo_file::LoadedSlo, FileError> {
+        let sent: Vec<&str> = self
+            .flows
+            .iter()
+            .flat_map(|f| f.program.requests.iter().map(String::as_str))
+            .collect();
+        for (i, slo) in loaded.set.slos.iter().enumerate() {
+            let judged = self.slo_only.as_ref().is_none_or(|o| o.contains(&slo.name));
+            let unsent = slo
+                .client_requests
+                .iter()
+                .position(|r| !sent.contains(&r.as_str()));
+            if let (true, Some(j)) = (judged, unsent) {
+                return Err(FileError::at_key(
+                    &loaded.set.path,
+                    &loaded.text,
+                    &format!("slo[{i}].client_requests[{j}]"),
+                    format!(
+                        "{}: no flow of {} sends a request named {:?}",
+                        slo.name,
+                        self.path.display(),
+                        slo.client_requests[j]
+                    ),
+                    format!(
+                        "name one of the scenario's requests ({}), or leave the SLO out with [slo] only",
+                        sent.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.select_slos(&mut loaded.set)?;
+        Ok(loaded)
+    }
+
     /// Keeps the SLOs named in `[slo] only`; an unknown name is an error at that key.
     pub fn select_slos(&self, set: &mut slo::definition::SloSet) -> Result<(), FileError> {
         let Some(only) = &self.slo_only else {

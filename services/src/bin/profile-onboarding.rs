@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 /// mimalloc: the services allocate per request; it is measurably faster than the
 /// system allocator under load (see scripts/bench-gateway.sh).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

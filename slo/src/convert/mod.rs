@@ -40,6 +40,9 @@ pub fn extras(slo: &Slo) -> Vec<(Extra, String)> {
     if let Some(c) = slo.client {
         out.push((Extra::Client, c.to_string()));
     }
+    if !slo.client_requests.is_empty() {
+        out.push((Extra::ClientRequests, slo.client_requests.join(",")));
+    }
     match &slo.kind {
         Kind::Ratio(r) => out.push((Extra::Objective, objective(r.objective))),
         Kind::Query(q) => out.push((Extra::Objective, objective(q.objective))),

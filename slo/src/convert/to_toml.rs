@@ -88,6 +88,10 @@ fn slo_toml(slo: &Slo, out: &mut String) {
     if let Some(c) = slo.client {
         let _ = writeln!(out, "client = \"{c}\"");
     }
+    if !slo.client_requests.is_empty() {
+        let names: Vec<String> = slo.client_requests.iter().map(|r| quoted(r)).collect();
+        let _ = writeln!(out, "client_requests = [{}]", names.join(", "));
+    }
     let _ = writeln!(out, "min_samples = {}", slo.min_samples);
     let _ = writeln!(out, "confidence = {}", trim_float(slo.confidence));
     let _ = writeln!(out, "severity = \"{}\"", slo.severity);

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use super::file::{SetFile, SloFile};
-use super::{EventQuery, Gauge, Kind, Latency, Query, Ratio, Slo, SloKind, SloSet, shape};
+use super::{
+    ClientMeasure, EventQuery, Gauge, Kind, Latency, Query, Ratio, Slo, SloKind, SloSet, shape,
+};
 use crate::definition::{Aggregation, Severity};
 use crate::duration::DurationField;
 use crate::schema::Checker;
@@ -169,6 +171,7 @@ fn check_slo(
         area: s.area.clone(),
         kind,
         client: s.client,
+        client_requests: client_requests(c, i, s)?,
         min_samples: s.min_samples.unwrap_or(defaults.min_samples),
         confidence: confidence(c, &format!("slo[{i}].confidence"), s.confidence)?
             .unwrap_or(defaults.confidence),
@@ -178,6 +181,33 @@ fn check_slo(
         period: period(c, &format!("slo[{i}].period"), s.period)?.unwrap_or(defaults.period),
         runbook: s.runbook.clone(),
     })
+}
+
+/// `client_requests`: request names the client measurement is kept to; only for
+/// the measurements counted per request.
+fn client_requests(c: &Checker, i: usize, s: &SloFile) -> Result<Vec<String>, FileError> {
+    let Some(names) = &s.client_requests else {
+        return Ok(Vec::new());
+    };
+    let key = format!("slo[{i}].client_requests");
+    if !matches!(
+        s.client,
+        Some(ClientMeasure::ApiErrors | ClientMeasure::ApiLatency)
+    ) {
+        return Err(c.error(
+            &key,
+            "client_requests keeps a per-request measurement to some requests",
+            "use it with client = \"api_latency\" or \"api_errors\", or remove it",
+        ));
+    }
+    if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) {
+        return Err(c.error(
+            &key,
+            "an empty request name or list",
+            "list the request names, as the flow's steps name them: [\"read_profile\"]",
+        ));
+    }
+    Ok(names.clone())
 }
 
 /// An SLO period, at least a day.
@@ -411,6 +441,7 @@ fn query(c: &Checker, i: usize, s: &SloFile) -> Result<Kind, FileError> {
             ("metric", s.metric.is_some()),
             ("aggregation", s.aggregation.is_some()),
             ("client", s.client.is_some()),
+            ("client_requests", s.client_requests.is_some()),
         ],
     )?;
     let (numerator, numerator_is_bad, field) = match (&s.good_query, &s.bad_query) {

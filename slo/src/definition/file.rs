@@ -60,6 +60,8 @@ pub(super) struct SloFile {
     pub unit: Option<String>,
     pub objective: Option<Objective>,
     pub client: Option<ClientMeasure>,
+    /// The requests the client measurement counts (default: all of them).
+    pub client_requests: Option<Vec<String>>,
     pub min_samples: Option<u64>,
     pub confidence: Option<f64>,
     pub severity: Option<Severity>,
@@ -91,6 +93,7 @@ impl SloFile {
             unit: None,
             objective: None,
             client: None,
+            client_requests: None,
             min_samples: None,
             confidence: None,
             severity: None,

@@ -202,6 +202,8 @@ crate::closed_set! {
         Area = "area",
         /// The client measurement shown beside it.
         Client = "client",
+        /// The requests it counts, comma-separated.
+        ClientRequests = "client_requests",
         /// The objective exactly (`< 0.01`), where the target alone says `<=`.
         Objective = "objective",
         /// Fewer events than this: inconclusive.
@@ -249,6 +251,9 @@ pub(super) fn apply_extra(
         Extra::Area => slo.area = value.to_string(),
         Extra::Runbook => slo.runbook = Some(value.to_string()),
         Extra::Unit => slo.unit = Some(value.to_string()),
+        Extra::ClientRequests => {
+            slo.client_requests = Some(value.split(',').map(|r| r.trim().to_string()).collect())
+        }
         Extra::Client => {
             slo.client = Some(parsed(
                 value,

@@ -303,6 +303,10 @@ pub struct Slo {
     pub kind: Kind,
     /// The client measurement shown beside it.
     pub client: Option<ClientMeasure>,
+    /// The requests (by name) the client measurement counts; empty: all of
+    /// them. For `api_errors` and `api_latency`: the client side of an SLO on
+    /// one route.
+    pub client_requests: Vec<String>,
     /// Fewer events than this in a window: inconclusive.
     pub min_samples: u64,
     /// Confidence of the bounds a verdict must clear (0.95).

@@ -413,6 +413,7 @@ fn annotations(
 ) -> Result<(), FileError> {
     for key in [
         "client",
+        "client_requests",
         "min_samples",
         "confidence",
         "severity",

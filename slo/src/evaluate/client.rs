@@ -48,7 +48,7 @@ pub fn view(
     let c = oriented(
         slo,
         measure,
-        client.measure(measure, slo.threshold_seconds())?,
+        client.measure(measure, &slo.client_requests, slo.threshold_seconds())?,
     );
     let (status, _, _) = status(slo, &c);
     let mut view = ClientView {
@@ -84,7 +84,7 @@ fn judge_one(slo: &Slo, window_kind: WindowKind, client: &ClientData) -> Verdict
         Some(oriented(
             slo,
             m,
-            client.measure(m, slo.threshold_seconds())?,
+            client.measure(m, &slo.client_requests, slo.threshold_seconds())?,
         ))
     }) else {
         return v;

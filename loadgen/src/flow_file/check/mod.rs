@@ -190,3 +190,6 @@ pub fn check_text(path: &Path, text: &str) -> Result<Program, FileError> {
     };
     check(src, &flow, None, &[], &checker)
 }
+
+#[cfg(test)]
+mod tests;
