@@ -409,6 +409,27 @@ for dockerfile in docker-compose/Dockerfile docker-compose/Dockerfile.loadgen; d
   else
     say "ok: $dockerfile copies every workspace member ($members)"
   fi
+  # Files compiled in with include_str!/include_bytes! (the shipped flow files)
+  # must be copied too, or the image's build fails.
+  unbuilt=$(python3 - "$dockerfile" $members <<'PY'
+import os, re, sys
+dockerfile, members = sys.argv[1], sys.argv[2:]
+copied = [m.group(1).rstrip("/") for m in re.finditer(r"^COPY +(\S+) +\./", open(dockerfile).read(), re.M)]
+for member in members:
+    for root, _, files in os.walk(os.path.join(member, "src")):
+        for f in files:
+            path = os.path.join(root, f)
+            for inc in re.findall(r'include_(?:str|bytes)!\("([^"]+)"\)', open(path, errors="replace").read()):
+                target = os.path.normpath(os.path.join(root, inc))
+                if not any(target == c or target.startswith(c + "/") for c in copied):
+                    print(f"{target} (from {path})")
+PY
+)
+  if [ -n "$unbuilt" ]; then
+    fail "$dockerfile does not COPY files compiled in: $unbuilt"
+  else
+    say "ok: $dockerfile copies every file compiled in with include_str!"
+  fi
 done
 
 # --- 7: shellcheck -------------------------------------------------------------
