@@ -3,7 +3,8 @@
 #
 # 1. throughput: the same trivial endpoint (GET /api/health) served by nginx (one
 #    worker) and by a minimal axum server, driven in turn by wrk, oha, plain goose
-#    (its defaults) and loadgen (health flow, both latencies recorded), ROUNDS
+#    (its defaults) and loadgen (health flow, both latencies recorded; run from
+#    its flow file and, side by side, from the Rust journey it replaces), ROUNDS
 #    rounds interleaved. Requests are counted at the server; each tool's CPU is
 #    measured with /usr/bin/time. Prints req/s, CPU microseconds per request and the
 #    ratios (targets: loadgen >= oha and >= 0.85x wrk).
@@ -119,12 +120,15 @@ drive() { # tool kind port
     oha) /usr/bin/time -f '%U %S' -o "$work/cpu" oha --no-tui -z "${DURATION}s" -c "$CONNECTIONS" "$url" >/dev/null ;;
     goose) /usr/bin/time -f '%U %S' -o "$work/cpu" "$target/examples/plain_goose" --host "http://127.0.0.1:$port" \
       --users "$CONNECTIONS" --increase-rate "$CONNECTIONS" --run-time "${DURATION}s" --quiet >/dev/null 2>&1 ;;
-    loadgen)
-      local s
+    loadgen|native)
+      # loadgen: the health flow file (the data engine); native: the Rust
+      # journey it replaces (--flow-engine native), side by side.
+      local s engine=data
+      [ "$tool" = native ] && engine=native
       s=$(scenario "tp-$kind" "http://127.0.0.1:$port" "users = $CONNECTIONS
 duration = \"${DURATION}s\"")
       /usr/bin/time -f '%U %S' -o "$work/cpu" "$target/loadgen" run "$s" --results "$work/results" --quiet \
-        >/dev/null 2>&1 || true ;;
+        --flow-engine "$engine" >/dev/null 2>&1 || true ;;
   esac
   after=$(count "$kind" "$port")
   echo "$tool $(( after - before )) $(awk '{print $1 + $2}' "$work/cpu")" >> "$work/tp-$kind"
@@ -136,7 +140,7 @@ throughput() { # kind
   "start_$kind" "$port"
   : > "$work/tp-$kind"
   for _ in $(seq "$ROUNDS"); do
-    for tool in wrk oha goose loadgen; do drive "$tool" "$kind" "$port"; done
+    for tool in wrk oha goose loadgen native; do drive "$tool" "$kind" "$port"; done
   done
   stop_last
   python3 - "$work/tp-$kind" "$kind" "$DURATION" <<'PY'
@@ -150,11 +154,13 @@ for line in open(path):
 rps = {t: sum(r for r, _ in v) / len(v) / duration for t, v in runs.items()}
 cpu = {t: sum(c for _, c in v) * 1e6 / max(1, sum(r for r, _ in v)) for t, v in runs.items()}
 print(f"  {kind}: requests counted at the server, mean of {len(runs['wrk'])} interleaved rounds")
-for t in ["wrk", "oha", "goose", "loadgen"]:
-    print(f"    {t:8} {rps[t]:9.0f} req/s  {cpu[t]:6.1f} CPU us/request  {rps[t] / rps['wrk']:.2f}x wrk")
+names = {"loadgen": "loadgen (flow file)", "native": "loadgen (Rust flow)"}
+for t in ["wrk", "oha", "goose", "loadgen", "native"]:
+    print(f"    {names.get(t, t):20} {rps[t]:9.0f} req/s  {cpu[t]:6.1f} CPU us/request  {rps[t] / rps['wrk']:.2f}x wrk")
 print(f"    loadgen / oha {rps['loadgen'] / rps['oha']:.2f}x (target >= 1.0), "
       f"loadgen / wrk {rps['loadgen'] / rps['wrk']:.2f}x (target >= 0.85), "
-      f"loadgen / plain goose {rps['loadgen'] / rps['goose']:.2f}x")
+      f"loadgen / plain goose {rps['loadgen'] / rps['goose']:.2f}x, "
+      f"flow file / Rust flow {rps['loadgen'] / rps['native']:.2f}x")
 PY
 }
 
@@ -170,10 +176,12 @@ if [[ " $PARTS " == *" memory "* ]]; then
   start_nginx "$port"
   for users in 1000 10000 50000; do
     s=$(scenario "memory-$users" "http://127.0.0.1:$port" "stages = [{ kind = \"ramp\", users = $users, duration = \"5s\" }, { kind = \"steady\", users = $users, duration = \"15s\" }]" 5s 10s)
-    /usr/bin/time -f '%M' -o "$work/rss-$users" "$target/loadgen" run "$s" \
-      --results "$work/results" --quiet >/dev/null 2>&1 || true
-    printf '  %6d users: %6.1f MB peak resident (targets < 150 MB at 10,000, < 500 MB at 50,000)\n' "$users" \
-      "$(py "$(cat "$work/rss-$users") / 1024")"
+    for engine in data native; do
+      /usr/bin/time -f '%M' -o "$work/rss-$users-$engine" "$target/loadgen" run "$s" \
+        --results "$work/results" --quiet --flow-engine "$engine" >/dev/null 2>&1 || true
+    done
+    printf '  %6d users: %6.1f MB peak resident with the flow file, %6.1f MB with the Rust flow (targets < 150 MB at 10,000, < 500 MB at 50,000)\n' \
+      "$users" "$(py "$(cat "$work/rss-$users-data") / 1024")" "$(py "$(cat "$work/rss-$users-native") / 1024")"
   done
   stop_last
 fi

@@ -189,6 +189,15 @@ impl Template {
         }
     }
 
+    /// It with the values of `env`, borrowed when it has no placeholder (a
+    /// fixed path costs no allocation per request).
+    pub fn render_cow(&self, env: &[Value], escape: Escape) -> std::borrow::Cow<'_, str> {
+        match self.segments.as_slice() {
+            [Segment::Text(t)] => std::borrow::Cow::Borrowed(t),
+            _ => std::borrow::Cow::Owned(self.render(env, escape)),
+        }
+    }
+
     /// It with the values of `env`.
     pub fn render(&self, env: &[Value], escape: Escape) -> String {
         let mut out = String::new();

@@ -58,9 +58,11 @@ pub async fn iteration(
             Err(outcome) => return outcome,
         }
     }
-    let mut rng = super::iteration_rng(ctx, user, "vars");
-    for var in &program.vars {
-        user.vars[var.slot] = draw::value(&var.draw, &user.vars, &mut rng);
+    if !program.vars.is_empty() {
+        let mut rng = super::iteration_rng(ctx, user, "vars");
+        for var in &program.vars {
+            user.vars[var.slot] = draw::value(&var.draw, &user.vars, &mut rng);
+        }
     }
     let abandon_after = program.abandon.as_ref().and_then(|a| {
         let mut rng = super::iteration_rng(ctx, user, "abandon");
@@ -241,7 +243,7 @@ impl Walk<'_> {
 }
 
 /// The request with the current values written in.
-fn build(request: &Request, vars: &[Value]) -> Result<Req<'static>, String> {
+fn build<'a>(request: &'a Request, vars: &[Value]) -> Result<Req<'a>, String> {
     let mut headers = Vec::with_capacity(request.headers.len());
     for (name, value) in &request.headers {
         let text = value.render(vars, Escape::None);
@@ -258,7 +260,7 @@ fn build(request: &Request, vars: &[Value]) -> Result<Req<'static>, String> {
     });
     Ok(Req {
         method: request.method.clone(),
-        path: request.path.render(vars, Escape::Path).into(),
+        path: request.path.render_cow(vars, Escape::Path),
         bearer: None,
         headers,
         body,
