@@ -74,6 +74,9 @@ pub struct Req<'a> {
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// The body and its content type.
     pub body: Option<(Vec<u8>, http::HeaderValue)>,
+    /// Error statuses (400 and up) that are answers here, not failures (a flow
+    /// step's `status = 404`).
+    pub accept: &'a [u16],
 }
 
 impl<'a> Req<'a> {
@@ -84,6 +87,7 @@ impl<'a> Req<'a> {
             bearer: None,
             headers: Vec::new(),
             body: None,
+            accept: &[],
         }
     }
 
@@ -97,6 +101,7 @@ impl<'a> Req<'a> {
                 serde_json::to_vec(body).expect("JSON values serialise"),
                 crate::http::JSON,
             )),
+            accept: &[],
         }
     }
 
@@ -129,6 +134,7 @@ pub async fn send<T>(
     let (header, sampled) = traceparent(ctx.trace_sample);
     // The wall clock only where a trace is kept (sampled, or failed below).
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
+    let accept = request.accept;
     let ticket = ctx.inflight.start();
     let sent = Instant::now();
     let start = from.unwrap_or(sent).min(sent);
@@ -170,7 +176,7 @@ pub async fn send<T>(
         Some(Err((kind, message))) => return Err(failed(None, failure_kind(kind), message)),
     };
     let (headers, body) = body;
-    if status >= 400 {
+    if status >= 400 && !accept.contains(&status) {
         let text = String::from_utf8_lossy(&body);
         let message = format!("HTTP {status}: {}", text.trim());
         return Err(failed(Some(status), ErrorKind::of_status(status), message));

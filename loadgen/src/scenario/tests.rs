@@ -207,3 +207,35 @@ fn a_fixed_token_is_not_kept_in_results() {
     // Without a fixed token the text is kept as written.
     assert_eq!(parse(GOOD).unwrap().text_for_results(), GOOD);
 }
+
+/// A scenario's flow files are copied into the run directory, and the run's copy
+/// of the scenario reads them there (what `loadgen report` and `merge` do).
+#[test]
+fn a_run_directory_keeps_the_flow_files_it_ran() {
+    let dir = std::env::temp_dir().join(format!("lg-flow-copies-{}", std::process::id()));
+    let (scenarios, run) = (dir.join("scenarios"), dir.join("run"));
+    std::fs::create_dir_all(scenarios.join("flows")).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    let flow = "name = \"mine\"\n[[steps]]\nname = \"ping\"\npath = \"/ping\"\n";
+    std::fs::write(scenarios.join("flows/mine.toml"), flow).unwrap();
+    let text = GOOD.replace(
+        "name = \"plans\"\npoll_interval = \"200ms\"",
+        "file = \"flows/mine.toml\"",
+    );
+    std::fs::write(scenarios.join("s.toml"), &text).unwrap();
+    let s = load(&scenarios.join("s.toml")).unwrap();
+    assert_eq!(s.flows[1].name, "mine");
+    assert_eq!(s.flows[1].native, None, "a flow file has no Rust twin");
+    std::fs::write(run.join("scenario.toml"), &s.text).unwrap();
+    flows::write_copies(&run, &s.flows).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(run.join("flows/1-mine.toml")).unwrap(),
+        flow
+    );
+    // The original is gone: the run's copy is what is read.
+    std::fs::remove_dir_all(&scenarios).unwrap();
+    let again = parse_run_copy(&run.join("scenario.toml"), &s.text).unwrap();
+    assert_eq!(again.flows[1].program, s.flows[1].program);
+    assert_eq!(*again.series, *s.series);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -103,11 +103,20 @@ fn check_step(
             requests.len() - 1
         }
     };
-    let action = match &step.sign_in {
+    let mut action = match &step.sign_in {
         Some(athlete) => sign_in(at, step, athlete)?,
         None => Action::Request(request_of(at, step)?),
     };
     let answer = answer::check(at, step)?;
+    if let Action::Request(r) = &mut action {
+        // `status = 404`: that answer passes, where an error status would fail.
+        r.accept = answer
+            .status
+            .iter()
+            .copied()
+            .filter(|s| *s >= 400)
+            .collect();
+    }
     Ok(Step {
         name: step.name.clone(),
         request,
@@ -189,6 +198,7 @@ fn request_of(at: &At<'_>, step: &StepSection) -> Result<Request, FileError> {
         path: path_t,
         headers,
         body,
+        accept: Vec::new(),
     })
 }
 

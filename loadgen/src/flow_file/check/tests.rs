@@ -140,8 +140,17 @@ fn names_used_where_they_are_not_known_are_refused_with_where_they_are() {
     assert!(e.fix.as_ref().unwrap().contains("job, "), "{e}");
 }
 
+/// Each case's error: at its key, saying what is wrong.
+fn refused_at_their_keys(cases: &[(&str, &str, &str, &str)]) {
+    for (from, to, key, message) in cases {
+        let e = error_of(from, to);
+        assert_eq!(e.key.as_deref(), Some(*key), "{to}: {e}");
+        assert!(e.message.contains(message), "{to}: {e}");
+    }
+}
+
 #[test]
-fn bad_values_are_refused_at_their_key() {
+fn bad_requests_and_answers_are_refused_at_their_key() {
     let cases = [
         (
             "capture = { job = \"$.jobId\" }",
@@ -209,6 +218,13 @@ fn bad_values_are_refused_at_their_key() {
             "steps[0].headers.bad header",
             "not a header name",
         ),
+    ];
+    refused_at_their_keys(&cases);
+}
+
+#[test]
+fn bad_variables_captures_and_abandons_are_refused_at_their_key() {
+    let cases = [
         (
             "share = 0.2",
             "share = 1.5",
@@ -270,11 +286,7 @@ fn bad_values_are_refused_at_their_key() {
             "already a variable",
         ),
     ];
-    for (from, to, key, message) in cases {
-        let e = error_of(from, to);
-        assert_eq!(e.key.as_deref(), Some(key), "{to}: {e}");
-        assert!(e.message.contains(message), "{to}: {e}");
-    }
+    refused_at_their_keys(&cases);
 }
 
 #[test]

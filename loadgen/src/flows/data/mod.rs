@@ -264,5 +264,6 @@ fn build<'a>(request: &'a Request, vars: &[Value]) -> Result<Req<'a>, String> {
         bearer: None,
         headers,
         body,
+        accept: &request.accept,
     })
 }
