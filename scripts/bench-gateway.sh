@@ -10,6 +10,7 @@
 # collector that discards them, against the gateway without an exporter.
 #
 #   scripts/bench-gateway.sh            # DURATION=10s ROUNDS=1 CONNECTIONS=32 TRACING=1
+#   ALLOCATOR=mimalloc scripts/bench-gateway.sh   # the gateway on mimalloc instead of the system allocator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,11 @@ ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-cargo build --release -q -p services --bin gateway-bff --example hello_axum
+if [ "${ALLOCATOR:-system}" = mimalloc ]; then
+  cargo build --release -q -p services --features mimalloc --bin gateway-bff --example hello_axum
+else
+  cargo build --release -q -p services --bin gateway-bff --example hello_axum
+fi
 target=${CARGO_TARGET_DIR:-target}/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

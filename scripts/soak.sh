@@ -10,7 +10,7 @@
 #
 #   scripts/soak.sh                 # 30 minutes
 #   DURATION=5m WARMUP=60 scripts/soak.sh
-#   ALLOCATOR=system scripts/soak.sh   # the services on the system allocator, not mimalloc
+#   ALLOCATOR=mimalloc scripts/soak.sh   # the services on mimalloc, not the system allocator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +21,9 @@ out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 
 cargo build --release -q -p services -p loadgen
-if [ "${ALLOCATOR:-mimalloc}" = system ]; then
-  # The service binaries again, without mimalloc (loadgen keeps its allocator).
-  cargo build --release -q -p services --no-default-features --bins
+if [ "${ALLOCATOR:-system}" = mimalloc ]; then
+  # The service binaries again, on mimalloc (loadgen keeps its own allocator).
+  cargo build --release -q -p services --features mimalloc --bins
 fi
 bin=${CARGO_TARGET_DIR:-target}/release
 

@@ -16,6 +16,11 @@ use super::series::{ErrorKind, MEASURES, Measure, Series, Timing, Trace};
 pub const SLOWEST_KEPT: usize = 10;
 /// Longest error example kept, in bytes.
 const EXAMPLE_LEN: usize = 300;
+/// A slot's histogram left empty through this many clears (about two slices: a
+/// shard's data is cleared when its slice is taken and when it goes back to the
+/// spares) is freed: data reused by another shard does not keep every histogram
+/// it ever held, so the recorder's memory stays what its shards use.
+const IDLE_CLEARS: u8 = 4;
 /// Status class slots: 1xx..5xx, then none (no answer).
 pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
 
@@ -87,6 +92,8 @@ impl ErrorTally {
 pub struct ShardData {
     /// Every measure of every series (see [`Measure::slot`]).
     pub histograms: Vec<Option<Histogram<u64>>>,
+    /// Per slot, the clears its histogram has stayed empty through.
+    idle: Vec<u8>,
     /// Per series.
     pub counts: Vec<Counts>,
     pub errors: HashMap<ErrorKey, ErrorTally>,
@@ -106,6 +113,7 @@ impl ShardData {
     pub fn new(series: usize) -> Self {
         ShardData {
             histograms: (0..series * MEASURES).map(|_| None).collect(),
+            idle: vec![0; series * MEASURES],
             counts: vec![Counts::default(); series],
             errors: HashMap::new(),
             slowest: Vec::new(),
@@ -228,12 +236,22 @@ impl ShardData {
         data.clear();
     }
 
-    /// Empties it, keeping the histograms' memory for reuse. An empty histogram
-    /// is left alone: a reset writes its whole count array (hundreds of KiB).
+    /// Empties it, keeping the memory of the histograms in use for reuse. An
+    /// empty histogram is not reset (a reset writes its whole count array,
+    /// hundreds of KiB); one empty through [`IDLE_CLEARS`] clears is freed.
     pub fn clear(&mut self) {
-        for h in self.histograms.iter_mut().flatten() {
-            if !h.is_empty() {
-                h.reset();
+        for (h, idle) in self.histograms.iter_mut().zip(self.idle.iter_mut()) {
+            match h {
+                Some(used) if !used.is_empty() => {
+                    used.reset();
+                    *idle = 0;
+                }
+                Some(_) if *idle + 1 >= IDLE_CLEARS => {
+                    *h = None;
+                    *idle = 0;
+                }
+                Some(_) => *idle += 1,
+                None => {}
             }
         }
         if let Some(h) = self.scheduler.as_mut().filter(|h| !h.is_empty()) {
@@ -291,5 +309,36 @@ impl Shard {
         } else {
             Some(old)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::SeriesTable;
+
+    #[test]
+    fn histograms_in_use_are_kept_and_idle_ones_freed() {
+        let table = SeriesTable::standard();
+        let (health, plans) = (
+            table.request("health").unwrap(),
+            table.request("plan_status").unwrap(),
+        );
+        let mut d = ShardData::new(table.len());
+        let used = |d: &ShardData| d.histograms.iter().filter(|h| h.is_some()).count();
+        d.record(health, Measure::Response, Duration::from_millis(2));
+        d.record(plans, Measure::Response, Duration::from_millis(3));
+        d.clear();
+        assert_eq!(used(&d), 2, "reset, kept for the next slice");
+        for _ in 0..3 {
+            d.record(health, Measure::Response, Duration::from_millis(2));
+            d.clear();
+            d.clear();
+        }
+        assert_eq!(used(&d), 1, "plan_status's, unused for slices, is freed");
+        assert!(
+            d.histogram(health, Measure::Response).is_none(),
+            "and the kept one is empty"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-/// mimalloc: the services allocate per request; it is measurably faster than the
-/// system allocator under load (see scripts/bench-gateway.sh).
+/// mimalloc, with the `mimalloc` feature only: the system allocator by default
+/// (as fast here, smaller and flat over a soak; see services/Cargo.toml).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
