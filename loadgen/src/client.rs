@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::Rng;
 
 use crate::context::RunContext;
-use crate::recorder::{ErrorKind, Series, Timing, Trace, now_unix_ms};
+use crate::recorder::{Answer, ErrorKind, Series, Timing, Trace, now_unix_ms};
 
 /// A response that passed the HTTP-level checks.
 pub struct Reply {
@@ -135,8 +135,8 @@ pub async fn send<T>(
     // The wall clock only where a trace is kept (sampled, or failed below).
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let accept = request.accept;
-    let ticket = ctx.inflight.start();
     let sent = Instant::now();
+    let ticket = ctx.inflight.start(sent);
     let start = from.unwrap_or(sent).min(sent);
     let call = ctx.http.send(crate::http::Call {
         method: request.method,
@@ -161,7 +161,15 @@ pub async fn send<T>(
     let failed = |status, kind, message| {
         let at_ms = if at_ms == 0 { now_unix_ms() } else { at_ms };
         let trace = Some(header.trace(at_ms, sampled.is_some()));
-        record_failure(ctx, hint, series, timing, status, kind, message, trace)
+        record_failure(
+            ctx,
+            (hint, series, done),
+            timing,
+            status,
+            kind,
+            message,
+            trace,
+        )
     };
     let (status, body) = match result {
         None => {
@@ -189,8 +197,12 @@ pub async fn send<T>(
     match check(&reply) {
         Ok(value) => {
             let trace = sampled.map(|_| header.trace(at_ms, true));
-            ctx.recorder
-                .request(hint, series, timing, Some(status), None, trace);
+            let answer = Answer {
+                status: Some(status),
+                error: None,
+                trace,
+            };
+            ctx.recorder.request_at(done, hint, series, timing, answer);
             Ok(value)
         }
         Err(message) => Err(failed(Some(status), ErrorKind::Body, message)),
@@ -198,19 +210,21 @@ pub async fn send<T>(
 }
 
 /// Records a failed request and says why it failed.
-#[allow(clippy::too_many_arguments)]
 fn record_failure(
     ctx: &RunContext,
-    hint: usize,
-    series: Series,
+    (hint, series, done): (usize, Series, Instant),
     timing: Timing,
     status: Option<u16>,
     kind: ErrorKind,
     message: String,
     trace: Option<Trace>,
 ) -> Failure {
-    ctx.recorder
-        .request(hint, series, timing, status, Some((kind, &message)), trace);
+    let answer = Answer {
+        status,
+        error: Some((kind, &message)),
+        trace,
+    };
+    ctx.recorder.request_at(done, hint, series, timing, answer);
     Failure {
         kind,
         status,

@@ -9,7 +9,7 @@
 //! Ctrl-C or SIGTERM is a hard stop at once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -19,6 +19,38 @@ use tokio_util::sync::CancellationToken;
 use crate::recorder::Recorder;
 use crate::scenario::ThinkTime;
 use crate::settings::Tokens;
+
+/// A stop that every virtual user checks: a cancellation token to wait on, and a
+/// flag read without the token's lock (users check it before every iteration and
+/// every wait).
+#[derive(Debug, Clone, Default)]
+pub struct Signal {
+    token: CancellationToken,
+    raised: Arc<AtomicBool>,
+}
+
+impl Signal {
+    /// A signal not raised yet.
+    pub fn new() -> Signal {
+        Signal::default()
+    }
+
+    /// Raises it: checks see it at once, waiters wake.
+    pub fn cancel(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    /// Whether it was raised.
+    pub fn is_cancelled(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    /// Waits until it is raised.
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+}
 
 /// Shards of the in-flight table: a few per core keeps contention low.
 const INFLIGHT_SHARDS: usize = 8;
@@ -31,12 +63,12 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// A request starts; the ticket ends it.
-    pub fn start(&self) -> u64 {
+    /// A request starts (sent `at`); the ticket ends it.
+    pub fn start(&self, at: Instant) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.shards[id as usize % INFLIGHT_SHARDS]
             .lock()
-            .push((id, Instant::now()));
+            .push((id, at));
         id
     }
 
@@ -87,10 +119,10 @@ pub struct RunContext {
     pub deadline: Instant,
     /// When iterations still running are cut short (the deadline plus the graceful stop).
     pub stop_by: Instant,
-    /// Cancelled on Ctrl-C or SIGTERM: nothing new starts.
-    pub stop: CancellationToken,
-    /// Cancelled at `stop_by`, or with `stop`: sleeps end, requests are cancelled.
-    pub hard_stop: CancellationToken,
+    /// Raised on Ctrl-C or SIGTERM: nothing new starts.
+    pub stop: Signal,
+    /// Raised at `stop_by`, or with `stop`: sleeps end, requests are cancelled.
+    pub hard_stop: Signal,
     /// Requests on the wire.
     pub inflight: InFlight,
 }
@@ -180,8 +212,8 @@ pub mod tests {
             started: now,
             deadline: now + deadline,
             stop_by: now + deadline,
-            stop: CancellationToken::new(),
-            hard_stop: CancellationToken::new(),
+            stop: Signal::new(),
+            hard_stop: Signal::new(),
             inflight: InFlight::default(),
         }
     }
@@ -206,9 +238,9 @@ pub mod tests {
     #[test]
     fn in_flight_requests_and_the_oldest() {
         let f = InFlight::default();
-        let a = f.start();
+        let a = f.start(Instant::now());
         std::thread::sleep(Duration::from_millis(20));
-        let b = f.start();
+        let b = f.start(Instant::now());
         let (n, age) = f.snapshot();
         assert_eq!(n, 2);
         assert!(age >= Duration::from_millis(20));

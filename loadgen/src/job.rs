@@ -14,7 +14,6 @@ use anyhow::Context as _;
 use reports::summary::{self, RunSummary, Timeline};
 
 use parking_lot::Mutex;
-use tokio_util::sync::CancellationToken;
 
 use crate::context::RunContext;
 use crate::exit::Exit;
@@ -262,7 +261,7 @@ fn context(
         deadline,
         stop_by: deadline + scenario.graceful_stop,
         stop: stopper.stop.clone(),
-        hard_stop: CancellationToken::new(),
+        hard_stop: crate::context::Signal::new(),
         inflight: Default::default(),
     })
 }

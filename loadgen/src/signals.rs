@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::Mutex;
-use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
 
@@ -20,7 +19,7 @@ pub type LastResort = Box<dyn FnOnce() + Send>;
 /// The signals of one run.
 pub struct Stopper {
     /// Cancelled by the first signal.
-    pub stop: CancellationToken,
+    pub stop: crate::context::Signal,
     reason: Mutex<Option<String>>,
     presses: AtomicU32,
     last_resort: Mutex<Option<LastResort>>,
@@ -30,7 +29,7 @@ impl Stopper {
     /// Listens for Ctrl-C and SIGTERM from now on.
     pub fn spawn() -> Arc<Stopper> {
         let stopper = Arc::new(Stopper {
-            stop: CancellationToken::new(),
+            stop: crate::context::Signal::new(),
             reason: Mutex::new(None),
             presses: AtomicU32::new(0),
             last_resort: Mutex::new(None),

@@ -68,6 +68,16 @@ impl Book {
     }
 }
 
+/// How a request was answered, for [`Recorder::request_at`].
+pub struct Answer<'a> {
+    /// The status answered, if any.
+    pub status: Option<u16>,
+    /// Its error: the kind and the message.
+    pub error: Option<(ErrorKind, &'a str)>,
+    /// Its trace, when kept.
+    pub trace: Option<Trace>,
+}
+
 /// What the generator measured of itself when a collection ran.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Probe {
@@ -279,7 +289,12 @@ impl Recorder {
 
     /// The shard of `hint`, moved to the current slice.
     fn shard(&self, hint: usize) -> MutexGuard<'_, Shard> {
-        let now = self.index_at(Instant::now());
+        self.shard_at(hint, Instant::now())
+    }
+
+    /// The shard of `hint`, moved to the slice of `at` (a time just read).
+    fn shard_at(&self, hint: usize, at: Instant) -> MutexGuard<'_, Shard> {
+        let now = self.index_at(at);
         let mut s = self.shards[hint % self.shards.len()].lock();
         if now > s.slice {
             let fresh = self.spare();
@@ -290,7 +305,8 @@ impl Recorder {
         s
     }
 
-    /// One request: its two latencies (body included), its status, its error if any.
+    /// One request recorded now: its two latencies, its status, its error if any.
+    #[cfg(test)]
     pub fn request(
         &self,
         hint: usize,
@@ -300,7 +316,30 @@ impl Recorder {
         error: Option<(ErrorKind, &str)>,
         trace: Option<Trace>,
     ) {
-        let mut s = self.shard(hint);
+        let answer = Answer {
+            status,
+            error,
+            trace,
+        };
+        self.request_at(Instant::now(), hint, series, timing, answer);
+    }
+
+    /// One request that ended `at`: its two latencies (body included), its
+    /// status, its error if any.
+    pub fn request_at(
+        &self,
+        at: Instant,
+        hint: usize,
+        series: Series,
+        timing: Timing,
+        answer: Answer<'_>,
+    ) {
+        let Answer {
+            status,
+            error,
+            trace,
+        } = answer;
+        let mut s = self.shard_at(hint, at);
         let d = &mut s.data;
         d.record_timing(series, timing, error.is_some());
         let c = d.counts(series);
