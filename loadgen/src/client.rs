@@ -138,14 +138,17 @@ pub async fn send<T>(
     let sent = Instant::now();
     let ticket = ctx.inflight.start(sent);
     let start = from.unwrap_or(sent).min(sent);
-    let call = ctx.http.send(crate::http::Call {
+    // Boxed: the exchange's state (hyper's request and response, the body
+    // being read) lives only while a request is on the wire, not in every
+    // virtual user's task between requests (50,000 mostly idle users).
+    let call = Box::pin(ctx.http.send(crate::http::Call {
         method: request.method,
         path: &request.path,
         bearer: request.bearer,
         headers: &request.headers,
         body: request.body,
         traceparent: header.as_str(),
-    });
+    }));
     let result = tokio::select! {
         r = call => Some(r),
         _ = ctx.hard_stop.cancelled() => None,

@@ -27,8 +27,16 @@ use crate::signals::{LastResort, Stopper};
 use crate::slo_file::LoadedSlo;
 use crate::target::RunningTarget;
 
-/// Shards of the recorder: a few per core keeps contention low.
-const RECORDER_SHARDS: usize = 8;
+/// Shards of the recorder per core: two keep contention low (a shard's lock is
+/// held for a few hundred nanoseconds per record); each shard holds its slice's
+/// histograms (about 190 KB each), so more only cost memory.
+const RECORDER_SHARDS_PER_CORE: usize = 2;
+
+/// The recorder's shards on this machine: two per core, 4 to 16.
+fn recorder_shards() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * RECORDER_SHARDS_PER_CORE).clamp(4, 16)
+}
 
 /// The input of a run, checked before anything starts.
 pub struct Checked {
@@ -152,7 +160,7 @@ async fn drive(
     let recorder = Recorder::new(
         scenario.series.clone(),
         scenario.slice,
-        RECORDER_SHARDS,
+        recorder_shards(),
         Some(log),
     );
     judge.started(recorder.start_unix_ms(), scenario);
