@@ -136,7 +136,7 @@ pub async fn send<T>(
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let accept = request.accept;
     let sent = Instant::now();
-    let ticket = ctx.inflight.start(sent);
+    ctx.inflight.start(hint, sent);
     let start = from.unwrap_or(sent).min(sent);
     // Boxed: the exchange's state (hyper's request and response, the body
     // being read) lives only while a request is on the wire, not in every
@@ -153,7 +153,7 @@ pub async fn send<T>(
         r = call => Some(r),
         _ = ctx.hard_stop.cancelled() => None,
     };
-    ctx.inflight.end(ticket);
+    ctx.inflight.end(hint);
     let done = Instant::now();
     let timing = Timing {
         service: done - sent,

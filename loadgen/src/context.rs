@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -52,46 +51,74 @@ impl Signal {
     }
 }
 
-/// Shards of the in-flight table: a few per core keeps contention low.
-const INFLIGHT_SHARDS: usize = 8;
+/// Users per chunk of the in-flight table.
+const INFLIGHT_CHUNK: usize = 1024;
+/// Chunks: users with ids past `INFLIGHT_CHUNK * INFLIGHT_CHUNKS` (a million)
+/// share slots (the live view may then undercount).
+const INFLIGHT_CHUNKS: usize = 1024;
 
 /// Requests on the wire, for the live view: how many, and since when the oldest.
-#[derive(Default)]
+///
+/// A virtual user has at most one request on the wire, so each user has a slot
+/// holding its request's send time (nanoseconds since `origin`, 0 when none):
+/// starting and ending a request are two atomic stores, no lock; the live view
+/// reads every slot once a second. Slots come in chunks made on first use.
 pub struct InFlight {
-    shards: [Mutex<Vec<(u64, Instant)>>; INFLIGHT_SHARDS],
-    next: AtomicU64,
+    origin: Instant,
+    chunks: Box<[std::sync::OnceLock<Box<[AtomicU64]>>]>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        InFlight {
+            origin: Instant::now(),
+            chunks: (0..INFLIGHT_CHUNKS)
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
 }
 
 impl InFlight {
-    /// A request starts (sent `at`); the ticket ends it.
-    pub fn start(&self, at: Instant) -> u64 {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.shards[id as usize % INFLIGHT_SHARDS]
-            .lock()
-            .push((id, at));
-        id
+    fn slot(&self, user: usize) -> &AtomicU64 {
+        let i = user % (INFLIGHT_CHUNK * INFLIGHT_CHUNKS);
+        let chunk = self.chunks[i / INFLIGHT_CHUNK]
+            .get_or_init(|| (0..INFLIGHT_CHUNK).map(|_| AtomicU64::new(0)).collect());
+        &chunk[i % INFLIGHT_CHUNK]
     }
 
-    /// A request ended.
-    pub fn end(&self, id: u64) {
-        let mut shard = self.shards[id as usize % INFLIGHT_SHARDS].lock();
-        if let Some(i) = shard.iter().position(|(x, _)| *x == id) {
-            shard.swap_remove(i);
-        }
+    /// User `user`'s request was sent `at`.
+    pub fn start(&self, user: usize, at: Instant) {
+        let nanos = at.saturating_duration_since(self.origin).as_nanos() as u64;
+        self.slot(user).store(nanos.max(1), Ordering::Relaxed);
+    }
+
+    /// User `user`'s request ended.
+    pub fn end(&self, user: usize) {
+        self.slot(user).store(0, Ordering::Relaxed);
     }
 
     /// How many are in flight, and the oldest one's age.
     pub fn snapshot(&self) -> (usize, Duration) {
         let mut count = 0;
-        let mut oldest: Option<Instant> = None;
-        for shard in &self.shards {
-            let shard = shard.lock();
-            count += shard.len();
-            if let Some(t) = shard.iter().map(|(_, t)| *t).min() {
-                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+        let mut oldest = u64::MAX;
+        for chunk in self.chunks.iter().filter_map(|c| c.get()) {
+            for slot in chunk.iter() {
+                let t = slot.load(Ordering::Relaxed);
+                if t > 0 {
+                    count += 1;
+                    oldest = oldest.min(t);
+                }
             }
         }
-        (count, oldest.map(|t| t.elapsed()).unwrap_or_default())
+        let age = if count > 0 {
+            self.origin
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(oldest))
+        } else {
+            Duration::ZERO
+        };
+        (count, age)
     }
 }
 
@@ -238,14 +265,19 @@ pub mod tests {
     #[test]
     fn in_flight_requests_and_the_oldest() {
         let f = InFlight::default();
-        let a = f.start(Instant::now());
+        f.start(3, Instant::now());
         std::thread::sleep(Duration::from_millis(20));
-        let b = f.start(Instant::now());
+        f.start(5000, Instant::now());
         let (n, age) = f.snapshot();
         assert_eq!(n, 2);
         assert!(age >= Duration::from_millis(20));
-        f.end(a);
-        f.end(b);
-        assert_eq!(f.snapshot().0, 0);
+        f.end(3);
+        assert_eq!(f.snapshot().0, 1);
+        assert!(
+            f.snapshot().1 < Duration::from_millis(20),
+            "the oldest left"
+        );
+        f.end(5000);
+        assert_eq!(f.snapshot(), (0, Duration::ZERO));
     }
 }
