@@ -43,18 +43,26 @@ fn run_in(
     (code, s, format!("{out}{err}"))
 }
 
-fn request<'a>(s: &'a RunSummary, name: &str) -> &'a reports::summary::RequestStats {
-    s.requests
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", s.requests))
-}
-
-fn flow<'a>(s: &'a RunSummary, name: &str) -> &'a reports::summary::FlowStats {
-    s.flows
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no flow {name} in {:?}", s.flows))
+/// A 3 s run of two users against the embedded services, judged on the API error
+/// rate, with the flow written as `flow` (the keys of a `[[flows]]` table and its
+/// sub-tables: a flow written in the scenario).
+fn inline_scenario(head: &str, think_ms: u64, flow: &str) -> String {
+    format!(
+        r#"{head}
+[target.embedded]
+[load]
+users = 2
+hatch_rate = 2
+duration = "3s"
+think_time = {{ min = "{think_ms}ms", max = "{think_ms}ms" }}
+[[flows]]
+{flow}
+[slo]
+file = "{}"
+only = ["api_error_rate"]
+"#,
+        slo()
+    )
 }
 
 /// A plan flow of our own: sign in once per user (again before the token
@@ -150,28 +158,17 @@ only = ["plan_generation_failure_rate", "api_error_rate"]
 #[test]
 fn a_failing_check_fails_the_request_and_the_iteration_with_what_it_found() {
     let dir = TempDir::new("lg-flow-check");
-    let scenario = format!(
-        r#"name = "checks"
-[target.embedded]
-[load]
-users = 2
-hatch_rate = 2
-duration = "3s"
-think_time = {{ min = "100ms", max = "100ms" }}
-[[flows]]
-name = "picky"
+    let scenario = inline_scenario(
+        "name = \"checks\"",
+        100,
+        r#"name = "picky"
 [[flows.steps]]
 name = "picky_health"
 path = "/api/health"
-check = [{{ json = "$.status", equals = "sleeping" }}]
+check = [{ json = "$.status", equals = "sleeping" }]
 [[flows.steps]]
 name = "never_sent"
-path = "/api/health"
-[slo]
-file = "{}"
-only = ["api_error_rate"]
-"#,
-        slo()
+path = "/api/health""#,
     );
     let (_, s, log) = run_in(&dir, &scenario, &[], &[]);
     let picky = request(&s, "picky_health");
@@ -200,31 +197,19 @@ only = ["api_error_rate"]
 #[test]
 fn a_flow_written_in_the_scenario_abandons_after_its_chosen_steps() {
     let dir = TempDir::new("lg-flow-abandon");
-    let scenario = format!(
-        r#"name = "abandon"
-seed = 7
-[target.embedded]
-[load]
-users = 2
-hatch_rate = 2
-duration = "3s"
-think_time = {{ min = "20ms", max = "20ms" }}
-[[flows]]
-name = "browse"
-abandon = {{ share = 1.0, after = ["first"] }}
+    let scenario = inline_scenario(
+        "name = \"abandon\"\nseed = 7",
+        20,
+        r#"name = "browse"
+abandon = { share = 1.0, after = ["first"] }
 [flows.vars]
-n = {{ range = [1, 9] }}
+n = { range = [1, 9] }
 [[flows.steps]]
 name = "first"
-path = "/api/health?n={{{{n}}}}"
+path = "/api/health?n={{n}}"
 [[flows.steps]]
 name = "second"
-path = "/api/health"
-[slo]
-file = "{}"
-only = ["api_error_rate"]
-"#,
-        slo()
+path = "/api/health""#,
     );
     let (_, s, log) = run_in(&dir, &scenario, &[], &[]);
     let f = flow(&s, "browse");
@@ -427,34 +412,23 @@ fn client_requests_no_flow_sends_are_refused() {
 #[test]
 fn an_expected_error_status_is_an_answer_not_a_failure() {
     let dir = TempDir::new("lg-flow-404");
-    let scenario = format!(
-        r#"name = "notfound"
-[target.embedded]
-[load]
-users = 2
-hatch_rate = 2
-duration = "3s"
-think_time = {{ min = "100ms", max = "100ms" }}
-[[flows]]
-name = "lost"
+    let scenario = inline_scenario(
+        "name = \"notfound\"",
+        100,
+        r#"name = "lost"
 [[flows.setup]]
 name = "lost_sign_in"
-sign_in = "lg-{{{{run.nonce}}}}-lost-{{{{user.id}}}}"
+sign_in = "lg-{{run.nonce}}-lost-{{user.id}}"
 [[flows.steps]]
 name = "unknown_job"
 path = "/api/v1/plans/status?jobId=nope"
-headers = {{ authorization = "Bearer {{{{token}}}}" }}
+headers = { authorization = "Bearer {{token}}" }
 status = 404
-check = [{{ json = "$.error", equals = "job_not_found" }}]
+check = [{ json = "$.error", equals = "job_not_found" }]
 [[flows.steps]]
 name = "also_unknown"
 path = "/api/v1/plans/status?jobId=nope"
-headers = {{ authorization = "Bearer {{{{token}}}}" }}
-[slo]
-file = "{}"
-only = ["api_error_rate"]
-"#,
-        slo()
+headers = { authorization = "Bearer {{token}}" }"#,
     );
     let (_, s, log) = run_in(&dir, &scenario, &[], &[]);
     let expected = request(&s, "unknown_job");

@@ -10,13 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use reports::summary::{INTERVAL_LOG_FILE, RunSummary, TOTAL_LOG_FILE, Timeline};
 
-fn request<'a>(s: &'a RunSummary, name: &str) -> &'a reports::summary::RequestStats {
-    s.requests
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", s.requests))
-}
-
 /// Tokens live 3 s in a 14 s run: a plan user that never renewed its token would
 /// be refused (401) from the sixth second on. Every user renews before expiry.
 #[test]

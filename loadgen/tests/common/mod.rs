@@ -62,6 +62,22 @@ pub fn summary(results: &Path) -> RunSummary {
     RunSummary::read(&run_dir(results)).expect("summary.json")
 }
 
+/// The request named `name` of a run.
+pub fn request<'a>(s: &'a RunSummary, name: &str) -> &'a reports::summary::RequestStats {
+    s.requests
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", s.requests))
+}
+
+/// The flow named `name` of a run.
+pub fn flow<'a>(s: &'a RunSummary, name: &str) -> &'a reports::summary::FlowStats {
+    s.flows
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no flow {name} in {:?}", s.flows))
+}
+
 /// `loadgen services` on free ports; returns the process and (job, metrics address) pairs.
 pub struct Services {
     pub proc: Proc,
