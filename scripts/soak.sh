@@ -12,7 +12,7 @@
 #
 #   scripts/soak.sh                 # 30 minutes
 #   DURATION=5m WARMUP=60 scripts/soak.sh
-#   ALLOCATOR=mimalloc scripts/soak.sh   # the services on mimalloc, not the system allocator
+#   ALLOCATOR=mimalloc scripts/soak.sh   # the services and loadgen on mimalloc, not the system allocator
 #   LOADGEN_BIN=/path/to/loadgen scripts/soak.sh   # soak another build of loadgen
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +25,8 @@ mkdir -p "$out"
 
 cargo build --release -q -p services -p loadgen
 if [ "${ALLOCATOR:-system}" = mimalloc ]; then
-  # The service binaries again, on mimalloc (loadgen keeps its own allocator).
-  cargo build --release -q -p services --features mimalloc --bins
+  # The binaries again, on mimalloc.
+  cargo build --release -q -p services -p loadgen --features services/mimalloc,loadgen/mimalloc --bins
 fi
 bin=${CARGO_TARGET_DIR:-target}/release
 loadgen_bin=${LOADGEN_BIN:-$bin/loadgen}
