@@ -135,46 +135,25 @@ pub async fn send<T>(
     // The wall clock only where a trace is kept (sampled, or failed below).
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let accept = request.accept;
-    let sent = Instant::now();
-    ctx.inflight.start(hint, sent);
-    let start = from.unwrap_or(sent).min(sent);
-    // Boxed: the exchange's state (hyper's request and response, the body
-    // being read) lives only while a request is on the wire, not in every
-    // virtual user's task between requests (50,000 mostly idle users).
-    let call = Box::pin(ctx.http.send(crate::http::Call {
-        method: request.method,
-        path: &request.path,
-        bearer: request.bearer,
-        headers: &request.headers,
-        body: request.body,
-        traceparent: header.as_str(),
-    }));
-    let result = tokio::select! {
-        r = call => Some(r),
-        _ = ctx.hard_stop.cancelled() => None,
-    };
-    ctx.inflight.end(hint);
-    let done = Instant::now();
-    let timing = Timing {
-        service: done - sent,
-        response: done - start,
-    };
+    let (result, timing, done) = on_the_wire(ctx, hint, request, from, header.as_str()).await;
     // A failure keeps its trace id, sampled or not: the report shows it as an
     // example of its error.
-    let failed = |status, kind, message| {
+    let failed = |status: Option<u16>, kind: ErrorKind, message: String| {
         let at_ms = if at_ms == 0 { now_unix_ms() } else { at_ms };
         let trace = Some(header.trace(at_ms, sampled.is_some()));
-        record_failure(
-            ctx,
-            (hint, series, done),
-            timing,
+        let answer = Answer {
             status,
-            kind,
-            message,
+            error: Some((kind, &message)),
             trace,
-        )
+        };
+        ctx.recorder.request_at(done, hint, series, timing, answer);
+        Failure {
+            kind,
+            status,
+            message,
+        }
     };
-    let (status, body) = match result {
+    let reply = match result {
         None => {
             ctx.recorder.request_interrupted(hint, series);
             return Err(Failure {
@@ -183,20 +162,19 @@ pub async fn send<T>(
                 message: "cancelled by the run's stop".into(),
             });
         }
-        Some(Ok(r)) => (r.status, (r.headers, r.body)),
+        Some(Ok(r)) => Reply {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        },
         Some(Err((kind, message))) => return Err(failed(None, failure_kind(kind), message)),
     };
-    let (headers, body) = body;
+    let status = reply.status;
     if status >= 400 && !accept.contains(&status) {
-        let text = String::from_utf8_lossy(&body);
+        let text = String::from_utf8_lossy(&reply.body);
         let message = format!("HTTP {status}: {}", text.trim());
         return Err(failed(Some(status), ErrorKind::of_status(status), message));
     }
-    let reply = Reply {
-        status,
-        headers,
-        body,
-    };
     match check(&reply) {
         Ok(value) => {
             let trace = sampled.map(|_| header.trace(at_ms, true));
@@ -212,27 +190,40 @@ pub async fn send<T>(
     }
 }
 
-/// Records a failed request and says why it failed.
-fn record_failure(
+/// What came back from the wire (`None`: the run's hard stop cancelled it), its
+/// two latencies, and when it came.
+async fn on_the_wire(
     ctx: &RunContext,
-    (hint, series, done): (usize, Series, Instant),
-    timing: Timing,
-    status: Option<u16>,
-    kind: ErrorKind,
-    message: String,
-    trace: Option<Trace>,
-) -> Failure {
-    let answer = Answer {
-        status,
-        error: Some((kind, &message)),
-        trace,
+    hint: usize,
+    request: Req<'_>,
+    from: Option<Instant>,
+    traceparent: &str,
+) -> (Option<crate::http::Exchanged>, Timing, Instant) {
+    let sent = Instant::now();
+    ctx.inflight.start(hint, sent);
+    let start = from.unwrap_or(sent).min(sent);
+    // Boxed: the exchange's state (hyper's request and response, the body
+    // being read) lives only while a request is on the wire, not in every
+    // virtual user's task between requests (50,000 mostly idle users).
+    let call = Box::pin(ctx.http.send(crate::http::Call {
+        method: request.method,
+        path: &request.path,
+        bearer: request.bearer,
+        headers: &request.headers,
+        body: request.body,
+        traceparent,
+    }));
+    let result = tokio::select! {
+        r = call => Some(r),
+        _ = ctx.hard_stop.cancelled() => None,
     };
-    ctx.recorder.request_at(done, hint, series, timing, answer);
-    Failure {
-        kind,
-        status,
-        message,
-    }
+    ctx.inflight.end(hint);
+    let done = Instant::now();
+    let timing = Timing {
+        service: done - sent,
+        response: done - start,
+    };
+    (result, timing, done)
 }
 
 /// Parses a JSON body.

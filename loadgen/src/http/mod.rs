@@ -55,6 +55,9 @@ pub struct Response {
     pub body: Bytes,
 }
 
+/// A request's outcome: the response, or why none came and what was seen.
+pub type Exchanged = Result<Response, (Failure, String)>;
+
 /// `application/json`, the content type of a JSON body.
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -120,7 +123,7 @@ impl HttpClient {
     }
 
     /// Sends a request and reads the whole body, within the request timeout.
-    pub async fn send(&self, call: Call<'_>) -> Result<Response, (Failure, String)> {
+    pub async fn send(&self, call: Call<'_>) -> Exchanged {
         match tokio::time::timeout(self.timeout, self.exchange(call)).await {
             Ok(result) => result,
             Err(_) => Err((
