@@ -18,9 +18,11 @@
 #
 #   scripts/bench-loadgen.sh                 # DURATION=10 CONNECTIONS=32 ROUNDS=2
 #   PARTS="throughput arrival" scripts/bench-loadgen.sh
+#   TOOLS="wrk loadgen" SERVERS=axum USERS="1000" RATE=1000 scripts/bench-loadgen.sh
+#   PROFILE=debug ...   # the debug builds (the test command's smoke: figures meaningless)
 #
 # Needs wrk and nginx (Debian: apt-get install wrk nginx); oha is installed from the
-# crates registry when missing (a few minutes' build).
+# crates registry when missing (a few minutes' build) and TOOLS lists it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,14 +30,29 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 ROUNDS=${ROUNDS:-2}
 PARTS=${PARTS:-throughput memory arrival accuracy}
+# The peers driven in the throughput part, the servers they drive, the user counts
+# of the memory part and the arrival part's rate.
+TOOLS=${TOOLS:-wrk oha goose loadgen native}
+SERVERS=${SERVERS:-nginx axum}
+USERS=${USERS:-1000 10000 50000}
+RATE=${RATE:-10000}
+PROFILE=${PROFILE:-release}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 [ -x "$NGINX" ] || { echo "nginx is missing: apt-get install nginx (or set NGINX=path)" >&2; exit 2; }
-command -v oha >/dev/null || { echo "installing oha from the crates registry"; cargo install --locked -q oha; }
+if [[ " $TOOLS " == *" oha "* ]] && ! command -v oha >/dev/null; then
+  echo "installing oha from the crates registry"; cargo install --locked -q oha
+fi
 
-cargo build --release -q -p loadgen --bin loadgen --example plain_goose
-cargo build --release -q -p services --bin gateway-bff --example hello_axum
-target=${CARGO_TARGET_DIR:-target}/release
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+goose_example=
+[[ " $TOOLS " == *" goose "* ]] && goose_example="--example plain_goose"
+# shellcheck disable=SC2086 # the flags are words or nothing
+cargo build $profile_flag -q -p loadgen --bin loadgen $goose_example
+# shellcheck disable=SC2086
+cargo build $profile_flag -q -p services --bin gateway-bff --example hello_axum
+target=${CARGO_TARGET_DIR:-target}/$PROFILE
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -142,7 +159,7 @@ throughput() { # kind
   "start_$kind" "$port"
   : > "$work/tp-$kind"
   for _ in $(seq "$ROUNDS"); do
-    for tool in wrk oha goose loadgen native; do drive "$tool" "$kind" "$port"; done
+    for tool in $TOOLS; do drive "$tool" "$kind" "$port"; done
   done
   stop_last
   python3 - "$work/tp-$kind" "$kind" "$DURATION" <<'PY'
@@ -155,28 +172,31 @@ for line in open(path):
     runs[tool].append((int(requests), float(cpu)))
 rps = {t: sum(r for r, _ in v) / len(v) / duration for t, v in runs.items()}
 cpu = {t: sum(c for _, c in v) * 1e6 / max(1, sum(r for r, _ in v)) for t, v in runs.items()}
-print(f"  {kind}: requests counted at the server, mean of {len(runs['wrk'])} interleaved rounds")
+print(f"  {kind}: requests counted at the server, mean of {len(next(iter(runs.values())))} interleaved rounds")
 names = {"loadgen": "loadgen (flow file)", "native": "loadgen (Rust flow)"}
-for t in ["wrk", "oha", "goose", "loadgen", "native"]:
-    print(f"    {names.get(t, t):20} {rps[t]:9.0f} req/s  {cpu[t]:6.1f} CPU us/request  {rps[t] / rps['wrk']:.2f}x wrk")
-print(f"    loadgen / oha {rps['loadgen'] / rps['oha']:.2f}x (target >= 1.0), "
-      f"loadgen / wrk {rps['loadgen'] / rps['wrk']:.2f}x (target >= 0.85), "
-      f"loadgen / plain goose {rps['loadgen'] / rps['goose']:.2f}x, "
-      f"flow file / Rust flow {rps['loadgen'] / rps['native']:.2f}x")
+for t in runs:
+    against = f"  {rps[t] / rps['wrk']:.2f}x wrk" if "wrk" in rps else ""
+    print(f"    {names.get(t, t):20} {rps[t]:9.0f} req/s  {cpu[t]:6.1f} CPU us/request{against}")
+ratios = [("loadgen", "oha", " (target >= 1.0)"), ("loadgen", "wrk", " (target >= 0.85)"),
+          ("loadgen", "goose", ""), ("loadgen", "native", "")]
+label = {"goose": "plain goose", "native": "Rust flow"}
+shown = [f"{'flow file' if b == 'native' else a} / {label.get(b, b)} {rps[a] / rps[b]:.2f}x{note}"
+         for a, b, note in ratios if a in rps and b in rps]
+if shown:
+    print("    " + ", ".join(shown))
 PY
 }
 
 if [[ " $PARTS " == *" throughput "* ]]; then
   echo "== throughput: GET /api/health, ${DURATION}s, ${CONNECTIONS} connections/users per tool"
-  throughput nginx
-  throughput axum
+  for server in $SERVERS; do throughput "$server"; done
 fi
 
 if [[ " $PARTS " == *" memory "* ]]; then
   echo "== memory: peak resident memory of loadgen with many virtual users (think time 5-10 s)"
   port=$(free_port)
   start_nginx "$port"
-  for users in 1000 10000 50000; do
+  for users in $USERS; do
     s=$(scenario "memory-$users" "http://127.0.0.1:$port" "stages = [{ kind = \"ramp\", users = $users, duration = \"5s\" }, { kind = \"steady\", users = $users, duration = \"15s\" }]" 5s 10s)
     for engine in data native; do
       /usr/bin/time -f '%M' -o "$work/rss-$users-$engine" "$target/loadgen" run "$s" \
@@ -189,25 +209,25 @@ if [[ " $PARTS " == *" memory "* ]]; then
 fi
 
 if [[ " $PARTS " == *" arrival "* ]]; then
-  echo "== arrival: constant arrival rate of 10,000 iterations/s for ${DURATION}s against nginx"
+  echo "== arrival: constant arrival rate of $RATE iterations/s for ${DURATION}s against nginx"
   port=$(free_port)
   start_nginx "$port"
   s=$(scenario arrival "http://127.0.0.1:$port" "executor = \"constant-arrival-rate\"
-rate = 10000
+rate = $RATE
 duration = \"${DURATION}s\"")
   before=$(count nginx "$port")
   "$target/loadgen" run "$s" --results "$work/arrival" --quiet >/dev/null 2>&1 || true
   served=$(( $(count nginx "$port") - before ))
   stop_last
-  python3 - "$work/arrival" "$served" "$DURATION" <<'PY'
+  python3 - "$work/arrival" "$served" "$DURATION" "$RATE" <<'PY'
 import glob, json, sys
 s = json.load(open(glob.glob(sys.argv[1] + "/*/summary.json")[0]))
-served, duration = int(sys.argv[2]), float(sys.argv[3])
+served, duration, rate = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 load = next(f for f in s["integrity"]["flows"] if f["name"] == "health")
 g = s["generator"]
 print(f"  planned {load['planned']}, started {load['started']} ({load['started'] / load['planned'] * 100:.2f}%), "
       f"dropped {load['dropped']}, served {served} ({served / duration:.0f}/s at the server, "
-      f"{(served / duration - 10000) / 100:+.2f}% of the plan)")
+      f"{(served / duration - rate) / rate * 100:+.2f}% of the plan)")
 print(f"  pool: {load['pre_allocated_users']} pre-allocated, peak {load['peak_users']} of {load['max_users']}; "
       f"generator CPU {g['cpu_share_mean'] * 100:.0f}% of the cores, {g['cpu_us_per_request']:.1f} us/request, "
       f"scheduling lag p99 {g['scheduler_lag_p99_ms']:.2f} ms; run valid: {s['integrity']['valid']}")

@@ -14,6 +14,7 @@
 #   DURATION=5m WARMUP=60 scripts/soak.sh
 #   ALLOCATOR=mimalloc scripts/soak.sh   # the services and loadgen on mimalloc, not the system allocator
 #   LOADGEN_BIN=/path/to/loadgen scripts/soak.sh   # soak another build of loadgen
+#   PROFILE=debug DURATION=20s WARMUP=10 INTERVAL=2 scripts/soak.sh   # the test command's smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,12 +24,17 @@ WARMUP=${WARMUP:-600}
 out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 
-cargo build --release -q -p services -p loadgen
+PROFILE=${PROFILE:-release}
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+# shellcheck disable=SC2086 # the flag is a word or nothing
+cargo build $profile_flag -q -p services -p loadgen
 if [ "${ALLOCATOR:-system}" = mimalloc ]; then
   # The binaries again, on mimalloc.
-  cargo build --release -q -p services -p loadgen --features services/mimalloc,loadgen/mimalloc --bins
+  # shellcheck disable=SC2086
+  cargo build $profile_flag -q -p services -p loadgen --features services/mimalloc,loadgen/mimalloc --bins
 fi
-bin=${CARGO_TARGET_DIR:-target}/release
+bin=${CARGO_TARGET_DIR:-target}/$PROFILE
 loadgen_bin=${LOADGEN_BIN:-$bin/loadgen}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

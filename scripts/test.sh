@@ -16,6 +16,7 @@ install_tools() {
   command -v prometheus >/dev/null || apt_missing+=(prometheus)
   command -v promtool >/dev/null || apt_missing+=(prometheus)
   command -v wrk >/dev/null || apt_missing+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
   command -v chromium >/dev/null || apt_missing+=(chromium)
   command -v docker-compose >/dev/null || apt_missing+=(docker-compose)
   command -v prometheus-pushgateway >/dev/null || apt_missing+=(prometheus-pushgateway)
@@ -82,6 +83,13 @@ for fixture in reports/tests/fixtures/runs/*/; do
   ${CARGO_TARGET_DIR:-target}/debug/loadgen report "$rendered" >/dev/null || [ $? = 1 ]
 done
 python3 scripts/check-report-geometry.py "$results"/smoke-*/report.html "$results"/fixtures/*/report.html
+
+step "benchmark and soak smokes: each script end to end on the debug builds, seconds long (figures meaningless)"
+PROFILE=debug DURATION=6 ROUNDS=1 TOOLS="wrk loadgen native" SERVERS=axum USERS=200 RATE=200 \
+  scripts/bench-loadgen.sh
+soak=$(mktemp -d)
+PROFILE=debug DURATION=20s WARMUP=10 INTERVAL=2 SOAK_DIR="$soak" scripts/soak.sh
+rm -rf "$soak"
 
 step "Kubernetes manifests: kustomize build and schema check"
 scripts/check-manifests.sh
