@@ -11,6 +11,7 @@
 #
 #   scripts/bench-gateway.sh            # DURATION=10s ROUNDS=1 CONNECTIONS=32 TRACING=1
 #   ALLOCATOR=mimalloc scripts/bench-gateway.sh   # the gateway on mimalloc instead of the system allocator
+#   PROFILE=debug DURATION=2s scripts/bench-gateway.sh   # the test command's smoke (figures meaningless)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +20,14 @@ ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-if [ "${ALLOCATOR:-system}" = mimalloc ]; then
-  cargo build --release -q -p services --features mimalloc --bin gateway-bff --example hello_axum
-else
-  cargo build --release -q -p services --bin gateway-bff --example hello_axum
-fi
-target=${CARGO_TARGET_DIR:-target}/release
+PROFILE=${PROFILE:-release}
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+features=
+[ "${ALLOCATOR:-system}" = mimalloc ] && features="--features mimalloc"
+# shellcheck disable=SC2086 # the flags are words or nothing
+cargo build $profile_flag -q -p services $features --bin gateway-bff --example hello_axum
+target=${CARGO_TARGET_DIR:-target}/$PROFILE
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }

@@ -3,14 +3,19 @@
 # with SECONDS one-second slices of 10 tags in its interval log (default: 8 workers,
 # one hour; target: under 5 s), judged from the client's view and reported.
 #
-#   scripts/bench-merge.sh            # WORKERS=8 SECONDS=3600
+#   scripts/bench-merge.sh            # WORKERS=8 SECONDS_=3600
+#   PROFILE=debug WORKERS=2 SECONDS_=60 scripts/bench-merge.sh   # the test command's smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WORKERS=${WORKERS:-8}
 SECONDS_=${SECONDS_:-3600}
-cargo build --release -q -p loadgen --bin loadgen --example synthetic_workers
-target=${CARGO_TARGET_DIR:-target}/release
+PROFILE=${PROFILE:-release}
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+# shellcheck disable=SC2086 # the flag is a word or nothing
+cargo build $profile_flag -q -p loadgen --bin loadgen --example synthetic_workers
+target=${CARGO_TARGET_DIR:-target}/$PROFILE
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -2,9 +2,18 @@
 # How fast the report renders and how big it is, for a synthetic one-hour run at
 # 5,000 requests per second (targets: < 3 s and < 2 MB), with 5 s slices (the
 # default past 15 minutes) and with 1 s slices.
+#
+#   scripts/bench-report.sh           # SECONDS_=3600 RATE=5000
+#   PROFILE=debug SECONDS_=120 RATE=100 scripts/bench-report.sh   # the test command's smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p reports --example synthetic_report
-target=${CARGO_TARGET_DIR:-target}/release
-"$target/examples/synthetic_report" 3600 5000 5
-"$target/examples/synthetic_report" 3600 5000 1
+SECONDS_=${SECONDS_:-3600}
+RATE=${RATE:-5000}
+PROFILE=${PROFILE:-release}
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+# shellcheck disable=SC2086 # the flag is a word or nothing
+cargo build $profile_flag -q -p reports --example synthetic_report
+target=${CARGO_TARGET_DIR:-target}/$PROFILE
+"$target/examples/synthetic_report" "$SECONDS_" "$RATE" 5
+"$target/examples/synthetic_report" "$SECONDS_" "$RATE" 1

@@ -6,12 +6,17 @@
 # Target: judging under 1 s.
 #
 #   scripts/bench-verify.sh            # ROUNDS=3
+#   PROFILE=debug ROUNDS=1 scripts/bench-verify.sh   # the test command's smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 command -v prometheus >/dev/null || { echo "prometheus is missing: apt-get install prometheus" >&2; exit 2; }
-cargo build --release -q -p loadgen --bin loadgen
-loadgen=${CARGO_TARGET_DIR:-target}/release/loadgen
+PROFILE=${PROFILE:-release}
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag=
+# shellcheck disable=SC2086 # the flag is a word or nothing
+cargo build $profile_flag -q -p loadgen --bin loadgen
+loadgen=${CARGO_TARGET_DIR:-target}/$PROFILE/loadgen
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "== judging the smoke run against a managed Prometheus, $ROUNDS rounds"

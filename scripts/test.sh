@@ -87,6 +87,10 @@ python3 scripts/check-report-geometry.py "$results"/smoke-*/report.html "$result
 step "benchmark and soak smokes: each script end to end on the debug builds, seconds long (figures meaningless)"
 PROFILE=debug DURATION=6 ROUNDS=1 TOOLS="wrk loadgen native" SERVERS=axum USERS=200 RATE=200 \
   scripts/bench-loadgen.sh
+PROFILE=debug DURATION=2s scripts/bench-gateway.sh
+PROFILE=debug WORKERS=2 SECONDS_=60 scripts/bench-merge.sh
+PROFILE=debug SECONDS_=120 RATE=100 scripts/bench-report.sh
+PROFILE=debug ROUNDS=1 scripts/bench-verify.sh
 soak=$(mktemp -d)
 PROFILE=debug DURATION=20s WARMUP=10 INTERVAL=2 SOAK_DIR="$soak" scripts/soak.sh
 rm -rf "$soak"
