@@ -20,14 +20,9 @@ ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-PROFILE=${PROFILE:-release}
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-features=
-[ "${ALLOCATOR:-system}" = mimalloc ] && features="--features mimalloc"
-# shellcheck disable=SC2086 # the flags are words or nothing
-cargo build $profile_flag -q -p services $features --bin gateway-bff --example hello_axum
-target=${CARGO_TARGET_DIR:-target}/$PROFILE
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
+if [ "${ALLOCATOR:-system}" = mimalloc ]; then build_binaries --features services/mimalloc; else build_binaries; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }

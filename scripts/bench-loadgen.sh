@@ -36,7 +36,6 @@ TOOLS=${TOOLS:-wrk oha goose loadgen native}
 SERVERS=${SERVERS:-nginx axum}
 USERS=${USERS:-1000 10000 50000}
 RATE=${RATE:-10000}
-PROFILE=${PROFILE:-release}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 [ -x "$NGINX" ] || { echo "nginx is missing: apt-get install nginx (or set NGINX=path)" >&2; exit 2; }
@@ -44,15 +43,9 @@ if [[ " $TOOLS " == *" oha "* ]] && ! command -v oha >/dev/null; then
   echo "installing oha from the crates registry"; cargo install --locked -q oha
 fi
 
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-goose_example=
-[[ " $TOOLS " == *" goose "* ]] && goose_example="--example plain_goose"
-# shellcheck disable=SC2086 # the flags are words or nothing
-cargo build $profile_flag -q -p loadgen --bin loadgen $goose_example
-# shellcheck disable=SC2086
-cargo build $profile_flag -q -p services --bin gateway-bff --example hello_axum
-target=${CARGO_TARGET_DIR:-target}/$PROFILE
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
+build_binaries
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

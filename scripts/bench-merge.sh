@@ -10,12 +10,9 @@ cd "$(dirname "$0")/.."
 
 WORKERS=${WORKERS:-8}
 SECONDS_=${SECONDS_:-3600}
-PROFILE=${PROFILE:-release}
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-# shellcheck disable=SC2086 # the flag is a word or nothing
-cargo build $profile_flag -q -p loadgen --bin loadgen --example synthetic_workers
-target=${CARGO_TARGET_DIR:-target}/$PROFILE
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
+build_binaries
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

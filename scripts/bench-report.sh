@@ -9,11 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_=${SECONDS_:-3600}
 RATE=${RATE:-5000}
-PROFILE=${PROFILE:-release}
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-# shellcheck disable=SC2086 # the flag is a word or nothing
-cargo build $profile_flag -q -p reports --example synthetic_report
-target=${CARGO_TARGET_DIR:-target}/$PROFILE
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
+build_binaries
 "$target/examples/synthetic_report" "$SECONDS_" "$RATE" 5
 "$target/examples/synthetic_report" "$SECONDS_" "$RATE" 1

@@ -11,12 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 command -v prometheus >/dev/null || { echo "prometheus is missing: apt-get install prometheus" >&2; exit 2; }
-PROFILE=${PROFILE:-release}
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-# shellcheck disable=SC2086 # the flag is a word or nothing
-cargo build $profile_flag -q -p loadgen --bin loadgen
-loadgen=${CARGO_TARGET_DIR:-target}/$PROFILE/loadgen
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
+build_binaries
+loadgen=$target/loadgen
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "== judging the smoke run against a managed Prometheus, $ROUNDS rounds"

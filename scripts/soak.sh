@@ -24,17 +24,15 @@ WARMUP=${WARMUP:-600}
 out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
 mkdir -p "$out"
 
-PROFILE=${PROFILE:-release}
-profile_flag=--release
-[ "$PROFILE" = release ] || profile_flag=
-# shellcheck disable=SC2086 # the flag is a word or nothing
-cargo build $profile_flag -q -p services -p loadgen
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
 if [ "${ALLOCATOR:-system}" = mimalloc ]; then
-  # The binaries again, on mimalloc.
-  # shellcheck disable=SC2086
-  cargo build $profile_flag -q -p services -p loadgen --features services/mimalloc,loadgen/mimalloc --bins
+  # The binaries on mimalloc (a build of their own).
+  build_binaries --features services/mimalloc,loadgen/mimalloc
+else
+  build_binaries
 fi
-bin=${CARGO_TARGET_DIR:-target}/$PROFILE
+bin=$target
 loadgen_bin=${LOADGEN_BIN:-$bin/loadgen}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
