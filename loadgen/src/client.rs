@@ -202,7 +202,7 @@ async fn on_the_wire(
     let sent = Instant::now();
     ctx.inflight.start(hint, sent);
     let start = from.unwrap_or(sent).min(sent);
-    // Boxed: the exchange's state (hyper's request and response, the body
+    // Boxed: the exchange's state (the request and response, the body
     // being read) lives only while a request is on the wire, not in every
     // virtual user's task between requests (50,000 mostly idle users).
     let call = Box::pin(ctx.http.send(crate::http::Call {

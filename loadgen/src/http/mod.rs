@@ -1,20 +1,21 @@
 //! The HTTP client every virtual user shares.
 //!
 //! Plain `http://` targets (the embedded services, loopback deployments) go over
-//! hyper's own HTTP/1.1 connections from [`pool`]: no URL re-parsing, no redirect
-//! or decompression layers, no per-request pool key, so the load generator spends
-//! its CPU on requests, not on bookkeeping. `https://` targets go through reqwest
+//! HTTP/1.1 connections of the generator's own ([`wire`]) from [`pool`]: written
+//! and read by the virtual user's task, no URL re-parsing, no redirect or
+//! decompression layers, no per-request pool key, so the load generator spends its
+//! CPU on requests, not on bookkeeping. `https://` targets go through reqwest
 //! (rustls). Both keep a bounded number of idle connections, so thousands of
 //! mostly idle virtual users hold a handful of connections, not one each.
 
 mod pool;
+mod wire;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Uri};
 
 /// User agent of every request.
 pub const USER_AGENT: &str = concat!("athlete-ally-loadgen/", env!("CARGO_PKG_VERSION"));
@@ -144,63 +145,33 @@ impl HttpClient {
         format!("{}{}", self.base, path)
     }
 
-    /// Over a pooled connection of hyper's (`http://`).
+    /// Over a pooled connection of our own (`http://`).
     async fn plain(
         &self,
         pool: &pool::Pool,
         call: Call<'_>,
     ) -> Result<Response, (Failure, String)> {
-        let mut builder = Request::builder()
-            .method(call.method)
-            .uri(call.path)
-            .header(HOST, self.host.clone())
-            .header(http::header::USER_AGENT, self.user_agent.clone())
-            .header("traceparent", call.traceparent);
-        if let Some(token) = call.bearer {
-            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
-        }
-        for (name, value) in call.headers {
-            builder = builder.header(name, value);
-        }
-        let body = match call.body {
-            Some((bytes, content_type)) => {
-                builder = builder.header(CONTENT_TYPE, content_type);
-                Full::new(Bytes::from(bytes))
-            }
-            None => Full::new(Bytes::new()),
+        let head = wire::Head {
+            method: &call.method,
+            path: call.path,
+            host: &self.host,
+            user_agent: &self.user_agent,
+            traceparent: call.traceparent,
+            bearer: call.bearer,
+            headers: call.headers,
+            body: call.body.as_ref().map(|(b, t)| (b.as_slice(), t)),
         };
-        let request = builder
-            .body(body)
-            .map_err(|e| (Failure::Transport, format!("{}: {e}", self.url(call.path))))?;
-        let (response, connection) = pool
-            .send(request)
+        let answer = pool
+            .send(&head)
             .await
             .map_err(|(kind, e)| (kind, format!("{}: {e}", self.url(call.path))))?;
-        let status = response.status().as_u16();
-        let (parts, body) = response.into_parts();
-        let body = http_body_util::Limited::new(body, MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    too_large(self.url(call.path))
-                } else {
-                    (
-                        Failure::Transport,
-                        format!("{}: reading the body: {e}", self.url(call.path)),
-                    )
-                }
-            })?
-            .to_bytes();
-        pool.give_back(connection);
         Ok(Response {
-            status,
-            headers: parts.headers,
-            body,
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
         })
     }
 
-    /// Over reqwest (`https://`).
     async fn tls(
         &self,
         client: &reqwest::Client,
@@ -308,6 +279,58 @@ mod tests {
             assert!(r.is_ok(), "request {i}: {:?}", r.err());
             tokio::task::yield_now().await;
         }
+    }
+
+    /// A keep-alive server counting its connections; answers `close` when the
+    /// request's path says so.
+    async fn keep_alive_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        let close = buf[..n].starts_with(b"GET /close ");
+                        let head = if close { "connection: close\r\n" } else { "" };
+                        let answer =
+                            format!("HTTP/1.1 200 OK\r\n{head}content-length: 2\r\n\r\nok");
+                        if s.write_all(answer.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), accepted)
+    }
+
+    /// What the server sees must be what a client with keep-alive does: one
+    /// connection for a user's sequential requests, a new one after `close`.
+    #[tokio::test]
+    async fn connections_are_kept_alive_unless_the_server_closes_them() {
+        use std::sync::atomic::Ordering;
+        let (url, accepted) = keep_alive_server().await;
+        let client = HttpClient::new(&url, Duration::from_secs(10), USER_AGENT).unwrap();
+        for _ in 0..100 {
+            let r = client.send(call()).await.unwrap();
+            assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::Relaxed), 1);
+        let close = Call {
+            path: "/close",
+            ..call()
+        };
+        client.send(close).await.unwrap();
+        client.send(call()).await.unwrap();
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test]

@@ -1,44 +1,76 @@
-//! The plain-HTTP path: HTTP/1.1 connections of hyper's own (`client::conn`),
+//! The plain-HTTP path: HTTP/1.1 connections of the generator's own ([`wire`]),
 //! kept in one stack of idle connections, most recently used on top.
 //!
 //! hyper-util's pooled client hashed a pool key, cloned the URI and built (and
 //! moved) a connect future for every request, even when an idle connection was
-//! waiting: about a tenth of the generator's own CPU per request against a
-//! trivial endpoint. Here a request pops an idle connection (or opens one), sends
-//! on it, and puts it back once the whole body has been read, so the next
-//! request on it never waits behind a body still arriving.
+//! waiting; hyper's own connections each ran as a task fed through a channel.
+//! Here a request pops an idle connection (or opens one), writes and reads on it
+//! from the virtual user's own task, and puts it back once the whole body has
+//! been read, so the next request on it never waits behind a body still
+//! arriving.
 //!
-//! A connection the server closed is dropped when it is popped. A request that
-//! found its connection closed before being written (the server's keep-alive
-//! timeout racing our reuse) is sent again once on a new connection, as hyper's
-//! pooled client did, so a keep-alive race is never counted as an error. Idle
-//! connections past [`super::IDLE_TIMEOUT`] are closed as others are put back.
+//! A connection the server closed while it was idle is dropped when it is popped:
+//! the close has already been seen by the runtime, so telling costs no system
+//! call. A request whose write fails on a reused connection (the server's
+//! keep-alive timeout racing our reuse: nothing reached the server) is sent
+//! again once on a new connection, as hyper's pooled client did, so a keep-alive
+//! race is never counted as an error. Idle connections past
+//! [`super::IDLE_TIMEOUT`] are closed as others are put back.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
 use parking_lot::Mutex;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
-use super::{CONNECT_TIMEOUT, Failure, IDLE_TIMEOUT, MAX_IDLE_CONNECTIONS};
+use super::wire::{self, Answer, Head, ReadError};
+use super::{CONNECT_TIMEOUT, Failure, IDLE_TIMEOUT, MAX_BODY_BYTES, MAX_IDLE_CONNECTIONS};
 
-/// A connection's request half.
-type Sender = SendRequest<Full<Bytes>>;
+/// One connection and its buffers.
+pub struct Conn {
+    stream: TcpStream,
+    /// Bytes read and not yet parsed.
+    read: BytesMut,
+    /// The request being written (kept for its capacity).
+    write: Vec<u8>,
+}
+
+impl Conn {
+    /// Whether the server closed it (or sent bytes nobody asked for) while it
+    /// was idle. The runtime tracks readiness: an idle connection with nothing
+    /// to read answers without a system call.
+    fn closed_while_idle(&self) -> bool {
+        let mut probe = [0u8; 1];
+        !matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    /// Writes the request in `self.write` and reads its answer.
+    async fn exchange(&mut self, method: &http::Method) -> Result<Answer, Exchange> {
+        if let Err(e) = self.stream.write_all(&self.write).await {
+            return Err(Exchange::Unwritten(e));
+        }
+        wire::read_answer(&mut self.stream, &mut self.read, method, MAX_BODY_BYTES)
+            .await
+            .map_err(Exchange::Read)
+    }
+}
+
+/// How an exchange on one connection failed.
+enum Exchange {
+    /// The request could not be written: the server never saw it.
+    Unwritten(std::io::Error),
+    Read(ReadError),
+}
 
 /// The idle connections to one `host:port`.
 pub struct Pool {
     /// Where connections go.
     authority: String,
     /// Idle connections and since when, oldest first.
-    idle: Mutex<VecDeque<(Sender, Instant)>>,
+    idle: Mutex<VecDeque<(Conn, Instant)>>,
 }
-
-/// A connection lent to one request; [`Pool::give_back`] returns it.
-pub struct Lent(Sender);
 
 impl Pool {
     /// A pool of connections to `authority` (`host:port`).
@@ -49,70 +81,72 @@ impl Pool {
         }
     }
 
-    /// An idle connection, else a new one.
-    async fn checkout(&self) -> Result<Lent, (Failure, String)> {
+    /// An idle connection (true: reused), else a new one.
+    async fn checkout(&self) -> Result<(Conn, bool), (Failure, String)> {
         loop {
             let popped = self.idle.lock().pop_back();
             match popped {
-                Some((s, since)) if s.is_ready() && since.elapsed() < IDLE_TIMEOUT => {
-                    return Ok(Lent(s));
+                Some((c, since)) if since.elapsed() < IDLE_TIMEOUT && !c.closed_while_idle() => {
+                    return Ok((c, true));
                 }
                 Some(_) => continue,
-                None => return self.connect().await,
+                None => return Ok((self.connect().await?, false)),
             }
         }
     }
 
     /// Opens a connection, within [`CONNECT_TIMEOUT`].
-    async fn connect(&self) -> Result<Lent, (Failure, String)> {
+    async fn connect(&self) -> Result<Conn, (Failure, String)> {
         let failed = |e: String| (Failure::Connect, format!("{}: {e}", self.authority));
-        let stream = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio::net::TcpStream::connect(&self.authority),
-        )
-        .await
-        .map_err(|_| failed(format!("no connection within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|e| failed(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.authority))
             .await
+            .map_err(|_| failed(format!("no connection within {CONNECT_TIMEOUT:?}")))?
             .map_err(|e| failed(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Lent(sender))
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            read: BytesMut::new(),
+            write: Vec::new(),
+        })
     }
 
-    /// Sends `request` on a pooled connection: the response and the connection
-    /// it came on (give it back once its body is read).
-    pub async fn send(
-        &self,
-        request: Request<Full<Bytes>>,
-    ) -> Result<(http::Response<hyper::body::Incoming>, Lent), (Failure, String)> {
-        let mut lent = self.checkout().await?;
-        match lent.0.try_send_request(request).await {
-            Ok(response) => Ok((response, lent)),
-            Err(mut e) => match e.take_message() {
-                // Never written: the connection closed under it. Once more, on a
-                // new connection.
-                Some(request) => {
-                    let mut fresh = self.connect().await?;
-                    match fresh.0.send_request(request).await {
-                        Ok(response) => Ok((response, fresh)),
-                        Err(e) => Err((Failure::Transport, e.to_string())),
-                    }
+    /// Sends `head` on a pooled connection and reads the whole answer; the
+    /// connection goes back to the pool when it may carry another request.
+    pub async fn send(&self, head: &Head<'_>) -> Result<Answer, (Failure, String)> {
+        let (mut conn, reused) = self.checkout().await?;
+        wire::encode(head, &mut conn.write).map_err(|e| (Failure::Transport, e.0))?;
+        let result = match conn.exchange(head.method).await {
+            // Never reached the server: once more, on a new connection.
+            Err(Exchange::Unwritten(_)) if reused => {
+                let written = std::mem::take(&mut conn.write);
+                conn = self.connect().await?;
+                conn.write = written;
+                conn.exchange(head.method).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(answer) => {
+                if answer.keep_alive && conn.read.is_empty() {
+                    self.give_back(conn);
                 }
-                None => Err((Failure::Transport, e.into_error().to_string())),
-            },
+                Ok(answer)
+            }
+            Err(Exchange::Unwritten(e)) => Err((Failure::Transport, format!("writing: {e}"))),
+            Err(Exchange::Read(ReadError::TooLarge)) => Err((
+                Failure::Transport,
+                format!(
+                    "the body is larger than {} MiB",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                ),
+            )),
+            Err(Exchange::Read(e)) => Err((Failure::Transport, e.to_string())),
         }
     }
 
     /// Puts a connection back for the next request, closing connections idle past
     /// [`IDLE_TIMEOUT`] and any beyond [`MAX_IDLE_CONNECTIONS`].
-    pub fn give_back(&self, lent: Lent) {
-        if !lent.0.is_ready() {
-            return;
-        }
+    fn give_back(&self, conn: Conn) {
         let now = Instant::now();
         let mut idle = self.idle.lock();
         while idle
@@ -122,7 +156,7 @@ impl Pool {
             idle.pop_front();
         }
         if idle.len() < MAX_IDLE_CONNECTIONS {
-            idle.push_back((lent.0, now));
+            idle.push_back((conn, now));
         }
     }
 }
