@@ -333,6 +333,71 @@ mod tests {
         assert_eq!(accepted.load(Ordering::Relaxed), 2);
     }
 
+    /// A server that dies with a request in hand (it read the request, then its
+    /// connection ended without an answer) must fail that request: sent again
+    /// on a new connection, it could pass, and a crash mid-request would never
+    /// show in the run. Both on a fresh connection and on a reused one.
+    #[tokio::test]
+    async fn a_request_the_server_read_and_never_answered_fails_and_is_not_sent_again() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                        // Answers `/ok`; dies on anything else.
+                        if !buf[..n].starts_with(b"GET /ok ") {
+                            return;
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(ok).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let client = HttpClient::new(
+            &format!("http://{addr}"),
+            Duration::from_secs(10),
+            USER_AGENT,
+        )
+        .unwrap();
+        let die = || Call {
+            path: "/die",
+            ..call()
+        };
+        let Err((kind, message)) = client.send(die()).await else {
+            panic!("a request the server never answered passed");
+        };
+        assert_eq!(kind, Failure::Transport);
+        assert!(message.contains("/die"), "{message}");
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "sent again");
+        // On a kept-alive connection: the same.
+        client
+            .send(Call {
+                path: "/ok",
+                ..call()
+            })
+            .await
+            .unwrap();
+        assert!(
+            client.send(die()).await.is_err(),
+            "passed on a reused connection"
+        );
+        assert_eq!(seen.load(Ordering::Relaxed), 3, "sent again");
+    }
+
     #[tokio::test]
     async fn a_body_past_the_cap_fails_the_request() {
         let big = server(MAX_BODY_BYTES + 1).await;
