@@ -35,8 +35,10 @@ fn too_large(url: String) -> (Failure, String) {
     (
         Failure::Transport,
         format!(
-            "{url}: the body is larger than {} MiB",
-            MAX_BODY_BYTES / (1024 * 1024)
+            "{url}: {}",
+            wire::ReadError::TooLarge {
+                limit: MAX_BODY_BYTES
+            }
         ),
     )
 }

@@ -133,13 +133,6 @@ impl Pool {
                 Ok(answer)
             }
             Err(Exchange::Unwritten(e)) => Err((Failure::Transport, format!("writing: {e}"))),
-            Err(Exchange::Read(ReadError::TooLarge)) => Err((
-                Failure::Transport,
-                format!(
-                    "the body is larger than {} MiB",
-                    MAX_BODY_BYTES / (1024 * 1024)
-                ),
-            )),
             Err(Exchange::Read(e)) => Err((Failure::Transport, e.to_string())),
         }
     }

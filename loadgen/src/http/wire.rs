@@ -119,8 +119,8 @@ pub enum ReadError {
     Io(std::io::Error),
     /// Not an HTTP/1.x answer (what was wrong).
     Malformed(String),
-    /// The body is longer than the cap.
-    TooLarge,
+    /// The body is longer than the cap, `limit` bytes.
+    TooLarge { limit: usize },
 }
 
 impl std::fmt::Display for ReadError {
@@ -129,7 +129,10 @@ impl std::fmt::Display for ReadError {
             ReadError::Closed => write!(f, "connection closed before an answer came"),
             ReadError::Io(e) => write!(f, "reading the answer: {e}"),
             ReadError::Malformed(what) => write!(f, "malformed answer: {what}"),
-            ReadError::TooLarge => write!(f, "the body is too large"),
+            ReadError::TooLarge { limit } if limit % (1024 * 1024) == 0 => {
+                write!(f, "the body is larger than {} MiB", limit / (1024 * 1024))
+            }
+            ReadError::TooLarge { limit } => write!(f, "the body is larger than {limit} bytes"),
         }
     }
 }
@@ -285,7 +288,7 @@ async fn read_exact<R: AsyncRead + Unpin>(
     limit: usize,
 ) -> Result<Bytes, ReadError> {
     if n > limit {
-        return Err(ReadError::TooLarge);
+        return Err(ReadError::TooLarge { limit });
     }
     while buf.len() < n {
         buf.reserve(n - buf.len());
@@ -304,7 +307,7 @@ async fn read_to_end<R: AsyncRead + Unpin>(
 ) -> Result<Bytes, ReadError> {
     loop {
         if buf.len() > limit {
-            return Err(ReadError::TooLarge);
+            return Err(ReadError::TooLarge { limit });
         }
         if !fill(io, buf).await? {
             return Ok(buf.split().freeze());
@@ -332,7 +335,7 @@ async fn read_chunked<R: AsyncRead + Unpin>(
         };
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         if size > limit.saturating_sub(body.len()) {
-            return Err(ReadError::TooLarge);
+            return Err(ReadError::TooLarge { limit });
         }
         buf.advance(used);
         if size == 0 {

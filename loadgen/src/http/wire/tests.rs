@@ -208,16 +208,16 @@ async fn a_body_past_the_limit_is_refused_before_it_is_read() {
         10,
     )
     .await;
-    assert!(matches!(e, Err(ReadError::TooLarge)));
+    assert!(matches!(e, Err(ReadError::TooLarge { .. })));
     let chunks = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n";
     assert!(matches!(
         read(chunks, Method::GET, 10).await,
-        Err(ReadError::TooLarge)
+        Err(ReadError::TooLarge { .. })
     ));
     let endless = b"HTTP/1.1 200 OK\r\n\r\n0123456789abcdef";
     assert!(matches!(
         read(endless, Method::GET, 10).await,
-        Err(ReadError::TooLarge)
+        Err(ReadError::TooLarge { .. })
     ));
 }
 
