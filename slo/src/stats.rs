@@ -2,79 +2,58 @@
 //! proves: PASS only when the pessimistic bound clears the objective, FAIL only
 //! when the optimistic one misses it, INCONCLUSIVE in between.
 //!
-//! The bounds are one-sided Wilson score bounds at the SLO's confidence: PASS is a
+//! The bounds are exact one-sided Clopper-Pearson bounds at the SLO's confidence
+//! (Clopper and Pearson, 1934): the share `p` whose binomial tail makes `k` events
+//! in `n` just as unlikely as `1 - confidence`, found from the beta distribution's
+//! quantiles (`Beta(k, n - k + 1)` below, `Beta(k + 1, n - k)` above). PASS is a
 //! one-sided test that the objective holds, FAIL one that it does not, each at
-//! that confidence. Wilson keeps its coverage close to the nominal level even at 0
-//! or n events, where the textbook normal interval collapses to a point: 0 errors
-//! in 20 requests has a 95% upper bound of 12%, far from proving "< 1%".
+//! that confidence, and unlike a normal approximation the coverage is never below
+//! the nominal level, at 0 or n events included: 0 errors in 20 requests has a
+//! 95% upper bound of 13.9%, and 0 in 270 still 1.10%, not proof of "< 1%"
+//! (299 clean requests are).
 
-/// The standard normal quantile (Acklam's rational approximation, relative error
-/// under 1.2e-9), for `p` in (0, 1).
-pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969683028665376e1,
-        2.209460984245205e2,
-        -2.759285104469687e2,
-        1.383_577_518_672_69e2,
-        -3.066479806614716e1,
-        2.506628277459239,
-    ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784894002430293e-3,
-        -3.223964580411365e-1,
-        -2.400758277161838,
-        -2.549732539343734,
-        4.374664141464968,
-        2.938163982698783,
-    ];
-    const D: [f64; 4] = [
-        7.784695709041462e-3,
-        3.224671290700398e-1,
-        2.445134137142996,
-        3.754408661907416,
-    ];
-    let p = p.clamp(1e-300, 1.0 - 1e-16);
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+use statrs::function::beta::beta_reg;
+
+/// Bisection steps of a beta quantile: 64 halvings of [0, 1] reach the
+/// resolution of an `f64` near the bound.
+const QUANTILE_STEPS: u32 = 64;
+
+/// The `p` quantile of `Beta(a, b)`: the `x` where the regularised incomplete
+/// beta function `I_x(a, b)` reaches `p` (bisection: `I_x` rises with `x`).
+fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    for _ in 0..QUANTILE_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if beta_reg(a, b, mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
     }
+    0.5 * (lo + hi)
 }
 
-/// The z of a one-sided bound at `confidence` (1.645 at 0.95).
-pub fn z(confidence: f64) -> f64 {
-    normal_quantile(confidence)
-}
-
-/// The Wilson score bounds of `k` events out of `n`, each one-sided at
-/// `confidence`: (lower, upper) bounds of the true share. `None` without events.
-pub fn wilson(k: u64, n: u64, confidence: f64) -> Option<(f64, f64)> {
+/// The exact (Clopper-Pearson) bounds of `k` events out of `n`, each one-sided
+/// at `confidence`: (lower, upper) bounds of the true share. `None` without
+/// events.
+pub fn bounds(k: u64, n: u64, confidence: f64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
-    let (k, n) = (k.min(n) as f64, n as f64);
-    let z = z(confidence);
-    let p = k / n;
-    let z2 = z * z;
-    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
-    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    let k = k.min(n);
+    let alpha = (1.0 - confidence).clamp(1e-12, 0.5);
+    let (kf, nf) = (k as f64, n as f64);
+    let lower = if k == 0 {
+        0.0
+    } else {
+        beta_quantile(alpha, kf, nf - kf + 1.0)
+    };
+    let upper = if k == n {
+        1.0
+    } else {
+        beta_quantile(1.0 - alpha, kf + 1.0, nf - kf)
+    };
+    Some((lower, upper))
 }
 
 /// Which way a share must go to meet its objective.
@@ -90,7 +69,7 @@ pub enum Side {
 /// (`Some(false)`) `threshold` on `side` at `confidence`; `None` when the interval
 /// straddles it.
 pub fn decide(k: u64, n: u64, confidence: f64, side: Side, threshold: f64) -> Option<bool> {
-    let (lo, hi) = wilson(k, n, confidence)?;
+    let (lo, hi) = bounds(k, n, confidence)?;
     match side {
         Side::AtLeast if lo >= threshold => Some(true),
         Side::AtLeast if hi < threshold => Some(false),
@@ -145,31 +124,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_of_the_normal() {
-        assert!((z(0.975) - 1.959964).abs() < 1e-5);
-        assert!((z(0.95) - 1.644854).abs() < 1e-5);
-        assert!((normal_quantile(0.5)).abs() < 1e-12);
-        assert!((normal_quantile(0.001) + 3.090232).abs() < 1e-5);
+    fn bounds_match_the_closed_forms_at_zero_and_n_events() {
+        // 0 of n: the upper bound is 1 - alpha^(1/n); n of n: the lower is alpha^(1/n).
+        let (lo, hi) = bounds(0, 270, 0.95).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(
+            (hi - (1.0 - 0.05_f64.powf(1.0 / 270.0))).abs() < 1e-12,
+            "{hi}"
+        );
+        assert!((hi - 0.011034).abs() < 1e-5, "{hi}");
+        let (lo, hi) = bounds(50, 50, 0.95).unwrap();
+        assert!((lo - 0.05_f64.powf(1.0 / 50.0)).abs() < 1e-12, "{lo}");
+        assert_eq!(hi, 1.0);
+        assert!(bounds(0, 0, 0.95).is_none());
     }
 
     #[test]
-    fn no_errors_in_twenty_requests_does_not_prove_under_one_percent() {
-        let (lo, hi) = wilson(0, 20, 0.95).unwrap();
-        assert_eq!(lo, 0.0);
-        assert!((hi - 0.1192).abs() < 1e-3, "{hi}");
+    fn bounds_match_published_exact_intervals() {
+        // Two-sided 95% exact intervals are the one-sided 97.5% bounds:
+        // 5 of 20 is 0.0866-0.4910, 1 of 10 is 0.0025-0.4450 (Clopper-Pearson tables).
+        let (lo, hi) = bounds(5, 20, 0.975).unwrap();
+        assert!(
+            (lo - 0.0866).abs() < 1e-4 && (hi - 0.4910).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = bounds(1, 10, 0.975).unwrap();
+        assert!(
+            (lo - 0.0025).abs() < 1e-4 && (hi - 0.4450).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        // A million events: the exact bound meets the normal approximation.
+        let (_, hi) = bounds(10_000, 1_000_000, 0.95).unwrap();
+        assert!((hi - 0.010164).abs() < 2e-6, "{hi}");
+    }
+
+    #[test]
+    fn no_errors_in_270_requests_does_not_prove_under_one_percent() {
         assert_eq!(decide(0, 20, 0.95, Side::Below, 0.01), None);
-        // About 270 clean requests prove it.
+        assert_eq!(decide(0, 270, 0.95, Side::Below, 0.01), None);
+        // 299 clean requests prove it: 1 - 0.05^(1/299) < 1%.
         let n = events_needed(0, 20, 0.95, Side::Below, 0.01).unwrap();
-        assert!((260..=280).contains(&n), "{n}");
-        assert_eq!(decide(0, n, 0.95, Side::Below, 0.01), Some(true));
-        assert_eq!(decide(0, n - 2, 0.95, Side::Below, 0.01), None);
+        assert_eq!(n, 299);
+        assert_eq!(decide(0, 299, 0.95, Side::Below, 0.01), Some(true));
+        assert_eq!(decide(0, 298, 0.95, Side::Below, 0.01), None);
     }
 
     #[test]
     fn clear_breaches_fail_and_close_calls_wait() {
         // 80 bad of 6,000 (1.33%) against < 1%: the lower bound is past 1%.
         assert_eq!(decide(80, 6000, 0.95, Side::Below, 0.01), Some(false));
-        // 65 of 6,000 (1.08%): too close to call; about 39,000 events would prove
+        // 65 of 6,000 (1.08%): too close to call; about 40,000 events would prove
         // the breach if the share held.
         assert_eq!(decide(65, 6000, 0.95, Side::Below, 0.01), None);
         let n = events_needed(65, 6000, 0.95, Side::Below, 0.01).unwrap();
@@ -177,6 +181,6 @@ mod tests {
         // 93.5% completed of 154 against >= 80%: proven.
         assert_eq!(decide(144, 154, 0.95, Side::AtLeast, 0.80), Some(true));
         assert_eq!(decide(7, 10, 0.95, Side::AtLeast, 0.80), None);
-        assert_eq!(decide(5, 10, 0.95, Side::AtLeast, 0.80), Some(false));
+        assert_eq!(decide(3, 10, 0.95, Side::AtLeast, 0.80), Some(false));
     }
 }

@@ -226,8 +226,8 @@ pub fn decide_share(
     };
     let pass = stats::decide(worst, n, confidence, side, threshold) == Some(true);
     let fail = stats::decide(best, n, confidence, side, threshold) == Some(false);
-    let bounds = stats::wilson(low_k, n, confidence)
-        .zip(stats::wilson(high_k, n, confidence))
+    let bounds = stats::bounds(low_k, n, confidence)
+        .zip(stats::bounds(high_k, n, confidence))
         .map(|(lo, hi)| (lo.0, hi.1));
     Decision {
         status: if pass {
