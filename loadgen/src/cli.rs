@@ -211,6 +211,11 @@ pub struct RunArgs {
     /// code they replace (native), to compare the two on one scenario.
     #[arg(long, env = "LOADGEN_FLOW_ENGINE", value_enum, default_value_t = FlowEngine::Data)]
     pub flow_engine: FlowEngine,
+    /// Write every request and iteration, with its outcome and times, to
+    /// requests.jsonl in the run directory (the raw truth an audit recounts the
+    /// verdicts from; a line of I/O per request).
+    #[arg(long)]
+    pub request_log: bool,
 }
 
 /// Which engine runs the shipped flows.

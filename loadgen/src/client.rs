@@ -74,8 +74,7 @@ pub struct Req<'a> {
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// The body and its content type.
     pub body: Option<(Vec<u8>, http::HeaderValue)>,
-    /// Error statuses (400 and up) that are answers here, not failures (a flow
-    /// step's `status = 404`).
+    /// The statuses that pass (a flow step's `status`); none listed: any 2xx.
     pub accept: &'a [u16],
 }
 
@@ -119,10 +118,34 @@ fn failure_kind(f: crate::http::Failure) -> ErrorKind {
     }
 }
 
+/// Whether a step accepts `status`: one it lists, or any 2xx when it lists none.
+pub fn accepts(accept: &[u16], status: u16) -> bool {
+    if accept.is_empty() {
+        (200..300).contains(&status)
+    } else {
+        accept.contains(&status)
+    }
+}
+
+/// Why a status was refused, as the failure's message.
+fn refused(status: u16, accept: &[u16], body: &[u8]) -> String {
+    if status >= 400 {
+        let text = String::from_utf8_lossy(body);
+        return format!("HTTP {status}: {}", text.trim());
+    }
+    let wanted: Vec<String> = accept.iter().map(u16::to_string).collect();
+    match wanted.is_empty() {
+        true => format!("expected a 2xx status, got {status}"),
+        false => format!("expected status {}, got {status}", wanted.join(" or ")),
+    }
+}
+
 /// Sends `request` as `series`, timing from `from` (the intended start of a
-/// scheduled iteration) or from the send; `check` inspects a 2xx/3xx answer and
-/// may reject it. The run's hard stop cancels it: recorded as interrupted, not as
-/// an error.
+/// scheduled iteration) or from the send; `check` inspects an accepted answer and
+/// may reject it. Every request sent is recorded with exactly one outcome
+/// ([`crate::recorder::Outcome`]): accepted, refused by status, failed check,
+/// transport error, timeout, or cancelled by the run's hard stop (a bad event
+/// too: still unanswered when the run ended).
 pub async fn send<T>(
     ctx: &RunContext,
     hint: usize,
@@ -136,6 +159,13 @@ pub async fn send<T>(
     let at_ms = if sampled.is_some() { now_unix_ms() } else { 0 };
     let accept = request.accept;
     let (result, timing, done) = on_the_wire(ctx, hint, request, from, header.as_str()).await;
+    let logged = |status: Option<u16>, error: Option<ErrorKind>| {
+        if let Some(log) = &ctx.request_log {
+            let info = ctx.recorder.table().info(series);
+            let outcome = crate::recorder::Outcome::of(error);
+            log.request(info, done - timing.service, outcome, status, timing.service);
+        }
+    };
     // A failure keeps its trace id, sampled or not: the report shows it as an
     // example of its error.
     let failed = |status: Option<u16>, kind: ErrorKind, message: String| {
@@ -147,6 +177,7 @@ pub async fn send<T>(
             trace,
         };
         ctx.recorder.request_at(done, hint, series, timing, answer);
+        logged(status, Some(kind));
         Failure {
             kind,
             status,
@@ -155,12 +186,8 @@ pub async fn send<T>(
     };
     let reply = match result {
         None => {
-            ctx.recorder.request_interrupted(hint, series);
-            return Err(Failure {
-                kind: ErrorKind::Interrupted,
-                status: None,
-                message: "cancelled by the run's stop".into(),
-            });
+            let message = "still unanswered at the run's hard stop: cancelled".to_string();
+            return Err(failed(None, ErrorKind::Interrupted, message));
         }
         Some(Ok(r)) => Reply {
             status: r.status,
@@ -170,9 +197,8 @@ pub async fn send<T>(
         Some(Err((kind, message))) => return Err(failed(None, failure_kind(kind), message)),
     };
     let status = reply.status;
-    if status >= 400 && !accept.contains(&status) {
-        let text = String::from_utf8_lossy(&reply.body);
-        let message = format!("HTTP {status}: {}", text.trim());
+    if !accepts(accept, status) {
+        let message = refused(status, accept, &reply.body);
         return Err(failed(Some(status), ErrorKind::of_status(status), message));
     }
     match check(&reply) {
@@ -184,6 +210,7 @@ pub async fn send<T>(
                 trace,
             };
             ctx.recorder.request_at(done, hint, series, timing, answer);
+            logged(Some(status), None);
             Ok(value)
         }
         Err(message) => Err(failed(Some(status), ErrorKind::Body, message)),
@@ -234,6 +261,17 @@ pub fn json(reply: &Reply) -> Result<serde_json::Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_accepts_its_statuses_or_any_2xx() {
+        assert!(accepts(&[], 200) && accepts(&[], 204));
+        assert!(!accepts(&[], 302) && !accepts(&[], 429) && !accepts(&[], 101));
+        assert!(accepts(&[202], 202) && !accepts(&[202], 200));
+        assert!(accepts(&[200, 404], 404));
+        assert_eq!(refused(302, &[], b""), "expected a 2xx status, got 302");
+        assert_eq!(refused(200, &[202], b""), "expected status 202, got 200");
+        assert_eq!(refused(503, &[], b" down "), "HTTP 503: down");
+    }
 
     #[test]
     fn traceparent_is_w3c_and_sampling_follows_the_share() {

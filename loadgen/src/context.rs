@@ -152,6 +152,8 @@ pub struct RunContext {
     pub hard_stop: Signal,
     /// Requests on the wire.
     pub inflight: InFlight,
+    /// Every request and iteration, when asked for (`--request-log`).
+    pub request_log: Option<Arc<crate::request_log::RequestLog>>,
 }
 
 /// A random run tag: 8 hex digits.
@@ -236,6 +238,7 @@ pub mod tests {
             worker: 0,
             seed: 1,
             flow_engine: crate::cli::FlowEngine::Data,
+            request_log: None,
             started: now,
             deadline: now + deadline,
             stop_by: now + deadline,

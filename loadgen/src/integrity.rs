@@ -1,14 +1,15 @@
 //! Run integrity: whether the load happened as planned, before any verdict is
 //! believed. A run stopped early, an arrival-rate flow that dropped iterations
-//! beyond the bound or did not reach its planned rate, or a generator short of
-//! CPU or late on its own timers ([`crate::generator`]), is invalid: no verdict of it can pass
-//! (exit 3), and only a proven breach still fails it (exit 1).
+//! beyond the bound or did not reach its planned rate, more than 1% of the
+//! requests still unanswered at the hard stop, or a generator short of CPU or
+//! late on its own timers ([`crate::generator`]), is invalid: no verdict of it
+//! can pass (exit 3), and only a proven breach still fails it (exit 1).
 //!
 //! Why: with too little load, every SLO can pass without proving anything about
 //! the load the run was meant to apply, and a generator that cannot keep its
 //! schedule charges its own delay to the server.
 
-use reports::summary::{FlowLoad, Integrity, RunSummary};
+use reports::summary::{FlowLoad, Integrity, RequestOutcomes, RunSummary};
 
 use crate::exit::Exit;
 use crate::recorder::Results;
@@ -19,6 +20,24 @@ use crate::scenario::{Executor, Scenario};
 pub const MAX_DROPPED_SHARE: f64 = 0.001;
 /// Iterations started below this share of those planned make a run invalid.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
+/// Requests still unanswered at the hard stop above this share of those started
+/// make a run invalid: their true outcome is unknown, and so many unknowns say
+/// the target stopped answering while the run could not see how it would end.
+pub const MAX_CANCELLED_SHARE: f64 = 0.01;
+
+/// What the requests cancelled at the hard stop say about the run, if anything.
+fn cancelled_problem(o: &RequestOutcomes) -> Option<String> {
+    let share = o.cancelled as f64 / o.started().max(1) as f64;
+    (share > MAX_CANCELLED_SHARE).then(|| {
+        format!(
+            "{} of {} requests ({:.1}%, more than {}%) were still unanswered when the graceful stop ended and were cancelled: their outcome is unknown (find why the target stopped answering, or give the graceful_stop longer)",
+            o.cancelled,
+            o.started(),
+            share * 100.0,
+            MAX_CANCELLED_SHARE * 100.0
+        )
+    })
+}
 
 /// The planned against the achieved load of each arrival-rate flow.
 fn flow_loads(scenario: &Scenario, results: &Results) -> Vec<FlowLoad> {
@@ -83,6 +102,7 @@ fn flow_problems(f: &FlowLoad) -> Vec<String> {
 pub fn check(scenario: &Scenario, results: &Results, summary: &RunSummary) -> Integrity {
     let flows = flow_loads(scenario, results);
     let mut problems: Vec<String> = flows.iter().flat_map(flow_problems).collect();
+    problems.extend(cancelled_problem(&summary.outcomes));
     if let Some(g) = summary.generator.as_ref().filter(|g| g.limited) {
         problems.extend(g.reasons.iter().cloned());
     }
@@ -131,6 +151,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(gate(Exit::Pass, &valid), Exit::Pass);
+    }
+
+    #[test]
+    fn more_than_one_percent_cancelled_is_named() {
+        let o = RequestOutcomes {
+            accepted: 441,
+            cancelled: 239,
+            ..Default::default()
+        };
+        let p = cancelled_problem(&o).expect("35% cancelled");
+        assert!(p.contains("239 of 680 requests"), "{p}");
+        let few = RequestOutcomes {
+            accepted: 1000,
+            cancelled: 10,
+            ..Default::default()
+        };
+        assert!(cancelled_problem(&few).is_none(), "1% is the bound");
     }
 
     #[test]

@@ -164,7 +164,12 @@ async fn drive(
         Some(log),
     );
     judge.started(recorder.start_unix_ms(), scenario);
-    let ctx = Arc::new(context(checked, target, recorder.clone(), stopper)?);
+    let ctx = Arc::new(context(
+        checked,
+        (target, &run.dir),
+        recorder.clone(),
+        stopper,
+    )?);
     let cpu = Arc::new(Mutex::new(CpuClock::new(target.embedded_cpu())));
     stopper.set_last_resort(last_resort(
         checked,
@@ -188,6 +193,9 @@ async fn drive(
     let _ = probe.await;
     monitor.stop().await;
     let results = recorder.finish(crate::generator::probe(&ctx, &cpu))?;
+    if let Some(log) = &ctx.request_log {
+        log.flush()?;
+    }
     let cpu_seconds = cpu.lock().used();
     Ok(Driven {
         results,
@@ -241,13 +249,21 @@ fn last_resort(
 /// What every virtual user shares.
 fn context(
     checked: &Checked,
-    target: &RunningTarget,
+    (target, dir): (&RunningTarget, &Path),
     recorder: Arc<Recorder>,
     stopper: &Stopper,
 ) -> anyhow::Result<RunContext> {
     let scenario = &checked.scenario;
     let started = recorder.started();
     let deadline = started + scenario.duration();
+    let request_log = match checked.settings.request_log {
+        true => Some(Arc::new(crate::request_log::RequestLog::create(
+            dir,
+            started,
+            recorder.start_unix_ms(),
+        )?)),
+        false => None,
+    };
     Ok(RunContext {
         http: crate::http::HttpClient::new(
             &target.base_url,
@@ -271,6 +287,7 @@ fn context(
         stop: stopper.stop.clone(),
         hard_stop: crate::context::Signal::new(),
         inflight: Default::default(),
+        request_log,
     })
 }
 
@@ -362,6 +379,7 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
         let why = "stopped before the common start: nothing ran";
         return Ok(before_load(target, judge, dir, why).await);
     }
+    let _ = judge.measure_clock().await;
     // Steps 3 and 4: the load, and its record.
     let driven = drive(&checked, &target, &judge, &run, &stopper).await?;
     if let Some(reason) = &driven.stop {
@@ -370,10 +388,7 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     let mut run_summary = record(&checked, &target, &run, &driven)?;
     stopper.set_last_resort(rewrite_interrupted(&run, &run_summary));
     // Step 5: the verdicts (the embedded source scrapes the target after the run).
-    let client = crate::judge::client::client_data(&driven.results, &checked.slo.set);
-    let verdicts = judge
-        .judge(crate::summary::windows(&run_summary), &client)
-        .await;
+    let verdicts = verdicts(&checked, &mut judge, &driven, (&run_summary, &dir)).await;
     target.stop().await;
     judge.finish().await;
     let integrity = crate::integrity::check(&checked.scenario, &driven.results, &run_summary);
@@ -399,6 +414,25 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
     crate::report::push(s.pushgateway.as_deref(), &metrics, &run_summary.scenario).await;
     eprintln!("results: {}  (exit {})", dir.display(), exit.code());
     Ok(Outcome { run_dir: dir, exit })
+}
+
+/// Step 5: the verdicts of both windows, each with the client's view of it.
+async fn verdicts(
+    checked: &Checked,
+    judge: &mut Judge,
+    driven: &Driven,
+    (summary, dir): (&RunSummary, &Path),
+) -> slo::verdict::Verdicts {
+    let clients = crate::judge::client::WindowClients::of(
+        &driven.results,
+        dir,
+        summary,
+        &checked.slo.set,
+        &checked.scenario.flows,
+    );
+    judge
+        .judge(crate::summary::windows(summary), clients.clients())
+        .await
 }
 
 /// Ends a run before its load: says why, stops the target and the source; exit 3.

@@ -15,7 +15,8 @@
 //!   from the send and from the intended start, traced, checked, recorded; `http`:
 //!   the pooled HTTP client every user shares.
 //! - `recorder`: HDR histograms per request and flow, per fixed time slice,
-//!   bounded memory; `monitor`: emits the slices and shows live progress;
+//!   bounded memory; `request_log`: every request and iteration with its
+//!   outcome (`--request-log`); `monitor`: emits the slices and shows live progress;
 //!   `generator`: the generator's own CPU share and timer lag; `signals`: Ctrl-C
 //!   and SIGTERM (the first stops and judges, the second writes and exits).
 //! - `summary`: the run's summary built from what was recorded; `printer`: the
@@ -48,6 +49,7 @@ mod preflight;
 mod printer;
 mod recorder;
 mod report;
+mod request_log;
 mod scenario;
 pub mod settings;
 mod signals;

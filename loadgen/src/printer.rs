@@ -77,6 +77,7 @@ fn requests_table(s: &RunSummary, out: &mut String) {
         out,
         "(p50..max: response time from the intended start; svc: service time from the actual send; errors' times kept apart)"
     );
+    let _ = writeln!(out, "requests: {}", s.outcomes.describe());
 }
 
 fn flows_table(s: &RunSummary, out: &mut String) {
@@ -269,6 +270,9 @@ pub fn verdict_table(v: &Verdicts) -> String {
     }
     for w in &v.warnings {
         let _ = writeln!(out, "  warning: {w}");
+    }
+    if let Some(c) = &v.clock {
+        let _ = writeln!(out, "  clock: Prometheus's is {c} from loadgen's");
     }
     if let Some(r) = &v.alerts {
         let _ = writeln!(

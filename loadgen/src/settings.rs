@@ -108,6 +108,8 @@ pub struct RunInputs {
     pub otlp_endpoint: Option<String>,
     /// `--flow-engine` / `LOADGEN_FLOW_ENGINE`.
     pub flow_engine: crate::cli::FlowEngine,
+    /// `--request-log`.
+    pub request_log: bool,
 }
 
 impl RunInputs {
@@ -135,6 +137,7 @@ impl RunInputs {
             ),
             otlp_endpoint: span_export(&args.tracing).0,
             flow_engine: args.flow_engine,
+            request_log: args.request_log,
         }
     }
 }
@@ -205,6 +208,8 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// Which engine runs the shipped flows.
     pub flow_engine: crate::cli::FlowEngine,
+    /// Write the request log (`requests.jsonl`).
+    pub request_log: bool,
 }
 
 pub use crate::exit::UsageError;
@@ -282,6 +287,7 @@ impl Settings {
             nats_monitoring,
             otlp_endpoint: inputs.otlp_endpoint.clone(),
             flow_engine: inputs.flow_engine,
+            request_log: inputs.request_log,
         };
         if let (Some(w), None) = (&settings.worker, &settings.run_id) {
             return Err(UsageError(format!(

@@ -66,12 +66,13 @@ pub fn tables(results: &Results) -> (Vec<RequestStats>, Vec<FlowStats>, Vec<Erro
                 failed_ms: some_percentiles(&r.failed_histogram),
                 schedule_lag_ms: some_percentiles(&r.lag),
             });
-        } else if r.requests + r.interrupted > 0 {
+        } else if r.requests > 0 {
             requests.push(RequestStats {
                 name: r.info.name.clone(),
                 flow: r.info.flow.clone(),
                 count: r.requests,
                 errors: r.errors,
+                outcomes: reports::summary::RequestOutcomes::from_counts(r.outcomes),
                 status_classes: r.classes.clone(),
                 latency_ms: Percentiles::of(&r.histogram),
                 service_ms: Percentiles::of(&r.service),
@@ -206,6 +207,10 @@ pub fn build(f: &Finished) -> RunSummary {
         interrupted: f.stop.is_some(),
         stop_reason: f.stop.clone(),
         total_requests,
+        outcomes: requests.iter().fold(Default::default(), |mut all, r| {
+            all.add(&r.outcomes);
+            all
+        }),
         total_errors: requests.iter().map(|r| r.errors).sum(),
         requests_per_second: if seconds > 0.0 {
             total_requests as f64 / seconds

@@ -255,7 +255,10 @@ fn a_stalled_scrape_after_the_window_is_inconclusive() {
     let e = verdict(&v, "error_rate");
     assert_eq!(e.status, Status::Inconclusive, "{out}");
     assert!(
-        e.note.as_deref().unwrap_or("").contains("has not scraped"),
+        e.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("no successful scrape"),
         "{e:#?}"
     );
     assert_eq!(code, 3, "{out}");

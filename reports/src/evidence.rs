@@ -24,15 +24,14 @@ use slo::verdict::Verdict;
 use crate::run_data::RunData;
 use crate::summary::{ErrorStats, FlowStats, Percentiles, RunSummary, TracedRequest};
 
-/// The error kinds the `api_errors` measurement counts: a 5xx, or no answer.
-pub const SERVER_FAULTS: [&str; 4] = ["http_5xx", "timeout", "connect", "transport"];
 /// Error groups shown under an error-rate SLO.
 const GROUPS_SHOWN: usize = 8;
 /// Slowest requests shown under a latency SLO.
 const SLOWEST_SHOWN: usize = 5;
-/// The flow whose requests make the onboarding funnel.
+/// The flow whose requests make the onboarding funnel, when the verdict does not
+/// say (a run from before flows declared their measures).
 const ONBOARDING_FLOW: &str = "onboarding";
-/// The flow of plan generation.
+/// The flow of plan jobs, when the verdict does not say.
 const PLANS_FLOW: &str = "plans";
 
 /// A trace id of an example request, linked when it was sampled and a Jaeger URL
@@ -250,8 +249,13 @@ impl Evidence {
             ClientMeasure::ApiLatency | ClientMeasure::PlanDuration => {
                 latency(side, summary, histograms).map(Evidence::Latency)
             }
-            ClientMeasure::OnboardingCompletion => funnel(verdict, summary).map(Evidence::Funnel),
-            ClientMeasure::PlanFailure => plans(summary).map(Evidence::Plans),
+            ClientMeasure::OnboardingCompletion => {
+                let flow = side.flow.as_deref().unwrap_or(ONBOARDING_FLOW);
+                funnel(verdict, summary, flow).map(Evidence::Funnel)
+            }
+            ClientMeasure::PlanFailure => {
+                plans(summary, side.flow.as_deref().unwrap_or(PLANS_FLOW)).map(Evidence::Plans)
+            }
         }
     }
 
@@ -268,10 +272,17 @@ impl Evidence {
 
 fn errors(side: &slo::verdict::ClientSide, summary: &RunSummary) -> Evidence {
     let jaeger = summary.target.jaeger_url.as_deref();
+    // Every request that was not accepted counts, whatever its kind; a flow's
+    // own failures (a plan that failed) are not requests.
+    let counted = |name: &str| {
+        summary.requests.iter().any(|r| {
+            r.name == name && side.counts(name) && side.flow.as_ref().is_none_or(|f| &r.flow == f)
+        })
+    };
     let faults: Vec<&ErrorStats> = summary
         .errors
         .iter()
-        .filter(|e| SERVER_FAULTS.contains(&e.kind.as_str()) && side.counts(&e.request))
+        .filter(|e| counted(&e.request))
         .collect();
     let bad: u64 = faults.iter().map(|e| e.count).sum();
     let mut groups: Vec<ErrorGroup> = faults
@@ -364,14 +375,10 @@ fn bands(h: &Histogram<u64>, threshold_ms: f64) -> Vec<Band> {
 }
 
 /// Adds every histogram whose tag starts with one of `prefixes`.
-fn merged(histograms: &BTreeMap<String, Histogram<u64>>, prefixes: &[&str]) -> Histogram<u64> {
-    let mut out = crate::hdr::new_histogram();
-    for (tag, h) in histograms {
-        if prefixes.iter().any(|p| tag.starts_with(p)) {
-            let _ = out.add(h);
-        }
-    }
-    out
+/// How many of a histogram's times lie past `threshold_ms`.
+fn late_in(h: &Histogram<u64>, threshold_ms: f64) -> u64 {
+    let micros = (threshold_ms * 1000.0) as u64;
+    h.len() - h.count_between(0, micros)
 }
 
 fn latency(
@@ -381,35 +388,34 @@ fn latency(
 ) -> Option<LatencyEvidence> {
     let threshold_ms = side.threshold_seconds? * 1000.0;
     let (scope, h, failed, flow) = if side.measure == ClientMeasure::PlanDuration {
-        let failed = merged(histograms, &["failed.flow.plans", "open.flow.plans"]);
-        let completed = merged(histograms, &["flow.plans"]);
+        let flow = side.flow.as_deref().unwrap_or(PLANS_FLOW);
+        let late = |tag: String| histograms.get(&tag).map_or(0, |h| late_in(h, threshold_ms));
+        let failed = late(format!("failed.flow.{flow}")) + late(format!("open.flow.{flow}"));
+        let completed = histograms
+            .get(&format!("flow.{flow}"))
+            .cloned()
+            .unwrap_or_else(crate::hdr::new_histogram);
         (
-            "completed plans end to end",
+            "completed jobs end to end (failed and unfinished ones past the threshold late)",
             completed,
-            failed.len(),
-            Some(PLANS_FLOW),
-        )
-    } else if side.requests.is_empty() {
-        let all = merged(histograms, &["svc.req.", "failed.svc.req."]);
-        (
-            "every request's service time, failed ones included",
-            all,
-            0,
-            None,
+            failed,
+            Some(flow),
         )
     } else {
-        let mut some = crate::hdr::new_histogram();
-        for r in &side.requests {
-            for tag in [format!("svc.req.{r}"), format!("failed.svc.req.{r}")] {
-                if let Some(h) = histograms.get(&tag) {
-                    let _ = some.add(h);
-                }
+        let counted =
+            |name: &str| side.counts(name) && request_in(summary, name, side.flow.as_deref());
+        let (mut ok, mut bad) = (crate::hdr::new_histogram(), 0);
+        for (tag, h) in histograms {
+            if tag.strip_prefix("svc.req.").is_some_and(counted) {
+                let _ = ok.add(h);
+            } else if tag.strip_prefix("failed.svc.req.").is_some_and(counted) {
+                bad += late_in(h, threshold_ms);
             }
         }
         (
-            "the service time of the SLO's requests, failed ones included",
-            some,
-            0,
+            "accepted requests' service time (failed ones past the threshold late, faster ones not counted)",
+            ok,
+            bad,
             None,
         )
     };
@@ -470,12 +476,20 @@ fn flow<'a>(summary: &'a RunSummary, name: &str) -> Option<&'a FlowStats> {
     summary.flows.iter().find(|f| f.name == name)
 }
 
-fn funnel(verdict: &Verdict, summary: &RunSummary) -> Option<Funnel> {
-    let stats = flow(summary, ONBOARDING_FLOW)?;
+/// Whether the request named `name` is one of the run's (of `flow`, when given).
+fn request_in(summary: &RunSummary, name: &str, flow: Option<&str>) -> bool {
+    summary
+        .requests
+        .iter()
+        .any(|r| r.name == name && flow.is_none_or(|f| r.flow == f))
+}
+
+fn funnel(verdict: &Verdict, summary: &RunSummary, flow_name: &str) -> Option<Funnel> {
+    let stats = flow(summary, flow_name)?;
     let steps: Vec<_> = summary
         .requests
         .iter()
-        .filter(|r| r.flow == ONBOARDING_FLOW)
+        .filter(|r| r.flow == flow_name)
         .collect();
     let first = steps
         .iter()
@@ -490,7 +504,7 @@ fn funnel(verdict: &Verdict, summary: &RunSummary) -> Option<Funnel> {
         )
     });
     Some(Funnel {
-        flow: ONBOARDING_FLOW.to_string(),
+        flow: flow_name.to_string(),
         steps: steps
             .iter()
             .map(|r| FunnelStep {
@@ -548,14 +562,14 @@ fn funnel_line(f: &Funnel) -> String {
     )
 }
 
-fn plans(summary: &RunSummary) -> Option<PlanOutcomes> {
-    let stats = flow(summary, PLANS_FLOW)?;
+fn plans(summary: &RunSummary, flow_name: &str) -> Option<PlanOutcomes> {
+    let stats = flow(summary, flow_name)?;
     // What ended a plan's iteration is recorded on the flow itself; a step's
     // error that the flow retried (a status poll answered 503) failed no plan.
     let mut causes: Vec<Cause> = summary
         .errors
         .iter()
-        .filter(|e| e.request == PLANS_FLOW && e.kind != "interrupted")
+        .filter(|e| e.request == flow_name && e.kind != "interrupted")
         .map(|e| Cause {
             kind: e.kind.clone(),
             request: e.request.clone(),

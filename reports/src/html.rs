@@ -459,6 +459,20 @@ fn slowest_rows(s: &RunSummary) -> BTreeMap<String, Vec<TraceRow>> {
     slowest
 }
 
+/// A request's statuses by class, then its outcomes when any was bad.
+fn status_note(r: &crate::summary::RequestStats) -> String {
+    let classes: Vec<String> = r
+        .status_classes
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    let mut note = classes.join(", ");
+    if r.outcomes.bad() > 0 {
+        note += &format!(" · {}", r.outcomes.describe());
+    }
+    note
+}
+
 fn request_rows(s: &RunSummary) -> Vec<RequestRow> {
     s.requests
         .iter()
@@ -467,12 +481,7 @@ fn request_rows(s: &RunSummary) -> Vec<RequestRow> {
             flow: r.flow.clone(),
             count: r.count,
             errors: r.errors,
-            classes: r
-                .status_classes
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            classes: status_note(r),
             p50: ms(r.latency_ms.p50),
             p90: ms(r.latency_ms.p90),
             p95: ms(r.latency_ms.p95),

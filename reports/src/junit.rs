@@ -248,6 +248,7 @@ mod tests {
             alerts: None,
             cross_check: None,
             server_funnel: Vec::new(),
+            clock: None,
         };
         let xml = render(&v, "smoke");
         assert_eq!(xml.matches("<testcase ").count(), 3);

@@ -76,29 +76,33 @@ struct Tally {
 
 /// How one interval-log tag feeds an indicator.
 enum Feed {
-    /// Every event counts in the total only.
-    Total,
     /// Events within `threshold` (microseconds) count in the part, all in the total.
     Within(u64),
+    /// Events past `threshold` (microseconds) count in the total only (failures:
+    /// late when slow, not counted when fast).
+    Late(u64),
 }
 
 /// The interval-log tags an indicator is made of, and how.
 fn feed(side: &ClientSide, tag: &str) -> Option<Feed> {
     let micros = side.threshold_seconds.map(|s| (s * 1e6) as u64);
     match side.measure {
-        ClientMeasure::ApiLatency => {
-            let request = tag
-                .strip_prefix("svc.req.")
-                .or_else(|| tag.strip_prefix("failed.svc.req."))?;
-            side.counts(request)
-                .then(|| micros.map(Feed::Within))
-                .flatten()
-        }
-        ClientMeasure::PlanDuration => match tag {
-            "flow.plans" => micros.map(Feed::Within),
-            "failed.flow.plans" => Some(Feed::Total),
-            _ => None,
+        // Accepted requests within the threshold; failed ones are late.
+        ClientMeasure::ApiLatency => match tag.strip_prefix("svc.req.") {
+            Some(request) => side.counts(request).then_some(micros.map(Feed::Within)?),
+            None => tag
+                .strip_prefix("failed.svc.req.")
+                .filter(|r| side.counts(r))
+                .and(micros.map(Feed::Late)),
         },
+        ClientMeasure::PlanDuration => {
+            let flow = side.flow.as_deref().unwrap_or("plans");
+            match tag.strip_prefix("failed.") {
+                Some(rest) if rest.strip_prefix("flow.") == Some(flow) => micros.map(Feed::Late),
+                None if tag.strip_prefix("flow.") == Some(flow) => micros.map(Feed::Within),
+                _ => None,
+            }
+        }
         ClientMeasure::PlanFailure
         | ClientMeasure::OnboardingCompletion
         | ClientMeasure::ApiErrors => None,
@@ -109,7 +113,13 @@ impl Tally {
     fn add(&mut self, feed: &Feed, counts: &[(u64, u64)]) {
         let all: u64 = counts.iter().map(|c| c.1).sum();
         match *feed {
-            Feed::Total => self.total += all,
+            Feed::Late(micros) => {
+                self.total += counts
+                    .iter()
+                    .filter(|c| c.0 > micros)
+                    .map(|c| c.1)
+                    .sum::<u64>();
+            }
             Feed::Within(micros) => {
                 self.total += all;
                 self.part += counts
@@ -163,32 +173,33 @@ fn from_log(sides: &[(&Verdict, &ClientSide)], slice_s: f64, log: &Path) -> Vec<
     tallies
 }
 
-/// Per slice tallies from the timeline: the error rate's bad answers (5xx, none)
+/// Per slice tallies from the timeline: the error rate's requests not accepted
 /// over requests; completion's completed journeys over journeys that ended;
-/// plan failure's failed plans over plans that ended.
-fn from_timeline(measure: ClientMeasure, timeline: &Timeline) -> Vec<Tally> {
+/// plan failure's failed jobs over jobs that ended (of the flow the SLO reads).
+fn from_timeline(side: &ClientSide, timeline: &Timeline) -> Vec<Tally> {
     let ended =
         |s: &crate::summary::Slice, flow: &str| s.outcomes.get(flow).copied().unwrap_or_default();
+    let flow = |default: &'static str| side.flow.as_deref().unwrap_or(default);
     timeline
         .slices
         .iter()
-        .map(|s| match measure {
+        .map(|s| match side.measure {
             ClientMeasure::OnboardingCompletion => {
-                let o = ended(s, "onboarding");
+                let o = ended(s, flow("onboarding"));
                 Tally {
                     part: o.completed,
                     total: o.completed + o.failed + o.abandoned,
                 }
             }
             ClientMeasure::PlanFailure => {
-                let o = ended(s, "plans");
+                let o = ended(s, flow("plans"));
                 Tally {
                     part: o.failed,
                     total: o.completed + o.failed,
                 }
             }
             _ => Tally {
-                part: s.server_errors,
+                part: s.errors,
                 total: s.requests,
             },
         })
@@ -274,7 +285,7 @@ pub fn timelines(
                 ClientMeasure::ApiLatency | ClientMeasure::PlanDuration => {
                     std::mem::take(&mut logged[i])
                 }
-                measure => from_timeline(measure, timeline),
+                _ => from_timeline(side, timeline),
             };
             let points: Vec<SliPoint> = tallies
                 .iter()
@@ -303,6 +314,7 @@ mod tests {
     fn side() -> ClientSide {
         ClientSide {
             requests: Vec::new(),
+            flow: None,
             measure: ClientMeasure::ApiErrors,
             threshold_seconds: None,
             op: Op::Lt,
@@ -343,17 +355,21 @@ mod tests {
         let mut t = Tally::default();
         let latency = ClientSide {
             requests: Vec::new(),
+            flow: None,
             measure: ClientMeasure::ApiLatency,
             threshold_seconds: Some(2.0),
             op: Op::Ge,
             goal: 0.95,
         };
-        let f = feed(&latency, "failed.svc.req.plan_status").unwrap();
-        t.add(&f, &[(1_000, 3), (2_000_000, 1), (2_500_000, 2)]);
+        let ok = feed(&latency, "svc.req.plan_status").unwrap();
+        t.add(&ok, &[(1_000, 3), (2_000_000, 1), (2_500_000, 2)]);
+        assert_eq!((t.part, t.total), (4, 6), "accepted ones within 2 s");
+        let failed = feed(&latency, "failed.svc.req.plan_status").unwrap();
+        t.add(&failed, &[(1_000, 3), (30_000_000, 2)]);
         assert_eq!(
             (t.part, t.total),
-            (4, 6),
-            "within 2 s, failed ones included"
+            (4, 8),
+            "slow failures are late, fast ones not counted"
         );
         assert!(
             feed(&latency, "req.plan_status").is_none(),
@@ -379,7 +395,26 @@ mod tests {
             slice_seconds: 1.0,
             slices: vec![slice(0, 0, 0), slice(6, 2, 2)],
         };
-        let t = from_timeline(ClientMeasure::OnboardingCompletion, &timeline);
+        let side = ClientSide {
+            measure: ClientMeasure::OnboardingCompletion,
+            flow: Some("signup".into()),
+            op: Op::Ge,
+            goal: 0.8,
+            ..side()
+        };
+        let renamed = |s: crate::summary::Slice| crate::summary::Slice {
+            outcomes: s
+                .outcomes
+                .into_values()
+                .map(|o| ("signup".to_string(), o))
+                .collect(),
+            ..s
+        };
+        let timeline = Timeline {
+            slice_seconds: 1.0,
+            slices: timeline.slices.into_iter().map(renamed).collect(),
+        };
+        let t = from_timeline(&side, &timeline);
         assert_eq!(
             (t[0].part, t[0].total),
             (0, 0),

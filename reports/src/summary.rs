@@ -80,6 +80,91 @@ impl Percentiles {
     }
 }
 
+/// How the requests a generator started ended: exactly one outcome each, so the
+/// outcomes add up to the requests started (none vanishes), and every outcome
+/// but `accepted` is a bad event for the client's error measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOutcomes {
+    /// Answered with a status the step accepts, every check holding.
+    pub accepted: u64,
+    /// Refused by status: a 5xx, a 4xx (429 included), a 3xx, or any status the
+    /// step does not accept.
+    pub status: u64,
+    /// Answered with an accepted status, but a check or capture failed.
+    pub check: u64,
+    /// No answer: refused, reset or cut short.
+    pub transport: u64,
+    /// No answer within the request timeout.
+    pub timeout: u64,
+    /// Still unanswered at the run's hard stop (after the graceful stop).
+    pub cancelled: u64,
+}
+
+impl RequestOutcomes {
+    /// From counts in the order accepted, status, check, transport, timeout,
+    /// cancelled.
+    pub fn from_counts(c: [u64; 6]) -> RequestOutcomes {
+        RequestOutcomes {
+            accepted: c[0],
+            status: c[1],
+            check: c[2],
+            transport: c[3],
+            timeout: c[4],
+            cancelled: c[5],
+        }
+    }
+
+    /// The counts, in [`RequestOutcomes::from_counts`]'s order.
+    pub fn counts(&self) -> [u64; 6] {
+        [
+            self.accepted,
+            self.status,
+            self.check,
+            self.transport,
+            self.timeout,
+            self.cancelled,
+        ]
+    }
+
+    /// Every request started: the sum of the outcomes.
+    pub fn started(&self) -> u64 {
+        self.counts().iter().sum()
+    }
+
+    /// The requests that were not accepted.
+    pub fn bad(&self) -> u64 {
+        self.started() - self.accepted
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &RequestOutcomes) {
+        let mut c = self.counts();
+        for (a, b) in c.iter_mut().zip(other.counts()) {
+            *a += b;
+        }
+        *self = RequestOutcomes::from_counts(c);
+    }
+
+    /// `680 started: 441 accepted, 239 cancelled`: the outcomes that occurred.
+    pub fn describe(&self) -> String {
+        let names = [
+            "accepted",
+            "refused by status",
+            "failed a check",
+            "transport errors",
+            "timed out",
+            "cancelled",
+        ];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(self.counts())
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
+        format!("{} started: {}", self.started(), parts.join(", "))
+    }
+}
+
 /// One named request (a step of a flow).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestStats {
@@ -87,10 +172,13 @@ pub struct RequestStats {
     pub name: String,
     /// The flow it belongs to.
     pub flow: String,
-    /// Requests sent.
+    /// Requests started (the sum of `outcomes`).
     pub count: u64,
-    /// Requests that failed (transport error, 4xx/5xx, or a body saying failure).
+    /// Requests not accepted: every outcome but `accepted`.
     pub errors: u64,
+    /// How the requests ended, one outcome each.
+    #[serde(default)]
+    pub outcomes: RequestOutcomes,
     /// Responses by status class (`2xx`, `4xx`, `5xx`, `none` for transport errors).
     pub status_classes: BTreeMap<String, u64>,
     /// Successful requests' full response time, body included, in milliseconds,
@@ -104,7 +192,7 @@ pub struct RequestStats {
     /// Failed requests' service time (error answers and timeouts), kept apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_ms: Option<Percentiles>,
-    /// Requests cancelled by the run's stop (neither passed nor failed).
+    /// Requests cancelled by the run's hard stop (also in `outcomes` and `errors`).
     #[serde(default)]
     pub interrupted: u64,
 }
@@ -376,8 +464,11 @@ pub struct RunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Why it stopped early.
     pub stop_reason: Option<String>,
-    /// Requests sent.
+    /// Requests started.
     pub total_requests: u64,
+    /// How every request started ended (they add up to `total_requests`).
+    #[serde(default)]
+    pub outcomes: RequestOutcomes,
     /// Requests that failed.
     pub total_errors: u64,
     /// Requests per second over the run window.

@@ -125,7 +125,8 @@ pub struct RouteFault {
     pub jitter_ms: u64,
     /// Share of requests answered with `error_status` instead of being handled, 0..=1.
     pub error_rate: f64,
-    /// Status of an injected error, 400..=599 (default 503).
+    /// Status of an injected error, 400..=599 (default 503), or a redirect
+    /// (300..=399: a misconfigured proxy sending users to a sign-in page).
     pub error_status: u16,
     /// CPU time burnt on the worker thread per request, in milliseconds.
     pub cpu_burn_ms: u64,
@@ -210,9 +211,9 @@ impl ServiceFaults {
         for (i, r) in self.routes.iter().enumerate() {
             let at = format!("{service}.routes[{i}]");
             check_fraction(&format!("{at}.error_rate"), r.error_rate)?;
-            if !(400..=599).contains(&r.error_status) {
+            if !(300..=599).contains(&r.error_status) {
                 return Err(FaultError(format!(
-                    "{at}.error_status = {} is not an error status: use 400..=599 (503 by default)",
+                    "{at}.error_status = {} is not an error or redirect status: use 300..=599 (503 by default)",
                     r.error_status
                 )));
             }

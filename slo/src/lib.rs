@@ -10,7 +10,8 @@
 //! - [`prometheus`]: the Prometheus source (PromQL at the window's end, `@` modifier);
 //!   [`managed`]: a Prometheus started for one run.
 //! - [`scrape`] and [`exposition`]: the embedded source, from the services' own `/metrics`.
-//! - [`client`]: the load generator's own measurements, shown beside the server's.
+//! - [`client`]: the load generator's own measurements, shown beside the server's;
+//!   [`clock`]: another clock's offset from this machine's.
 //! - [`verdict`]: pass / fail / inconclusive verdicts.
 //! - [`rules`]: Prometheus recording and alerting rules derived from the set
 //!   (threshold and burn-rate alerts, their promtool tests, their replay over a run);
@@ -25,6 +26,7 @@
 
 pub mod alert_replay;
 pub mod client;
+pub mod clock;
 pub mod convert;
 pub mod definition;
 pub mod duration;

@@ -73,6 +73,15 @@ impl Scope {
         let m = self.matchers();
         s.promql(&m.iter().map(String::as_str).collect::<Vec<_>>())
     }
+
+    /// A PromQL query with the scope's matchers added to every selector in it.
+    pub fn apply_query(&self, query: &str) -> Result<String, crate::error::Error> {
+        crate::definition::scoped::with_matchers(query, &self.matchers()).map_err(|e| {
+            crate::error::Error::Selector(format!(
+                "{query}: cannot keep it to the run's scope: {e}"
+            ))
+        })
+    }
 }
 
 /// `@ 1700000000.250`: evaluated at a time (unix ms).
@@ -165,6 +174,29 @@ pub fn gauge(metric: &Selector, aggregation: Aggregation, range: &str, scope: &S
     )
 }
 
+/// A gauge over `window`, the worst instance of each job; a `rate` is taken
+/// over stretches of `span`, every `step`, and the worst stretch counts (a
+/// subquery), unless the window holds only one.
+pub fn gauge_over(
+    metric: &Selector,
+    aggregation: Aggregation,
+    window: Window,
+    (span, step): (Duration, Duration),
+    scope: &Scope,
+) -> String {
+    let length = window.end_ms.saturating_sub(window.start_ms);
+    let (span_ms, step_ms) = (span.as_millis() as u64, step.as_millis().max(1) as u64);
+    if aggregation != Aggregation::Rate || length < span_ms + step_ms {
+        return gauge(metric, aggregation, &range_at(window), scope);
+    }
+    format!(
+        "max by (job) (max_over_time(rate({}[{span_ms}ms])[{}ms:{step_ms}ms] {}))",
+        scope.apply(metric),
+        length - span_ms,
+        at(window.end_ms)
+    )
+}
+
 /// How many samples of a gauge each job has in `range` (its worst instance:
 /// every instance must cover the window).
 pub fn gauge_samples(metric: &Selector, range: &str, scope: &Scope) -> String {
@@ -189,8 +221,14 @@ pub fn absent_up(job: &str) -> String {
 
 /// The series a verdict rests on, as PromQL (shown in the verdict): counters are
 /// read at both edges (`@` start and end) and walked for resets, gauges aggregated
-/// over the window.
-pub fn verdict_queries(slo: &Slo, window: Window, scope: &Scope) -> Vec<String> {
+/// over the window (a `rate` over its worst stretch of `span`, one every
+/// `interval`).
+pub fn verdict_queries(
+    slo: &Slo,
+    window: Window,
+    scope: &Scope,
+    (span, interval): (Duration, Duration),
+) -> Vec<String> {
     let edges = |s: String| format!("{s} {} .. {s} {}", at(window.start_ms), at(window.end_ms));
     match &slo.kind {
         Kind::Ratio(ratio) => ratio
@@ -200,14 +238,25 @@ pub fn verdict_queries(slo: &Slo, window: Window, scope: &Scope) -> Vec<String> 
             .map(|s| edges(scope.apply(s)))
             .collect(),
         Kind::Latency(l) => vec![edges(scope.apply(&bucket(&l.histogram)))],
-        Kind::Gauge(g) => vec![gauge(&g.metric, g.aggregation, &range_at(window), scope)],
+        Kind::Gauge(g) => {
+            vec![gauge_over(
+                &g.metric,
+                g.aggregation,
+                window,
+                (span, interval),
+                scope,
+            )]
+        }
         Kind::Query(q) => {
             let seconds = window.end_ms.saturating_sub(window.start_ms) as f64 / 1000.0;
             let range = range_at(window);
-            vec![
-                q.numerator.events(&range, seconds),
-                q.total.events(&range, seconds),
-            ]
+            [&q.numerator, &q.total]
+                .iter()
+                .map(|e| {
+                    let text = e.events(&range, seconds);
+                    scope.apply_query(&text).unwrap_or(text)
+                })
+                .collect()
         }
     }
 }

@@ -392,15 +392,33 @@ fn rate(points: &[(u64, f64)]) -> f64 {
     if span > 0.0 { increase / span } else { 0.0 }
 }
 
-/// One series' points aggregated.
-fn aggregate(points: &[(u64, f64)], aggregation: Aggregation) -> f64 {
+/// The highest rate over any stretch of at least `span_ms` of the points: each
+/// from the last point at least `span_ms` before a point to that point (the
+/// whole, when the points cover less).
+fn worst_rate(points: &[(u64, f64)], span_ms: u64) -> f64 {
+    let mut worst: Option<f64> = None;
+    let mut from = 0;
+    for to in 0..points.len() {
+        while from + 1 < to && points[to].0 - points[from + 1].0 >= span_ms {
+            from += 1;
+        }
+        if points[to].0 - points[from].0 >= span_ms {
+            let r = rate(&points[from..=to]);
+            worst = Some(worst.map_or(r, |w| w.max(r)));
+        }
+    }
+    worst.unwrap_or_else(|| rate(points))
+}
+
+/// One series' points aggregated (a `rate` over its worst stretch of `span_ms`).
+fn aggregate(points: &[(u64, f64)], aggregation: Aggregation, span_ms: u64) -> f64 {
     let values = points.iter().map(|p| p.1);
     match aggregation {
         Aggregation::MaxOverTime => values.fold(f64::MIN, f64::max),
         Aggregation::MinOverTime => values.fold(f64::MAX, f64::min),
         Aggregation::AvgOverTime => values.sum::<f64>() / points.len() as f64,
         Aggregation::Rate if points.len() < 2 => 0.0,
-        Aggregation::Rate => rate(points),
+        Aggregation::Rate => worst_rate(points, span_ms),
     }
 }
 
@@ -409,7 +427,7 @@ fn series_value(
     state: &State,
     job: &str,
     metric: &Selector,
-    aggregation: Aggregation,
+    (aggregation, span_ms): (Aggregation, u64),
     from: u64,
     to: u64,
 ) -> Option<GaugeValue> {
@@ -424,7 +442,10 @@ fn series_value(
             .filter(|(t, _)| *t >= from && *t <= to)
             .collect();
         if !points.is_empty() {
-            per_series.push((aggregate(&points, aggregation), points.len() as u64));
+            per_series.push((
+                aggregate(&points, aggregation, span_ms),
+                points.len() as u64,
+            ));
         }
     }
     if per_series.is_empty() {
@@ -490,8 +511,10 @@ impl Reader for ScrapeReader {
         metric: &Selector,
         aggregation: Aggregation,
         window: Window,
+        span: std::time::Duration,
         services: &[String],
     ) -> Result<BTreeMap<String, GaugeValue>, Error> {
+        let span_ms = span.as_millis() as u64;
         let state = self.scraper.state.lock();
         // The last scrape after the run belongs to the window; it ends a moment after.
         let (from, to) = (window.start_ms, window.end_ms + 2_000);
@@ -500,7 +523,7 @@ impl Reader for ScrapeReader {
             let value = if metric.name == "up" {
                 up_value(&state, job, aggregation, from, to)
             } else {
-                series_value(&state, job, metric, aggregation, from, to)
+                series_value(&state, job, metric, (aggregation, span_ms), from, to)
             };
             if let Some(mut v) = value {
                 v.expected = window.end_ms.saturating_sub(window.start_ms)
@@ -509,6 +532,10 @@ impl Reader for ScrapeReader {
             }
         }
         Ok(out)
+    }
+
+    fn interval(&self) -> Duration {
+        self.scraper.interval
     }
 
     fn note(&self, window: Window) -> Option<String> {
@@ -681,6 +708,16 @@ objective = "<= 0.001"
         assert_eq!(c.edges.resets, 1);
     }
 
+    #[test]
+    fn a_rate_is_its_worst_stretch_not_its_average() {
+        // A counter of CPU seconds: a full core for 16 s of 40 s, idle after.
+        let points: Vec<(u64, f64)> = (0..=40).map(|s| (s * 1000, s.min(16) as f64)).collect();
+        assert!((rate(&points) - 0.4).abs() < 1e-9, "the average hides it");
+        assert!((worst_rate(&points, 5_000) - 1.0).abs() < 1e-9);
+        // Shorter than a stretch: the whole.
+        assert!((worst_rate(&points[..3], 5_000) - 1.0).abs() < 1e-9);
+    }
+
     #[tokio::test]
     async fn a_failed_scrape_marks_the_target_down() {
         let scraper = scraper();
@@ -698,6 +735,7 @@ objective = "<= 0.001"
                 &Selector::parse("up").unwrap(),
                 Aggregation::MinOverTime,
                 w,
+                Duration::from_secs(5),
                 &["gw".into()],
             )
             .await

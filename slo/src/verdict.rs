@@ -138,6 +138,11 @@ pub struct ClientSide {
     /// The requests it counts (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<String>,
+    /// The flow it reads (found by the flow's declared role, or named by the
+    /// SLO's `client_flow`); `None`: every flow, or a run before flows declared
+    /// roles (then `onboarding` and `plans`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
     /// A latency SLO's threshold, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_seconds: Option<f64>,
@@ -166,6 +171,7 @@ impl ClientSide {
         Some(ClientSide {
             measure,
             requests: slo.client_requests.clone(),
+            flow: slo.client_flow.clone(),
             threshold_seconds,
             op,
             goal,
@@ -290,6 +296,11 @@ pub struct Verdicts {
     /// over the whole window), when the source has the counters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_funnel: Vec<ServerStep>,
+    /// With Prometheus as the source: its clock against the load generator's,
+    /// as measured around the load (the windows were moved by it when it was
+    /// beyond a tenth of the scrape interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<crate::clock::ClockOffset>,
 }
 
 impl Verdicts {

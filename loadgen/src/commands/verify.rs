@@ -98,35 +98,21 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
         jobs: loaded.set.services.clone(),
         extra: matchers(&args.matchers).map_err(anyhow::Error::msg)?,
     };
-    let interval = match prometheus.scrape_interval(&scope).await {
-        Ok(Some(i)) if !i.is_zero() => i,
-        _ => DEFAULT_INTERVAL,
-    };
-    let reader = PrometheusReader {
-        prometheus,
-        scope,
-        interval,
-    };
     let started = Instant::now();
-    let (whole, steady) = match reader
-        .prometheus
-        .wait_for_scrape_after(&reader.scope, windows.whole.end_ms, interval)
-        .await
-    {
-        Ok(scraped) => {
-            let mut queried = windows;
-            queried.whole.end_ms = scraped.max(windows.whole.end_ms);
-            if let Some(s) = queried.steady.as_mut()
-                && s.end_ms == windows.whole.end_ms
-            {
-                s.end_ms = queried.whole.end_ms;
-            }
-            evaluate::judge_windows(&loaded.set, &reader, queried, None).await
-        }
+    let (reader, pinned) =
+        PrometheusReader::pinned(prometheus, scope, DEFAULT_INTERVAL, windows).await;
+    let (whole, steady) = match pinned {
+        Ok(()) => evaluate::judge_windows(&loaded.set, &reader, windows, Default::default()).await,
         Err(e) => {
             warnings.push(e.to_string());
             let note = format!("{e}: the window's last events may be missing");
-            evaluate::judge_undecided(&loaded.set, windows, Source::Prometheus, &note, None)
+            evaluate::judge_undecided(
+                &loaded.set,
+                windows,
+                Source::Prometheus,
+                &note,
+                Default::default(),
+            )
         }
     };
     let evaluation_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -149,6 +135,7 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
         cross_check: None,
         alerts: Some(alerts),
         server_funnel: Vec::new(),
+        clock: None,
     };
     print!("{}", crate::printer::verdict_table(&verdicts));
     if let Some(out) = &args.out {

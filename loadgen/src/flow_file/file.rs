@@ -71,6 +71,31 @@ pub struct FlowFile {
     pub steps: Vec<StepSection>,
     /// A share of iterations stopping after a random step.
     pub abandon: Option<AbandonSection>,
+    /// What the client measures from this flow's iterations for SLOs.
+    pub measures: Option<MeasuresSection>,
+}
+
+/// `[measures]`: the client measures this flow's iterations make, found by this
+/// role and not by the flow's or its requests' names (a renamed copy keeps them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasuresSection {
+    /// `onboarding_completion`: iterations answered at `to` over those answered
+    /// at `from`.
+    pub completion: Option<CompletionSection>,
+    /// `plan_failure` and `plan_duration`: each iteration is a job, succeeding
+    /// or failing as this repeated step decides (its `until` and `fail_if`).
+    pub job: Option<String>,
+}
+
+/// `completion = { from = "purpose_selection", to = "complete" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionSection {
+    /// The step that starts the funnel.
+    pub from: String,
+    /// The step that completes it.
+    pub to: String,
 }
 
 /// `[abandon]`.
@@ -104,7 +129,7 @@ pub struct StepSection {
     pub body: Option<String>,
     /// The text body's content type (default `text/plain`).
     pub content_type: Option<String>,
-    /// The statuses that pass: `202` or `[200, 201]` (default: any below 400).
+    /// The statuses that pass: `202` or `[200, 201]` (default: any 2xx).
     pub status: Option<toml::Value>,
     /// Checks of the answer: any failing fails the request.
     #[serde(default)]

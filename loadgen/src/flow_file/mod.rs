@@ -11,7 +11,9 @@
 //! - `steps`: requests in order, each named (the name in metrics and reports),
 //!   with placeholders (`{{name}}`), checks, captures from the answer, think
 //!   time, and `repeat` for polling until a condition holds or a deadline;
-//! - `abandon`: a share of iterations stopping after a random step.
+//! - `abandon`: a share of iterations stopping after a random step;
+//! - `measures`: what the client measures from its iterations for SLOs (a
+//!   completion funnel, or each iteration a job), by role, not by name.
 //!
 //! The parts: [`file`] is the flow as written; [`template`] and [`json_path`]
 //! the two small languages inside it; `check` turns a written flow into the
@@ -70,6 +72,20 @@ pub struct Program {
     pub slots: usize,
     /// The names of its requests, setup first, each once, in order.
     pub requests: Vec<String>,
+    /// The client measures its iterations make.
+    pub measures: Measures,
+}
+
+/// The client measures a flow's iterations make (`[measures]`): how an SLO's
+/// client side finds its events by the flow's role, whatever the flow is called.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measures {
+    /// `onboarding_completion`: the requests that start and complete the
+    /// funnel, by name.
+    pub completion: Option<(String, String)>,
+    /// `plan_failure`, `plan_duration`: the repeated step whose outcome is the
+    /// iteration's (each iteration a job).
+    pub job: Option<String>,
 }
 
 /// A variable and how it is drawn.
@@ -107,7 +123,7 @@ pub struct Step {
     pub request: usize,
     /// What it sends.
     pub action: Action,
-    /// The statuses that pass; empty: any below 400.
+    /// The statuses that pass; empty: any 2xx.
     pub status: Vec<u16>,
     /// Checks of the answer.
     pub checks: Vec<Check>,
@@ -147,7 +163,7 @@ pub struct Request {
     pub headers: Vec<(http::HeaderName, Template)>,
     /// The body.
     pub body: Option<Body>,
-    /// The step's expected statuses of 400 and up: answers, not failures.
+    /// The statuses that pass (the step's `status`); empty: any 2xx.
     pub accept: Vec<u16>,
 }
 

@@ -85,6 +85,9 @@ pub async fn iteration(ctx: &RunContext, flow: &Flow, user: &mut User, clock: Cl
         (Some(kind), FlowEngine::Native) => native::iteration(ctx, flow, kind, user, clock).await,
         _ => data::iteration(ctx, flow, user, clock).await,
     };
+    if let Some(log) = &ctx.request_log {
+        log.iteration(&flow.name, clock.start(), &outcome);
+    }
     ctx.recorder.flow(user.id, flow.series.flow, outcome);
 }
 

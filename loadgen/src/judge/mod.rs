@@ -3,21 +3,26 @@
 //!
 //! The parts: [`source`] chooses where verdicts come from and starts it before the
 //! load; [`cross_check`] compares Prometheus with the services' own metrics;
-//! [`client`] turns the recorder's results into the client's measurements. The
-//! [`Judge`] here runs them in order: close the scrapes, wait for Prometheus to
-//! have scraped past the end, judge both windows, cross-check, annotate.
+//! [`client`] turns the recorder's results into the client's measurements, and
+//! [`window`] reads the client's record of the steady window back from the
+//! interval log. The [`Judge`] here runs them in order: close the scrapes, pin
+//! the windows to Prometheus's scrapes at their edges, judge both windows with
+//! the client's view of each, cross-check both, annotate.
 
 pub mod client;
+pub mod clock;
 pub mod cross_check;
 pub mod funnel;
 pub mod source;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use slo::client::ClientData;
+use slo::clock::ClockOffset;
 use slo::definition::{Kind, SloSet};
-use slo::evaluate::{self, Windows};
+use slo::evaluate::{self, Clients, Windows};
 use slo::prometheus::{Prometheus, PrometheusReader};
 use slo::promql::Scope;
 use slo::scrape::ScrapeReader;
@@ -42,6 +47,10 @@ pub struct Judge {
     warnings: Vec<String>,
     /// The services run inside this process (the embedded target).
     embedded: bool,
+    /// Prometheus's clock against this machine's, measured before the load.
+    clock_before: Option<ClockOffset>,
+    /// The offset the windows were judged with.
+    clock: Option<ClockOffset>,
 }
 
 impl Judge {
@@ -77,7 +86,19 @@ impl Judge {
             interval,
             warnings,
             embedded,
+            clock_before: None,
+            clock: None,
         }
+    }
+
+    /// Measures Prometheus's clock against this machine's before the load (the
+    /// judging measures it again after): the windows are taken on this machine's
+    /// clock, Prometheus stamps its samples with its own.
+    /// What it measured, when Prometheus judges.
+    pub async fn measure_clock(&mut self) -> Option<ClockOffset> {
+        let (prometheus, _) = self.prometheus()?;
+        self.clock_before = prometheus.clock_offset().await.ok();
+        self.clock_before
     }
 
     /// The load started at `start_ms`: keeps full scrapes around the steady window's
@@ -107,10 +128,11 @@ impl Judge {
         }
     }
 
-    /// Judges the finished run over its whole window and its steady window.
-    pub async fn judge(&mut self, windows: Windows, client: &ClientData) -> Verdicts {
+    /// Judges the finished run over its whole window and its steady window, each
+    /// with the client's measurements of that window beside it.
+    pub async fn judge(&mut self, windows: Windows, clients: Clients<'_>) -> Verdicts {
         self.close_pages().await;
-        let (source, mut whole, mut steady, evaluation_ms) = self.evaluate(windows, client).await;
+        let (source, mut whole, mut steady, evaluation_ms) = self.evaluate(windows, clients).await;
         let server_funnel = self.server_funnel(windows.whole).await;
         let mut cross = None;
         let mut alerts = None;
@@ -129,16 +151,7 @@ impl Judge {
                 .await;
                 alerts = Some(replayed);
             }
-            if let Some(p) = self.source.pages() {
-                let reader = ScrapeReader {
-                    scraper: p.scraper.clone(),
-                };
-                let other =
-                    evaluate::judge_all(&self.set, &reader, windows.whole, WindowKind::Whole, None)
-                        .await;
-                cross_check::compare(&self.set, &mut whole, &other, &mut self.warnings);
-                cross = Some(other);
-            }
+            cross = self.cross_check(windows, &mut whole, steady.as_mut()).await;
         }
         self.annotate(&mut whole);
         if let Some(s) = steady.as_mut() {
@@ -156,18 +169,37 @@ impl Judge {
             cross_check: cross,
             alerts,
             server_funnel,
+            clock: self.clock,
         }
+    }
+
+    /// Settles the Prometheus verdicts of both windows with the services' own
+    /// metrics' verdicts of the same windows, when those were scraped; the whole
+    /// window's verdicts of the services' metrics.
+    async fn cross_check(
+        &mut self,
+        windows: Windows,
+        whole: &mut [Verdict],
+        steady: Option<&mut Vec<Verdict>>,
+    ) -> Option<Vec<Verdict>> {
+        let reader = ScrapeReader {
+            scraper: self.source.pages()?.scraper.clone(),
+        };
+        let (other, other_steady) =
+            evaluate::judge_windows(&self.set, &reader, windows, Clients::default()).await;
+        cross_check::compare(&self.set, whole, &other, &mut self.warnings);
+        if let (Some(s), Some(o)) = (steady, other_steady) {
+            cross_check::compare(&self.set, s, &o, &mut self.warnings);
+        }
+        Some(other)
     }
 
     /// The services' onboarding funnel over `window`, from the chosen source.
     async fn server_funnel(&self, window: Window) -> Vec<slo::verdict::ServerStep> {
         match &self.source {
             SloSource::Prometheus { prometheus, .. } => {
-                let reader = PrometheusReader {
-                    prometheus: prometheus.clone(),
-                    scope: self.scope.clone(),
-                    interval: self.interval,
-                };
+                let reader =
+                    PrometheusReader::new(prometheus.clone(), self.scope.clone(), self.interval);
                 funnel::server_funnel(&reader, window).await
             }
             SloSource::Scrape(p) => {
@@ -182,54 +214,74 @@ impl Judge {
 
     /// The verdicts of both windows from the chosen source, and how long judging
     /// took (waiting for Prometheus aside).
-    async fn evaluate(&mut self, windows: Windows, client: &ClientData) -> Judged {
+    async fn evaluate(&mut self, windows: Windows, clients: Clients<'_>) -> Judged {
         match &self.source {
             SloSource::Prometheus { prometheus, .. } => {
-                let reader = PrometheusReader {
-                    prometheus: prometheus.clone(),
-                    scope: self.scope.clone(),
-                    interval: learnt_interval(prometheus, &self.scope, self.interval).await,
-                };
-                match scraped_windows(&reader, windows).await {
-                    Ok(queried) => {
-                        let started = Instant::now();
-                        let (w, s) =
-                            evaluate::judge_windows(&self.set, &reader, queried, Some(client))
-                                .await;
-                        (Source::Prometheus, w, s, elapsed_ms(started))
-                    }
-                    Err(e) => {
-                        let note = match &e {
-                            slo::Error::Query { .. } => format!("prometheus could not answer: {e}"),
-                            _ => format!("{e}: the window's last events may be missing"),
-                        };
-                        self.warnings.push(e.to_string());
-                        let (w, s) = evaluate::judge_undecided(
-                            &self.set,
-                            windows,
-                            Source::Prometheus,
-                            &note,
-                            Some(client),
-                        );
-                        (Source::Prometheus, w, s, 0.0)
-                    }
-                }
+                let prometheus = prometheus.clone();
+                self.judge_on_prometheus(prometheus, windows, clients).await
             }
             SloSource::Scrape(p) => {
                 let reader = ScrapeReader {
                     scraper: p.scraper.clone(),
                 };
                 let started = Instant::now();
-                let (w, s) =
-                    evaluate::judge_windows(&self.set, &reader, windows, Some(client)).await;
+                let (w, s) = evaluate::judge_windows(&self.set, &reader, windows, clients).await;
                 (Source::Scrape, w, s, elapsed_ms(started))
             }
-            SloSource::Client => (
-                Source::Client,
-                evaluate::client::judge_only(&self.set, WindowKind::Whole, client),
-                None,
-                0.0,
-            ),
+            SloSource::Client => {
+                let only = |kind, client: Option<&ClientData>| {
+                    client.map(|c| evaluate::client::judge_only(&self.set, kind, c))
+                };
+                let whole = only(WindowKind::Whole, clients.whole).unwrap_or_default();
+                let steady = windows
+                    .steady
+                    .and_then(|_| only(WindowKind::Steady, clients.steady));
+                (Source::Client, whole, steady, 0.0)
+            }
+        }
+    }
+
+    /// The verdicts of both windows from Prometheus: the windows moved onto its
+    /// clock, pinned to its scrapes at their edges, then judged.
+    async fn judge_on_prometheus(
+        &mut self,
+        prometheus: Prometheus,
+        windows: Windows,
+        clients: Clients<'_>,
+    ) -> Judged {
+        let undecided = |note: &str| {
+            let (w, s) =
+                evaluate::judge_undecided(&self.set, windows, Source::Prometheus, note, clients);
+            (Source::Prometheus, w, s, 0.0)
+        };
+        let after = prometheus.clock_offset().await.ok();
+        let Some(offset) = clock::over_the_run(self.clock_before, after) else {
+            let why = format!(
+                "Prometheus at {} did not tell its time: whether the window read on its clock is the window that ran is unknown",
+                prometheus.url()
+            );
+            self.warnings.push(why.clone());
+            return undecided(&why);
+        };
+        self.clock = Some(offset);
+        let (windows, moved) = clock::onto_prometheus(windows, offset, self.interval);
+        self.warnings.extend(moved);
+        let (reader, pinned) =
+            PrometheusReader::pinned(prometheus, self.scope.clone(), self.interval, windows).await;
+        match pinned {
+            Ok(()) => {
+                let started = Instant::now();
+                let (w, s) = evaluate::judge_windows(&self.set, &reader, windows, clients).await;
+                (Source::Prometheus, w, s, elapsed_ms(started))
+            }
+            Err(e) => {
+                let note = match &e {
+                    slo::Error::Query { .. } => format!("prometheus could not answer: {e}"),
+                    _ => format!("{e}: the window's last events may be missing"),
+                };
+                self.warnings.push(e.to_string());
+                undecided(&note)
+            }
         }
     }
 
@@ -260,43 +312,6 @@ type Judged = (Source, Vec<Verdict>, Option<Vec<Verdict>>, f64);
 
 fn elapsed_ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
-}
-
-/// The targets' scrape interval, learnt from their `up` samples (the configured
-/// one when there are too few).
-async fn learnt_interval(prometheus: &Prometheus, scope: &Scope, configured: Duration) -> Duration {
-    match prometheus.scrape_interval(scope).await {
-        Ok(Some(i)) if !i.is_zero() => i,
-        _ => configured,
-    }
-}
-
-/// The windows as Prometheus is asked about them. Prometheus learns the last events
-/// of the run at its first scrape after the end: judge up to the first successful
-/// scrape of every instance after it (the services are idle by then), and the
-/// steady window too when it ends with the run. No such scrape in time is an error:
-/// the run's last events would be missing.
-async fn scraped_windows(
-    reader: &PrometheusReader,
-    windows: Windows,
-) -> Result<Windows, slo::Error> {
-    let end = windows.whole.end_ms;
-    let scraped = reader
-        .prometheus
-        .wait_for_scrape_after(&reader.scope, end, reader.interval)
-        .await?
-        .max(end);
-    let steady = windows.steady.map(|s| Window {
-        start_ms: s.start_ms,
-        end_ms: if s.end_ms == end { scraped } else { s.end_ms },
-    });
-    Ok(Windows {
-        whole: Window {
-            start_ms: windows.whole.start_ms,
-            end_ms: scraped,
-        },
-        steady,
-    })
 }
 
 /// The exit of the verdicts the scenario's gate looks at.

@@ -64,6 +64,7 @@ fn series_of(w: &WorkerData, info: &SeriesInfo) -> SeriesResult {
                 r.errors = q.errors;
                 r.classes = q.status_classes.clone();
                 r.interrupted = q.interrupted;
+                r.outcomes = q.outcomes.counts();
             }
         }
         (None, true) => {
@@ -73,6 +74,9 @@ fn series_of(w: &WorkerData, info: &SeriesInfo) -> SeriesResult {
         (None, false) => {
             r.errors = r.failed_histogram.len();
             r.requests = r.histogram.len() + r.errors;
+            // How each failure ended is not in the log: transport errors stand
+            // for them (bad events either way, and the sum still holds).
+            r.outcomes = [r.histogram.len(), 0, 0, r.errors, 0, 0];
         }
     }
     r

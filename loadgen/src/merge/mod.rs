@@ -3,7 +3,8 @@
 //!
 //! - [`read`]: finding the workers' directories (waiting for them when asked)
 //!   and reading their public files;
-//! - [`combine`]: adding their records up, exactly.
+//! - [`combine`]: adding their records up, exactly;
+//! - [`clock`]: the workers' windows on one clock.
 //!
 //! The merged run is judged like a run of one process: the whole and steady
 //! windows from the earliest start to the latest end, the server side from
@@ -12,6 +13,7 @@
 //! or one whose generator was the limit, makes the run invalid: it can fail, but
 //! never pass on partial load.
 
+pub mod clock;
 pub mod combine;
 pub mod read;
 
@@ -223,15 +225,16 @@ fn record(
     Ok(s)
 }
 
-/// Judges the merged window: Prometheus when given, else the client's view.
+/// Judges the merged window: Prometheus when given (the workers' windows moved
+/// onto one clock), else the client's view; what makes the run invalid.
 async fn judge(
     args: &MergeArgs,
     matchers: &BTreeMap<String, String>,
     plan: &Plan,
     s: &RunSummary,
     c: &combine::Combined,
-    out: &Path,
-) -> slo::verdict::Verdicts {
+    (out, workers): (&Path, &[WorkerData]),
+) -> (slo::verdict::Verdicts, Vec<String>) {
     let source_plan = match &args.prometheus {
         Some(url) => SourcePlan::Prometheus(url.clone()),
         None => SourcePlan::Scrape,
@@ -252,14 +255,20 @@ async fn judge(
     let mut scope = plan.scenario.prometheus_matchers.clone();
     scope.extend(matchers.clone());
     let mut judge = Judge::new(&plan.slo, source, interval, warnings, scope, false);
-    let verdicts = judge
-        .judge(
-            crate::summary::windows(s),
-            &crate::judge::client::client_data(&c.results, &plan.slo.set),
-        )
-        .await;
+    let clients = crate::judge::client::WindowClients::of(
+        &c.results,
+        out,
+        s,
+        &plan.slo.set,
+        &plan.scenario.flows,
+    );
+    let (mut windows, mut problems) = (crate::summary::windows(s), Vec::new());
+    if let Some(local) = judge.measure_clock().await {
+        (windows, problems) = clock::place(workers, windows, local);
+    }
+    let verdicts = judge.judge(windows, clients.clients()).await;
     judge.finish().await;
-    verdicts
+    (verdicts, problems)
 }
 
 /// Merges, judges, writes the merged run directory; returns the exit.
@@ -288,9 +297,10 @@ async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
     let mut s = record(&out, &workers, &plan, &combined, args.jaeger_url.clone())?;
     print!("{}", crate::printer::summary_tables(&s));
     let (runs, problems) = worker_runs(&workers, plan.count);
-    let verdicts = judge(args, &matchers, &plan, &s, &combined, &out).await;
+    let (verdicts, clocks) = judge(args, &matchers, &plan, &s, &combined, (&out, &workers)).await;
     let mut integrity = crate::integrity::check(&plan.scenario, &combined.results, &s);
     integrity.problems.extend(problems);
+    integrity.problems.extend(clocks);
     integrity.valid = integrity.problems.is_empty();
     print!("{}", crate::printer::verdict_table(&verdicts));
     print!("{}", crate::printer::workers(&runs));

@@ -17,7 +17,10 @@
 pub mod series;
 pub mod shard;
 
-pub use series::{ErrorKind, FlowOutcome, Measure, Series, SeriesInfo, SeriesTable, Timing, Trace};
+pub use series::{
+    ErrorKind, FlowOutcome, Measure, OUTCOMES, Outcome, Series, SeriesInfo, SeriesTable, Timing,
+    Trace,
+};
 pub use shard::SLOWEST_KEPT;
 
 use std::collections::BTreeMap;
@@ -162,9 +165,13 @@ pub struct SeriesResult {
     pub open: Histogram<u64>,
     /// How late iterations started after their slot.
     pub lag: Histogram<u64>,
+    /// Requests that ended (the sum of `outcomes`).
     pub requests: u64,
+    /// Requests not accepted.
     pub errors: u64,
     pub classes: BTreeMap<String, u64>,
+    /// Requests by outcome, in [`Outcome`]'s order.
+    pub outcomes: [u64; OUTCOMES],
     pub completed: u64,
     pub failed: u64,
     pub abandoned: u64,
@@ -252,6 +259,11 @@ impl Recorder {
             users: AtomicI64::new(0),
             live: Mutex::new(Live::default()),
         })
+    }
+
+    /// The run's series.
+    pub fn table(&self) -> &SeriesTable {
+        &self.table
     }
 
     /// The run's clock: the engine's and every slice's.
@@ -349,8 +361,12 @@ impl Recorder {
             None => 5,
         };
         c.classes[class] += 1;
+        c.outcomes[Outcome::of(error.map(|e| e.0)).index()] += 1;
         if let Some((kind, message)) = error {
             c.errors += 1;
+            if kind == ErrorKind::Interrupted {
+                c.interrupted += 1;
+            }
             d.error((kind, series, status), message, trace.as_ref());
         }
         if let Some(trace) = trace.filter(|t| t.sampled) {
@@ -367,11 +383,6 @@ impl Recorder {
                 },
             );
         }
-    }
-
-    /// A request cancelled by the run's stop: neither passed nor failed.
-    pub fn request_interrupted(&self, hint: usize, series: Series) {
-        self.shard(hint).data.counts(series).interrupted += 1;
     }
 
     /// The end of a flow iteration.
@@ -704,6 +715,7 @@ fn series_result(whole: &ShardData, s: Series, info: SeriesInfo, pool: PoolStat)
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| (k.to_string(), n))
         .collect();
+    r.outcomes = c.outcomes;
     r.completed = c.completed;
     r.failed = c.failed;
     r.abandoned = c.abandoned;
@@ -731,6 +743,7 @@ impl SeriesResult {
             requests: 0,
             errors: 0,
             classes: BTreeMap::new(),
+            outcomes: [0; OUTCOMES],
             completed: 0,
             failed: 0,
             abandoned: 0,
@@ -758,6 +771,9 @@ impl SeriesResult {
         self.errors += b.errors;
         for (class, n) in &b.classes {
             *self.classes.entry(class.clone()).or_default() += n;
+        }
+        for (a, n) in self.outcomes.iter_mut().zip(b.outcomes) {
+            *a += n;
         }
         self.completed += b.completed;
         self.failed += b.failed;
@@ -839,6 +855,11 @@ mod tests {
         assert_eq!(health.errors, 1);
         assert_eq!(health.classes["2xx"], 1010);
         assert_eq!(health.classes["5xx"], 1);
+        assert_eq!(
+            health.outcomes,
+            [1010, 1, 0, 0, 0, 0],
+            "started = the outcomes' sum"
+        );
         // The error is in its own histogram: the fast 503 does not pull the
         // successes' median down.
         assert_eq!(health.histogram.len(), 1010);
@@ -966,7 +987,14 @@ mod tests {
             SeriesTable::flow_of("plans"),
             FlowOutcome::Interrupted(Duration::from_secs(4)),
         );
-        r.request_interrupted(0, SeriesTable::req("plan_status"));
+        r.request(
+            0,
+            SeriesTable::req("plan_status"),
+            t(Duration::from_secs(3)),
+            None,
+            Some((ErrorKind::Interrupted, "cancelled")),
+            None,
+        );
         let results = r.finish(Probe::default()).unwrap();
         let plans = results.get(SeriesTable::flow_of("plans"));
         assert_eq!(
@@ -976,11 +1004,14 @@ mod tests {
         assert_eq!(plans.histogram.len(), 1);
         assert!(plans.failed_histogram.min() >= 29_000_000);
         assert_eq!(plans.open.len(), 1);
+        // A cancelled request is a request that ended badly: counted, an error.
         let status = results.get(SeriesTable::req("plan_status"));
         assert_eq!(
             (status.requests, status.errors, status.interrupted),
-            (0, 0, 1)
+            (1, 1, 1)
         );
+        assert_eq!(status.outcomes[Outcome::Cancelled.index()], 1);
+        assert_eq!(status.failed_service.len(), 1);
         assert_eq!(results.timeline[0].interrupted, 2);
         assert_eq!(results.timeline[0].failed_iterations, 1);
         assert_eq!(results.timeline[0].outcomes["plans"].failed, 1);

@@ -230,6 +230,10 @@ pub enum ErrorKind {
     Timeout,
     /// Another transport failure (reset, unreadable body).
     Transport,
+    /// A 3xx the step does not accept (a redirect to a sign-in page is no answer).
+    Http3xx,
+    /// A 1xx or 2xx status the step does not accept (`status = 202`, answered 200).
+    UnexpectedStatus,
     /// 429 from the rate limiter.
     RateLimited,
     /// Another 4xx.
@@ -246,16 +250,19 @@ pub enum ErrorKind {
     Failed,
     /// A flow's repeated step was not done by its deadline.
     Deadline,
-    /// Cancelled by the run's stop: neither passed nor failed.
+    /// Still unanswered when the run's hard stop came: cancelled, a bad event
+    /// whose true outcome is unknown.
     Interrupted,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Transport,
+        ErrorKind::Http3xx,
+        ErrorKind::UnexpectedStatus,
         ErrorKind::RateLimited,
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
@@ -278,6 +285,8 @@ impl ErrorKind {
             ErrorKind::Connect => "connect",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Transport => "transport",
+            ErrorKind::Http3xx => "http_3xx",
+            ErrorKind::UnexpectedStatus => "http_status",
             ErrorKind::RateLimited => "http_429",
             ErrorKind::Http4xx => "http_4xx",
             ErrorKind::Http5xx => "http_5xx",
@@ -290,13 +299,70 @@ impl ErrorKind {
         }
     }
 
-    /// The kind of an HTTP error status.
+    /// The kind of a status the step does not accept.
     pub fn of_status(status: u16) -> ErrorKind {
         match status {
             429 => ErrorKind::RateLimited,
             500.. => ErrorKind::Http5xx,
-            _ => ErrorKind::Http4xx,
+            400..=499 => ErrorKind::Http4xx,
+            300..=399 => ErrorKind::Http3xx,
+            _ => ErrorKind::UnexpectedStatus,
         }
+    }
+
+    /// The outcome of a request that failed so.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            ErrorKind::Connect | ErrorKind::Transport => Outcome::Transport,
+            ErrorKind::Timeout => Outcome::Timeout,
+            ErrorKind::Http3xx
+            | ErrorKind::UnexpectedStatus
+            | ErrorKind::RateLimited
+            | ErrorKind::Http4xx
+            | ErrorKind::Http5xx => Outcome::Status,
+            ErrorKind::Interrupted => Outcome::Cancelled,
+            // A check failed, or (iterations only) the flow's own verdict.
+            ErrorKind::Body
+            | ErrorKind::PlanFailed
+            | ErrorKind::PlanTimeout
+            | ErrorKind::Failed
+            | ErrorKind::Deadline => Outcome::Check,
+        }
+    }
+}
+
+/// How a request the generator started ended: exactly one of these, so the
+/// requests started are the sum of the outcomes (conservation: a request never
+/// vanishes), and every outcome but `Accepted` is a bad event for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Answered with a status the step accepts, and every check held.
+    Accepted,
+    /// Answered with a status the step does not accept: a 5xx, a 4xx (429
+    /// included), a 3xx, or another status it does not list.
+    Status,
+    /// Answered with an accepted status, but a check or capture failed.
+    Check,
+    /// No answer: refused, reset, or cut short.
+    Transport,
+    /// No answer within the request timeout.
+    Timeout,
+    /// Still unanswered when the run's hard stop came.
+    Cancelled,
+}
+
+/// How many outcomes there are (the variants of [`Outcome`], in order).
+pub const OUTCOMES: usize = 6;
+
+impl Outcome {
+    /// Its slot in a count of outcomes.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A request that ended with `error` (none: accepted).
+    pub fn of(error: Option<ErrorKind>) -> Outcome {
+        error.map_or(Outcome::Accepted, ErrorKind::outcome)
     }
 }
 

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use reports::hdr::{MAX_MICROS, new_histogram};
 use reports::summary::{ERROR_TRACES_KEPT, ErrorTrace, TracedRequest, keep_first_traces};
 
-use super::series::{ErrorKind, MEASURES, Measure, Series, Timing, Trace};
+use super::series::{ErrorKind, MEASURES, Measure, OUTCOMES, Series, Timing, Trace};
 
 /// Slowest sampled requests kept per series.
 pub const SLOWEST_KEPT: usize = 10;
@@ -27,12 +27,14 @@ pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
 /// What happened to a series in a slice.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
-    /// Requests answered or failed (not those interrupted).
+    /// Requests that ended, however they ended (answered, failed or cancelled).
     pub requests: u64,
-    /// Requests failed.
+    /// Requests not accepted (every outcome but `Accepted`).
     pub errors: u64,
     /// Requests by status class.
     pub classes: [u64; 6],
+    /// Requests by outcome ([`Outcome`]'s order): they sum to `requests`.
+    pub outcomes: [u64; OUTCOMES],
     /// Iterations completed.
     pub completed: u64,
     /// Iterations failed.
@@ -53,6 +55,9 @@ impl Counts {
         self.requests += o.requests;
         self.errors += o.errors;
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
+            *a += b;
+        }
+        for (a, b) in self.outcomes.iter_mut().zip(o.outcomes) {
             *a += b;
         }
         self.completed += o.completed;

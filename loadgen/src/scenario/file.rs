@@ -143,6 +143,8 @@ pub struct FlowSection {
     pub steps: Option<Vec<crate::flow_file::file::StepSection>>,
     /// A flow written here: who abandons.
     pub abandon: Option<crate::flow_file::file::AbandonSection>,
+    /// A flow written here: the client measures its iterations make.
+    pub measures: Option<crate::flow_file::file::MeasuresSection>,
     /// Open model: target iterations per second for this flow (a constant arrival
     /// rate over the whole load, with the flow's share of the users).
     pub pace: Option<f64>,

@@ -80,13 +80,17 @@ pub fn resolve(
     files: FlowFiles,
 ) -> Result<(Arc<Program>, FlowSource), FileError> {
     let overrides = overrides(i, f);
-    let inline = f.steps.is_some() || f.setup.is_some() || f.vars.is_some() || f.abandon.is_some();
+    let inline = f.steps.is_some()
+        || f.setup.is_some()
+        || f.vars.is_some()
+        || f.abandon.is_some()
+        || f.measures.is_some();
     let key = |k: &str| format!("flows[{i}].{k}");
     match (&f.file, inline) {
         (Some(_), true) => Err(c.error(
             &key("file"),
             "both a flow file and steps written here",
-            "keep file, or the steps (with vars, setup, abandon), not both",
+            "keep file, or the steps (with vars, setup, abandon, measures), not both",
         )),
         (Some(file), false) => {
             let path = match files {
@@ -159,6 +163,7 @@ fn inline_flow(
         setup: f.setup.clone().unwrap_or_default(),
         steps: f.steps.clone().unwrap_or_default(),
         abandon: f.abandon.clone(),
+        measures: f.measures.clone(),
     };
     let prefix = format!("flows[{i}].");
     let src = Source {

@@ -27,7 +27,8 @@
 //! The parts: `file` is the file as written; `check` validates it section by
 //! section into the [`Scenario`] defined here, and `executor` each flow's
 //! executor and shape; [`embedded`] turns the embedded target's section into the
-//! services' configuration.
+//! services' configuration; [`measures`] places each SLO's client measurement in
+//! the scenario's flows (by their declared roles).
 
 mod check;
 #[cfg(feature = "embedded")]
@@ -35,6 +36,7 @@ pub mod embedded;
 mod executor;
 mod file;
 pub mod flows;
+pub mod measures;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -455,8 +457,34 @@ impl Scenario {
                 ));
             }
         }
+        self.check_client_targets(&loaded)?;
         self.select_slos(&mut loaded.set)?;
         Ok(loaded)
+    }
+
+    /// Refuses a judged SLO whose client measurement cannot be placed: a
+    /// `client_flow` naming no flow, or a role several flows declare.
+    fn check_client_targets(&self, loaded: &crate::slo_file::LoadedSlo) -> Result<(), FileError> {
+        for (i, slo) in loaded.set.slos.iter().enumerate() {
+            let judged = self.slo_only.as_ref().is_none_or(|o| o.contains(&slo.name));
+            let Some(measure) = slo.client.filter(|_| judged) else {
+                continue;
+            };
+            if let Err((message, fix)) = measures::target(slo, measure, &self.flows) {
+                let key = match slo.client_flow {
+                    Some(_) => format!("slo[{i}].client_flow"),
+                    None => format!("slo[{i}].client"),
+                };
+                return Err(FileError::at_key(
+                    &loaded.set.path,
+                    &loaded.text,
+                    &key,
+                    format!("{}: {message} ({})", slo.name, self.path.display()),
+                    fix,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Keeps the SLOs named in `[slo] only`; an unknown name is an error at that key.

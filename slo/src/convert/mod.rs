@@ -43,6 +43,9 @@ pub fn extras(slo: &Slo) -> Vec<(Extra, String)> {
     if !slo.client_requests.is_empty() {
         out.push((Extra::ClientRequests, slo.client_requests.join(",")));
     }
+    if let Some(flow) = &slo.client_flow {
+        out.push((Extra::ClientFlow, flow.clone()));
+    }
     match &slo.kind {
         Kind::Ratio(r) => out.push((Extra::Objective, objective(r.objective))),
         Kind::Query(q) => out.push((Extra::Objective, objective(q.objective))),

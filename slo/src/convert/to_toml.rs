@@ -92,6 +92,9 @@ fn slo_toml(slo: &Slo, out: &mut String) {
         let names: Vec<String> = slo.client_requests.iter().map(|r| quoted(r)).collect();
         let _ = writeln!(out, "client_requests = [{}]", names.join(", "));
     }
+    if let Some(flow) = &slo.client_flow {
+        let _ = writeln!(out, "client_flow = {}", quoted(flow));
+    }
     let _ = writeln!(out, "min_samples = {}", slo.min_samples);
     let _ = writeln!(out, "confidence = {}", trim_float(slo.confidence));
     let _ = writeln!(out, "severity = \"{}\"", slo.severity);

@@ -172,6 +172,7 @@ fn check_slo(
         kind,
         client: s.client,
         client_requests: client_requests(c, i, s)?,
+        client_flow: client_flow(c, i, s)?,
         min_samples: s.min_samples.unwrap_or(defaults.min_samples),
         confidence: confidence(c, &format!("slo[{i}].confidence"), s.confidence)?
             .unwrap_or(defaults.confidence),
@@ -208,6 +209,29 @@ fn client_requests(c: &Checker, i: usize, s: &SloFile) -> Result<Vec<String>, Fi
         ));
     }
     Ok(names.clone())
+}
+
+/// `client_flow`: the flow a client measurement reads.
+fn client_flow(c: &Checker, i: usize, s: &SloFile) -> Result<Option<String>, FileError> {
+    let Some(flow) = &s.client_flow else {
+        return Ok(None);
+    };
+    let key = format!("slo[{i}].client_flow");
+    if s.client.is_none() {
+        return Err(c.error(
+            &key,
+            "client_flow names the flow of a client measurement, and this SLO has none",
+            "add client = \"...\", or remove client_flow",
+        ));
+    }
+    if flow.trim().is_empty() {
+        return Err(c.error(
+            &key,
+            "an empty flow name",
+            "name a flow of the scenario: \"plans\"",
+        ));
+    }
+    Ok(Some(flow.clone()))
 }
 
 /// An SLO period, at least a day.
@@ -421,7 +445,17 @@ fn gauge(c: &Checker, i: usize, s: &SloFile, services: &[String]) -> Result<Kind
 }
 
 fn event_query(c: &Checker, key: &str, text: &str) -> Result<EventQuery, FileError> {
-    EventQuery::parse(text).map_err(|e| c.error(key, e, super::query::QUERY_FIX))
+    let query = EventQuery::parse(text).map_err(|e| c.error(key, e, super::query::QUERY_FIX))?;
+    // Every selector must take the run's scope, or another job's traffic on the
+    // same Prometheus would count as the run's.
+    super::scoped::with_matchers(&query.template, &["job=\"x\"".to_string()]).map_err(|e| {
+        c.error(
+            key,
+            format!("its selectors cannot be kept to the set's jobs: {e}"),
+            "close every string, brace and bracket of the query",
+        )
+    })?;
+    Ok(query)
 }
 
 /// A ratio of PromQL event queries, judged through Prometheus only.
@@ -442,6 +476,7 @@ fn query(c: &Checker, i: usize, s: &SloFile) -> Result<Kind, FileError> {
             ("aggregation", s.aggregation.is_some()),
             ("client", s.client.is_some()),
             ("client_requests", s.client_requests.is_some()),
+            ("client_flow", s.client_flow.is_some()),
         ],
     )?;
     let (numerator, numerator_is_bad, field) = match (&s.good_query, &s.bad_query) {

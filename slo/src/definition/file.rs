@@ -62,6 +62,9 @@ pub(super) struct SloFile {
     pub client: Option<ClientMeasure>,
     /// The requests the client measurement counts (default: all of them).
     pub client_requests: Option<Vec<String>>,
+    /// The flow the client measurement reads (default: the flow that declares
+    /// the measure's role, or every flow for the per-request measures).
+    pub client_flow: Option<String>,
     pub min_samples: Option<u64>,
     pub confidence: Option<f64>,
     pub severity: Option<Severity>,
@@ -94,6 +97,7 @@ impl SloFile {
             objective: None,
             client: None,
             client_requests: None,
+            client_flow: None,
             min_samples: None,
             confidence: None,
             severity: None,

@@ -204,6 +204,8 @@ crate::closed_set! {
         Client = "client",
         /// The requests it counts, comma-separated.
         ClientRequests = "client_requests",
+        /// The flow its client measurement reads.
+        ClientFlow = "client_flow",
         /// The objective exactly (`< 0.01`), where the target alone says `<=`.
         Objective = "objective",
         /// Fewer events than this: inconclusive.
@@ -251,6 +253,7 @@ pub(super) fn apply_extra(
         Extra::Area => slo.area = value.to_string(),
         Extra::Runbook => slo.runbook = Some(value.to_string()),
         Extra::Unit => slo.unit = Some(value.to_string()),
+        Extra::ClientFlow => slo.client_flow = Some(value.to_string()),
         Extra::ClientRequests => {
             slo.client_requests = Some(value.split(',').map(|r| r.trim().to_string()).collect())
         }

@@ -32,7 +32,8 @@
 //! - `query`: `bad_query` (or `good_query`) over `total_query`, PromQL with
 //!   `[{{.window}}]` where the range goes (Sloth's form), counted by `rate` or
 //!   `increase`; for what exact judging cannot read (regular-expression matchers,
-//!   other functions), judged through Prometheus only.
+//!   other functions), judged through Prometheus only, every selector kept to
+//!   the set's jobs and the run's matchers ([`scoped`]).
 //!
 //! The parts: [`file`] is the file as written (serde types, closed sets as enums);
 //! [`check`] validates it section by section into the [`SloSet`] defined here.
@@ -42,6 +43,7 @@ mod file;
 mod import;
 pub mod openslo;
 mod query;
+pub mod scoped;
 pub mod shape;
 pub mod sloth;
 mod yaml;
@@ -307,6 +309,10 @@ pub struct Slo {
     /// them. For `api_errors` and `api_latency`: the client side of an SLO on
     /// one route.
     pub client_requests: Vec<String>,
+    /// The flow the client measurement reads (`client_flow`): `None` takes the
+    /// flow that declares the measure's role (`[measures]` of a flow file), or
+    /// every flow for `api_errors` and `api_latency`.
+    pub client_flow: Option<String>,
     /// Fewer events than this in a window: inconclusive.
     pub min_samples: u64,
     /// Confidence of the bounds a verdict must clear (0.95).
@@ -423,6 +429,18 @@ impl Slo {
             Kind::Query(q) if q.numerator_is_bad => Some(q.objective.value),
             Kind::Query(q) => Some(1.0 - q.objective.value),
             Kind::Latency(l) => Some(1.0 - l.quantile),
+            Kind::Gauge(_) => None,
+        }
+    }
+
+    /// The bad share a value of this SLO stands for (a ratio of bad events as it
+    /// is, a good ratio or a share within a latency threshold from 1). `None` for
+    /// gauges.
+    pub fn bad_share(&self, value: f64) -> Option<f64> {
+        match &self.kind {
+            Kind::Ratio(r) if r.numerator_is_bad => Some(value),
+            Kind::Query(q) if q.numerator_is_bad => Some(value),
+            Kind::Ratio(_) | Kind::Query(_) | Kind::Latency(_) => Some(1.0 - value),
             Kind::Gauge(_) => None,
         }
     }

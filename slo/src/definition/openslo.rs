@@ -414,6 +414,7 @@ fn annotations(
     for key in [
         "client",
         "client_requests",
+        "client_flow",
         "min_samples",
         "confidence",
         "severity",

@@ -37,7 +37,8 @@ fn status(slo: &Slo, c: &ClientValue) -> (Status, Option<(f64, f64)>, Option<u64
 }
 
 /// The client's measurement for an SLO judged by the server, settled with the
-/// server's verdict (see [`super::reconcile`]).
+/// server's verdict (see [`super::reconcile`]). When nothing in the run measures
+/// it, the verdict says so.
 pub fn view(
     set: &SloSet,
     slo: &Slo,
@@ -45,10 +46,17 @@ pub fn view(
     client: &ClientData,
     server: &mut Verdict,
 ) -> Option<ClientView> {
+    if let Some(side) = server.client_side.as_mut() {
+        side.flow = client.flow(&slo.name).map(str::to_string);
+    }
+    if let Some(why) = client.why_missing(&slo.name) {
+        super::add_note(server, &format!("no client view: {why}"));
+        return None;
+    }
     let c = oriented(
         slo,
         measure,
-        client.measure(measure, &slo.client_requests, slo.threshold_seconds())?,
+        client.measure(&slo.name, slo.threshold_seconds())?,
     );
     let (status, _, _) = status(slo, &c);
     let mut view = ClientView {
@@ -80,15 +88,22 @@ fn judge_one(slo: &Slo, window_kind: WindowKind, client: &ClientData) -> Verdict
         Source::Client,
         "no server-side source, and no client measurement for this SLO".to_string(),
     );
+    if let Some(why) = client.why_missing(&slo.name) {
+        v.note = Some(format!("no server-side source, and no client view: {why}"));
+        return v;
+    }
     let Some(c) = slo.client.and_then(|m| {
         Some(oriented(
             slo,
             m,
-            client.measure(m, &slo.client_requests, slo.threshold_seconds())?,
+            client.measure(&slo.name, slo.threshold_seconds())?,
         ))
     }) else {
         return v;
     };
+    if let Some(side) = v.client_side.as_mut() {
+        side.flow = client.flow(&slo.name).map(str::to_string);
+    }
     v.samples = c.samples;
     if c.samples < slo.min_samples {
         v.note = Some(format!(

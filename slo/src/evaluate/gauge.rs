@@ -1,5 +1,13 @@
 //! Gauge SLOs: a metric aggregated over the window, judged per service; the
 //! verdict is the worst service's.
+//!
+//! A `rate` (CPU) is judged over time, not averaged over the window: the worst
+//! stretch of the SLO's `alert_window` (or, in a window shorter than that, of
+//! five scrape intervals) counts. A gateway burning a full core for 16 s of a
+//! 40 s run averaged 42% and passed "< 80%", while the alert it feeds would
+//! have opened.
+
+use std::time::Duration;
 
 use super::{GaugeValue, Reader, inconclusive};
 use crate::definition::{Gauge, Slo, SloSet};
@@ -10,6 +18,24 @@ use crate::verdict::{Detail, Status, Verdict, Window, WindowKind};
 /// Share of the window's scrapes a gauge must have: a gap longer than a tenth of
 /// the window could hide what the gauge is there to catch (a restart, a spike).
 pub const MIN_COVERAGE: f64 = 0.9;
+
+/// Scrape intervals in a stretch of a `rate` gauge when the window is shorter
+/// than the SLO's alert window: enough samples that one late scrape does not
+/// make a spike.
+pub const RATE_SPAN_SCRAPES: u32 = 5;
+
+/// The stretch a `rate` gauge is judged over in `window`: the SLO's
+/// `alert_window` when the window holds it, else [`RATE_SPAN_SCRAPES`] scrape
+/// intervals (at least 5 s), never longer than the window.
+pub fn rate_span(alert_window: Duration, window: Window, interval: Duration) -> Duration {
+    let length = Duration::from_millis(window.end_ms.saturating_sub(window.start_ms));
+    if length >= alert_window {
+        return alert_window;
+    }
+    (interval * RATE_SPAN_SCRAPES)
+        .max(Duration::from_secs(5))
+        .min(length)
+}
 
 /// Whether a service's samples cover the window: at least two, and nearly every
 /// scrape the window should hold.
@@ -75,8 +101,9 @@ pub async fn judge<R: Reader>(
     window: Window,
     window_kind: WindowKind,
 ) -> Result<Verdict, Error> {
+    let span = rate_span(slo.alert_window, window, reader.interval());
     let values = reader
-        .gauge(&g.metric, g.aggregation, window, &set.services)
+        .gauge(&g.metric, g.aggregation, window, span, &set.services)
         .await?;
     let details: Vec<Detail> = set
         .services
@@ -106,4 +133,31 @@ pub async fn judge<R: Reader>(
     }
     v.details = details;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_judged_over_the_alert_window_or_a_few_scrapes() {
+        let w = |s: u64| Window {
+            start_ms: 0,
+            end_ms: s * 1000,
+        };
+        let five_m = Duration::from_secs(300);
+        assert_eq!(rate_span(five_m, w(3600), Duration::from_secs(15)), five_m);
+        assert_eq!(
+            rate_span(five_m, w(40), Duration::from_secs(1)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            rate_span(five_m, w(120), Duration::from_secs(15)),
+            Duration::from_secs(75)
+        );
+        assert_eq!(
+            rate_span(five_m, w(3), Duration::from_secs(1)),
+            Duration::from_secs(3)
+        );
+    }
 }

@@ -120,14 +120,27 @@ pub trait Reader {
         window: Window,
     ) -> impl Future<Output = Result<Option<HistogramIncrease>, Error>> + Send;
 
-    /// A gauge aggregated over the window, per service (Prometheus job).
+    /// A gauge aggregated over the window, per service (Prometheus job); a `rate`
+    /// is the worst over the window's stretches of `span` (see
+    /// [`gauge::rate_span`]).
     fn gauge(
         &self,
         metric: &Selector,
         aggregation: Aggregation,
         window: Window,
+        span: std::time::Duration,
         services: &[String],
     ) -> impl Future<Output = Result<BTreeMap<String, GaugeValue>, Error>> + Send;
+
+    /// How often the source's samples come (its scrape interval).
+    fn interval(&self) -> std::time::Duration;
+
+    /// The window as its counters are read: its end moved to where the source
+    /// knows its last events (Prometheus: the first scrape after it). Gauges
+    /// keep to the window itself.
+    fn counted(&self, window: Window) -> Window {
+        window
+    }
 
     /// Something the source wants every verdict to mention (window edges, ...).
     fn note(&self, _window: Window) -> Option<String> {
@@ -135,7 +148,8 @@ pub trait Reader {
     }
 
     /// The value of a PromQL expression summed over its series (`None`: no series),
-    /// for sources that speak PromQL; the others answer `None`.
+    /// every selector in it kept to the source's scope, for sources that speak
+    /// PromQL; the others answer `None`.
     fn promql(&self, _query: &str) -> impl Future<Output = Result<Option<f64>, Error>> + Send {
         std::future::ready(Ok(None))
     }
@@ -298,12 +312,12 @@ pub async fn judge_slo<R: Reader>(
         Kind::Query(q) => query::judge(slo, q, reader, window, window_kind).await,
     };
     let mut verdict = judged.unwrap_or_else(|e| {
-        inconclusive(
-            slo,
-            window_kind,
-            source,
-            format!("{source} could not answer: {e}"),
-        )
+        let note = match e {
+            // What the source holds cannot settle the window: its own reason.
+            Error::NoData(why) => why,
+            e => format!("{source} could not answer: {e}"),
+        };
+        inconclusive(slo, window_kind, source, note)
     });
     verdict.query = reader.query_text(slo, window);
     if let Some(note) = reader.note(window) {
@@ -312,7 +326,28 @@ pub async fn judge_slo<R: Reader>(
     if let (Some(client), Some(measure)) = (client, slo.client) {
         verdict.client = client::view(set, slo, measure, client, &mut verdict);
     }
+    restarted(slo, &mut verdict);
     verdict
+}
+
+/// A service whose counters restarted inside the window (a reset) lost what it
+/// refused or dropped while it was down: its count of bad events is only a lower
+/// bound. An event SLO read across a reset passes only when the client's view of
+/// the same window, which saw every request, passes too.
+fn restarted(slo: &Slo, v: &mut Verdict) {
+    let event_slo = matches!(slo.kind, Kind::Ratio(_) | Kind::Latency(_));
+    let client_passes = v.client.as_ref().is_some_and(|c| c.status == Status::Pass);
+    if v.status != Status::Pass || v.resets == 0 || !event_slo || client_passes {
+        return;
+    }
+    v.status = Status::Inconclusive;
+    add_note(
+        v,
+        &format!(
+            "the services' counters restarted in the window ({} resets): requests they refused or lost while down were never counted, and no client view of this window passes (judge the run with loadgen run or merge, whose client saw every request, or a window without the restart)",
+            v.resets
+        ),
+    );
 }
 
 /// Judges every SLO of the set over one window, concurrently.
@@ -331,6 +366,16 @@ pub async fn judge_all<R: Reader + Sync>(
     .await
 }
 
+/// The client's measurements of each window judged, when the client measured it:
+/// every window gets the client's view beside the server's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clients<'a> {
+    /// Over the whole run.
+    pub whole: Option<&'a ClientData>,
+    /// Over the steady window.
+    pub steady: Option<&'a ClientData>,
+}
+
 /// Every SLO inconclusive for one reason (the source cannot be trusted over the
 /// window), with the client's view still beside each: a breach the client proves
 /// still fails.
@@ -339,7 +384,7 @@ pub fn judge_undecided(
     windows: Windows,
     source: Source,
     note: &str,
-    client: Option<&ClientData>,
+    clients: Clients,
 ) -> (Vec<Verdict>, Option<Vec<Verdict>>) {
     let verdicts = |kind: WindowKind, client: Option<&ClientData>| -> Vec<Verdict> {
         set.slos
@@ -354,8 +399,10 @@ pub fn judge_undecided(
             .collect()
     };
     (
-        verdicts(WindowKind::Whole, client),
-        windows.steady.map(|_| verdicts(WindowKind::Steady, None)),
+        verdicts(WindowKind::Whole, clients.whole),
+        windows
+            .steady
+            .map(|_| verdicts(WindowKind::Steady, clients.steady)),
     )
 }
 
@@ -368,20 +415,58 @@ pub struct Windows {
     pub steady: Option<Window>,
 }
 
-/// Judges every SLO over the whole window (with the client's view beside each)
-/// and over the steady window, concurrently.
+/// Judges every SLO over the whole window and over the steady window,
+/// concurrently, each with the client's view of that window beside it.
 pub async fn judge_windows<R: Reader + Sync>(
     set: &SloSet,
     reader: &R,
     windows: Windows,
-    client: Option<&ClientData>,
+    clients: Clients<'_>,
 ) -> (Vec<Verdict>, Option<Vec<Verdict>>) {
-    let whole = judge_all(set, reader, windows.whole, WindowKind::Whole, client);
+    let whole = judge_all(set, reader, windows.whole, WindowKind::Whole, clients.whole);
     let steady = async {
         match windows.steady {
-            Some(s) => Some(judge_all(set, reader, s, WindowKind::Steady, None).await),
+            Some(s) => Some(judge_all(set, reader, s, WindowKind::Steady, clients.steady).await),
             None => None,
         }
     };
     futures::join!(whole, steady)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::ClientView;
+
+    fn ratio_slo() -> Slo {
+        crate::definition::parse(
+            std::path::Path::new("s.toml"),
+            "name = \"t\"\n[[slo]]\nname = \"e\"\nkind = \"ratio\"\nbad = [\"e_total\"]\ntotal = [\"r_total\"]\nobjective = \"< 0.01\"\n",
+        )
+        .unwrap()
+        .slos[0]
+            .clone()
+    }
+
+    #[test]
+    fn a_pass_across_a_restart_needs_the_client_s_view() {
+        let slo = ratio_slo();
+        let mut v = inconclusive(&slo, WindowKind::Whole, Source::Prometheus, String::new());
+        v.status = Status::Pass;
+        v.resets = 1;
+        restarted(&slo, &mut v);
+        assert_eq!(v.status, Status::Inconclusive, "{v:?}");
+        assert!(v.note.unwrap().contains("restarted"));
+        let mut v = inconclusive(&slo, WindowKind::Whole, Source::Prometheus, String::new());
+        (v.status, v.resets) = (Status::Pass, 1);
+        v.client = Some(ClientView {
+            status: Status::Pass,
+            value: Some(0.001),
+            display: String::new(),
+            samples: 1000,
+            disagreement: None,
+        });
+        restarted(&slo, &mut v);
+        assert_eq!(v.status, Status::Pass, "the client saw every request");
+    }
 }

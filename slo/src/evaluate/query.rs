@@ -26,8 +26,9 @@ pub async fn judge<R: Reader>(
             format!("{only}; the {source} source cannot evaluate PromQL (give a Prometheus URL)"),
         ));
     }
-    let range = range_at(window);
-    let seconds = window.end_ms.saturating_sub(window.start_ms) as f64 / 1000.0;
+    let counted = reader.counted(window);
+    let range = range_at(counted);
+    let seconds = counted.end_ms.saturating_sub(counted.start_ms) as f64 / 1000.0;
     let (part_query, total_query) = (q.numerator.over(&range), q.total.over(&range));
     let (part, total) = futures::join!(reader.promql(&part_query), reader.promql(&total_query));
     let (Some(part), Some(total)) = (part?, total?) else {

@@ -6,9 +6,12 @@
 //! - when the verdict's own source could not decide and the other proves a FAIL,
 //!   the FAIL stands: missing data on one side does not hide a breach seen on the
 //!   other;
-//! - values further apart than the set's tolerance (a share of the allowed bad
-//!   share, so the margin scales with the objective) are noted even when the
-//!   statuses agree.
+//! - when the other source saw more bad events than the verdict's own, further
+//!   apart than the set's tolerance (a share of the allowed bad share, so the
+//!   margin scales with the objective), the verdict cannot pass: the sources do
+//!   not count the same events, and the one that saw more trouble may be right
+//!   (the client sees refused and timed-out requests the server never counted);
+//! - values apart the other way are noted.
 
 use crate::definition::Slo;
 use crate::format::percent;
@@ -43,6 +46,9 @@ pub fn settle(v: &mut Verdict, other: &Other, slo: &Slo, tolerance: f64) -> Opti
             "the {} could not decide, and {} proves a breach ({})",
             v.source, other.name, other.display
         ))
+    } else if let Some(m) = worse_unseen(v, other, slo, tolerance) {
+        v.status = Status::Inconclusive;
+        Some(m)
     } else {
         apart(v, other, slo, tolerance)
     };
@@ -50,6 +56,29 @@ pub fn settle(v: &mut Verdict, other: &Other, slo: &Slo, tolerance: f64) -> Opti
         super::add_note(v, m);
     }
     message
+}
+
+/// When `v` would pass but the other source saw a bad share further above
+/// `v`'s than the tolerance: why it cannot pass.
+fn worse_unseen(v: &Verdict, other: &Other, slo: &Slo, tolerance: f64) -> Option<String> {
+    if v.status != Status::Pass {
+        return None;
+    }
+    let (mine, theirs) = (slo.bad_share(v.value?)?, slo.bad_share(other.value?)?);
+    let margin = tolerance * slo.allowed_bad_share()?;
+    (theirs - mine > margin).then(|| {
+        format!(
+            "{} saw a bad share of {} ({}) where the {} counted {} ({}): more than the tolerance of {:.2} points apart, so the {} cannot pass on what it counted (they do not count the same events)",
+            other.name,
+            percent(theirs),
+            other.display,
+            v.source,
+            percent(mine),
+            v.display,
+            margin * 100.0,
+            v.source
+        )
+    })
 }
 
 /// A note when the values lie further apart than the tolerance.
@@ -134,13 +163,22 @@ objective = "< 0.01"
     }
 
     #[test]
-    fn values_apart_beyond_the_tolerance_are_noted() {
-        // 0.1% against 0.8%: 0.7 points apart, more than half of the 1% allowed.
+    fn a_pass_cannot_stand_on_fewer_bad_events_than_the_other_source_saw() {
+        // The server counted 0.1% bad, the client 0.8%: 0.7 points apart, more
+        // than half of the 1% allowed. Neither proves a breach, yet the server's
+        // PASS rests on events the client saw go wrong.
         let mut v = verdict(Status::Pass, 0.001);
         let m = settle(&mut v, &other(Status::Pass, 0.008), &slo(), 0.5);
-        assert!(m.is_some_and(|m| m.contains("apart")));
-        assert_eq!(v.status, Status::Pass);
+        assert!(m.is_some_and(|m| m.contains("cannot pass")));
+        assert_eq!(v.status, Status::Inconclusive);
+        // Within the tolerance: it stands.
         let mut v = verdict(Status::Pass, 0.001);
         assert!(settle(&mut v, &other(Status::Pass, 0.003), &slo(), 0.5).is_none());
+        assert_eq!(v.status, Status::Pass);
+        // The other way (the other source saw fewer bad events): noted only.
+        let mut v = verdict(Status::Pass, 0.008);
+        let m = settle(&mut v, &other(Status::Pass, 0.001), &slo(), 0.5);
+        assert!(m.is_some_and(|m| m.contains("apart")));
+        assert_eq!(v.status, Status::Pass);
     }
 }

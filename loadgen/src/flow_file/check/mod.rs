@@ -8,9 +8,11 @@
 //! - [`scope`]: which names a placeholder may use where, and their slots;
 //! - [`vars`]: the variables' forms and the order they are drawn in;
 //! - [`steps`]: steps and what they send; [`answer`]: checks, captures and
-//!   repeats of their answers.
+//!   repeats of their answers;
+//! - [`measures`]: the client measures the flow declares (its roles).
 
 mod answer;
+mod measures;
 mod params;
 mod scope;
 mod steps;
@@ -91,6 +93,7 @@ pub fn check(
         Some(a) => Some(abandon(src, a, flow, &params)?),
         None => None,
     };
+    let measures = measures::check(src, flow.measures.as_ref(), flow)?;
     let slots = scope.slots();
     drop(scope);
     Ok(Program {
@@ -104,6 +107,7 @@ pub fn check(
         abandon,
         slots,
         requests,
+        measures,
     })
 }
 
@@ -174,7 +178,7 @@ fn abandon(
 }
 
 /// The flow's step names, for fixes.
-fn step_names(flow: &FlowFile) -> String {
+pub(super) fn step_names(flow: &FlowFile) -> String {
     let names: Vec<&str> = flow.steps.iter().map(|s| s.name.as_str()).collect();
     slo::schema::choices(&names)
 }
