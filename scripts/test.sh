@@ -21,6 +21,7 @@ install_tools() {
   command -v docker-compose >/dev/null || apt_missing+=(docker-compose)
   command -v prometheus-pushgateway >/dev/null || apt_missing+=(prometheus-pushgateway)
   command -v npm >/dev/null || apt_missing+=(npm)
+  command -v faketime >/dev/null || apt_missing+=(faketime)
   if [ ${#apt_missing[@]} -gt 0 ]; then
     step "installing Debian packages: ${apt_missing[*]}"
     as_root apt-get update -qq
@@ -94,6 +95,9 @@ PROFILE=debug ROUNDS=1 scripts/bench-verify.sh
 soak=$(mktemp -d)
 PROFILE=debug DURATION=20s WARMUP=10 INTERVAL=2 SOAK_DIR="$soak" scripts/soak.sh
 rm -rf "$soak"
+
+step "the verdict torture harness: the oracle's own tests, then three random cases (the real campaign: TORTURE_RUNS=200 scripts/torture.sh)"
+PROFILE=debug TORTURE_RUNS=3 TORTURE_INTERVALS=1 scripts/torture.sh
 
 step "Kubernetes manifests: kustomize build and schema check"
 scripts/check-manifests.sh
