@@ -380,12 +380,16 @@ pub async fn run(checked: Checked) -> anyhow::Result<Outcome> {
         return Ok(before_load(target, judge, dir, why).await);
     }
     let _ = judge.measure_clock().await;
+    // Beside the load, so a target slow to answer does not delay it.
+    let target_clock = tokio::spawn(target_clock(&target));
     // Steps 3 and 4: the load, and its record.
     let driven = drive(&checked, &target, &judge, &run, &stopper).await?;
+    let target_clock = target_clock.await.ok().flatten();
     if let Some(reason) = &driven.stop {
         eprintln!("stopped early: {reason}; writing the results gathered so far");
     }
     let mut run_summary = record(&checked, &target, &run, &driven)?;
+    run_summary.target_clock = target_clock;
     stopper.set_last_resort(rewrite_interrupted(&run, &run_summary));
     // Step 5: the verdicts (the embedded source scrapes the target after the run).
     let verdicts = verdicts(&checked, &mut judge, &driven, (&run_summary, &dir)).await;
@@ -433,6 +437,25 @@ async fn verdicts(
     judge
         .judge(crate::summary::windows(summary), clients.clients())
         .await
+}
+
+/// A deployment's clock against this machine's (its `Date` header), said when it
+/// is far off; `None` for the embedded target (this process's own clock).
+fn target_clock(
+    target: &RunningTarget,
+) -> impl Future<Output = Option<slo::clock::ClockOffset>> + Send + 'static {
+    let url = target.health.values().next().cloned();
+    let embedded = target.kind == crate::target::TargetKind::Embedded;
+    async move { measured_target_clock(url.filter(|_| !embedded)?).await }
+}
+
+/// The target's clock from `url`'s `Date` header, said when it is far off.
+async fn measured_target_clock(url: String) -> Option<slo::clock::ClockOffset> {
+    let offset = crate::judge::clock::target_offset(&url).await?;
+    if let Some(w) = crate::judge::clock::target_warning(offset) {
+        eprintln!("warning: {w}");
+    }
+    Some(offset)
 }
 
 /// Ends a run before its load: says why, stops the target and the source; exit 3.

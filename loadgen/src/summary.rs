@@ -196,6 +196,7 @@ pub fn build(f: &Finished) -> RunSummary {
         description: f.scenario.description.clone(),
         scenario_file: f.scenario.path.display().to_string(),
         target: f.target.clone(),
+        target_clock: None,
         environment: environment(),
         start_ms: f.start_ms,
         end_ms: f.end_ms,

@@ -791,3 +791,66 @@ only = ["api_error_rate"]
     assert_eq!(e.status, Status::Fail, "{e:#?}\n{out}");
     assert_eq!(code, 1, "{out}");
 }
+
+// Found by the torture harness (scripts/torture.sh): each false pass it found is
+// a test here, named after the class it opened, with the seed that found it.
+
+/// The page of a service restarted 10 s into the window, between two of the
+/// 5 s scrapes: its counters start again from 0, and its start time moves.
+fn restarted_page(s: f64, restart_s: f64, started_unix: f64) -> String {
+    let (age, start) = if s < restart_s {
+        (s, started_unix)
+    } else {
+        (s - restart_s, started_unix + restart_s)
+    };
+    line("restart_errors_total", 0.0)
+        + &line("restart_requests_total", (200.0 * age).floor())
+        + &format!("process_start_time_seconds {start}\n")
+}
+
+const RESTART_SLOS: &str = r#"
+name = "restart"
+services = ["fake"]
+[[slo]]
+name = "restart_error_rate"
+kind = "ratio"
+bad = ["restart_errors_total"]
+total = ["restart_requests_total"]
+objective = "< 0.01"
+[[slo]]
+name = "fake_up"
+kind = "gauge"
+metric = "up"
+aggregation = "min_over_time"
+objective = "== 1"
+"#;
+
+/// Torture seeds 1095513148 and 571981485: the services restarted inside a window
+/// judged by `loadgen verify` (no client view). The requests they refused while
+/// down were never counted, and at 15 s scrapes no scrape saw them down: the
+/// error rate and `up` both passed. A counter reset makes an event SLO's PASS
+/// need the client's view; a process that restarted was down.
+#[test]
+fn torture_a_restart_between_scrapes_is_neither_clean_nor_up() {
+    let started_unix = now_ms() as f64 / 1000.0;
+    let restart_s = 18.0;
+    let fake = Exporter::start(move |e| {
+        Page::Text(restarted_page(e.as_secs_f64(), restart_s, started_unix))
+    });
+    let prom = prometheus_every(&[("fake", fake.address.clone())], Duration::from_secs(5));
+    prom.wait_up(1);
+    let from = now_ms();
+    let window = (from, from + 20_000);
+    sleep_until(window.1 + 7_000);
+    let dir = TempDir::new("lg-restart");
+    let (code, v, out) = verify(&dir, RESTART_SLOS, &prom.url, window, &[]);
+    let e = whole(&v, "restart_error_rate");
+    assert_eq!(e.status, Status::Inconclusive, "{e:#?}\n{out}");
+    assert!(
+        e.note.as_deref().unwrap_or("").contains("restarted"),
+        "{e:#?}"
+    );
+    let up = whole(&v, "fake_up");
+    assert_eq!(up.status, Status::Fail, "{up:#?}\n{out}");
+    assert_eq!(code, 1, "{out}");
+}

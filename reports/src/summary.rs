@@ -441,6 +441,10 @@ pub struct RunSummary {
     pub scenario_file: String,
     /// What was driven.
     pub target: TargetInfo,
+    /// A deployment's clock against loadgen's, from its `Date` header before the
+    /// load (whole seconds): what a merge compares the workers' clocks with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_clock: Option<slo::clock::ClockOffset>,
     /// The tool and the machine.
     pub environment: Environment,
     /// Run window, unix milliseconds.

@@ -538,6 +538,16 @@ impl Reader for ScrapeReader {
         self.scraper.interval
     }
 
+    async fn restarted(&self, window: Window) -> Result<std::collections::BTreeSet<String>, Error> {
+        let state = self.scraper.state.lock();
+        Ok(state
+            .resets
+            .iter()
+            .filter(|(_, t)| *t > window.start_ms && *t <= window.end_ms + 2_000)
+            .map(|(job, _)| job.clone())
+            .collect())
+    }
+
     fn note(&self, window: Window) -> Option<String> {
         let state = self.scraper.state.lock();
         let mut worst = 0u64;

@@ -12,6 +12,40 @@ use slo::clock::ClockOffset;
 use slo::evaluate::Windows;
 use slo::verdict::Window;
 
+/// A target's clock further than this from loadgen's (its `Date` header, whole
+/// seconds) is said: its own timestamps (logs, traces) will not line up with the
+/// run's.
+pub const TARGET_SKEW_WARNING: Duration = Duration::from_secs(2);
+
+/// The target's clock against this machine's, from the `Date` header of one
+/// answer of `url`: whole seconds, so the uncertainty is a second and half the
+/// round trip. `None` when it does not answer with one.
+pub async fn target_offset(url: &str) -> Option<ClockOffset> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let sent = slo::scrape::now_ms();
+    let answer = client.get(url).send().await.ok()?;
+    let received = slo::scrape::now_ms();
+    let date = answer.headers().get(http::header::DATE)?.to_str().ok()?;
+    let at = chrono::DateTime::parse_from_rfc2822(date).ok()?;
+    // The header's second began at `at`: its middle is the best guess.
+    let mut o = slo::clock::exchange(sent, at.timestamp_millis() as u64 + 500, received);
+    o.uncertainty_ms += 500;
+    Some(o)
+}
+
+/// What to say of the target's clock, when it is further than
+/// [`TARGET_SKEW_WARNING`] from loadgen's.
+pub fn target_warning(offset: ClockOffset) -> Option<String> {
+    (!offset.within(TARGET_SKEW_WARNING)).then(|| {
+        format!(
+            "the target's clock (its Date header) is {offset} from loadgen's: its own timestamps will not line up with the run's"
+        )
+    })
+}
+
 /// The smallest offset that moves a window, whatever the scrape interval: below
 /// it, the offset is noise beside when a scrape happens.
 const MIN_SHIFT: Duration = Duration::from_millis(50);

@@ -12,6 +12,30 @@ use slo::verdict::Window;
 
 use super::read::WorkerData;
 
+/// The workers' clocks against the target's (its `Date` header), compared with
+/// each other: further apart than a second and their uncertainties, their
+/// reported times do not share a clock.
+pub fn against_the_target(workers: &[WorkerData]) -> Option<String> {
+    let offsets: Vec<(u32, ClockOffset)> = workers
+        .iter()
+        .filter_map(|w| Some((w.index, w.summary.as_ref()?.target_clock?)))
+        .collect();
+    let (lo, hi) = (
+        offsets.iter().min_by_key(|(_, o)| o.offset_ms)?,
+        offsets.iter().max_by_key(|(_, o)| o.offset_ms)?,
+    );
+    let apart = hi.1.offset_ms.abs_diff(lo.1.offset_ms);
+    let slack = 1_000 + lo.1.uncertainty_ms + hi.1.uncertainty_ms;
+    (apart > slack).then(|| {
+        format!(
+            "the workers' clocks disagree: worker {} reads the target's Date {:.1} s apart from worker {} (more than its uncertainty): their windows do not share a clock (synchronise them, e.g. with NTP)",
+            hi.0,
+            apart as f64 / 1000.0,
+            lo.0
+        )
+    })
+}
+
 /// A worker's clock against Prometheus's, as it measured it.
 fn measured(w: &WorkerData) -> Option<ClockOffset> {
     w.summary.as_ref()?.verdicts.as_ref()?.clock

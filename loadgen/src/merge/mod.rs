@@ -301,6 +301,9 @@ async fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
     let mut integrity = crate::integrity::check(&plan.scenario, &combined.results, &s);
     integrity.problems.extend(problems);
     integrity.problems.extend(clocks);
+    integrity
+        .problems
+        .extend(clock::against_the_target(&workers));
     integrity.valid = integrity.problems.is_empty();
     print!("{}", crate::printer::verdict_table(&verdicts));
     print!("{}", crate::printer::workers(&runs));

@@ -1,6 +1,10 @@
 //! Gauge SLOs: a metric aggregated over the window, judged per service; the
 //! verdict is the worst service's.
 //!
+//! `up` is judged down for a service whose process restarted inside the window
+//! (its start time after the window's start, or its counters reset), however
+//! short the restart: an outage between two scrapes leaves every scrape up.
+//!
 //! A `rate` (CPU) is judged over time, not averaged over the window: the worst
 //! stretch of the SLO's `alert_window` (or, in a window shorter than that, of
 //! five scrape intervals) counts. A gateway burning a full core for 16 s of a
@@ -105,10 +109,24 @@ pub async fn judge<R: Reader>(
     let values = reader
         .gauge(&g.metric, g.aggregation, window, span, &set.services)
         .await?;
+    // A restarted process was down, whether or not a scrape saw it.
+    let restarted = match g.metric.name.as_str() {
+        "up" => reader.restarted(window).await?,
+        _ => Default::default(),
+    };
     let details: Vec<Detail> = set
         .services
         .iter()
-        .map(|service| detail(g, service, values.get(service)))
+        .map(|service| match restarted.contains(service) {
+            true => Detail {
+                target: service.clone(),
+                status: Status::Fail,
+                value: Some(0.0),
+                display: "restarted inside the window".to_string(),
+                samples: values.get(service).map_or(0, |v| v.samples),
+            },
+            false => detail(g, service, values.get(service)),
+        })
         .collect();
     let mut v = inconclusive(slo, window_kind, reader.source(), String::new());
     let status = crate::verdict::overall(details.iter().map(|d| d.status));

@@ -135,6 +135,15 @@ pub trait Reader {
     /// How often the source's samples come (its scrape interval).
     fn interval(&self) -> std::time::Duration;
 
+    /// The services (jobs) whose process restarted inside the window: down for
+    /// a moment, even when no scrape fell in that moment.
+    fn restarted(
+        &self,
+        _window: Window,
+    ) -> impl Future<Output = Result<std::collections::BTreeSet<String>, Error>> + Send {
+        std::future::ready(Ok(std::collections::BTreeSet::new()))
+    }
+
     /// The window as its counters are read: its end moved to where the source
     /// knows its last events (Prometheus: the first scrape after it). Gauges
     /// keep to the window itself.

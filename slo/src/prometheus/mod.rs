@@ -293,6 +293,20 @@ impl Reader for PrometheusReader {
         self.interval
     }
 
+    async fn restarted(&self, window: Window) -> Result<std::collections::BTreeSet<String>, Error> {
+        let started = format!(
+            "max by (job) (process_start_time_seconds{{{}}} {})",
+            self.scope.matchers().join(","),
+            promql::at(window.end_ms)
+        );
+        let rows = self.prometheus.query(&started).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, t)| (t * 1000.0) as u64 > window.start_ms)
+            .filter_map(|(l, _)| l.get("job").cloned())
+            .collect())
+    }
+
     fn counted(&self, window: Window) -> Window {
         Window {
             start_ms: window.start_ms,
