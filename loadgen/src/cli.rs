@@ -380,6 +380,12 @@ pub struct VerifyArgs {
     /// for more), so other traffic on a shared Prometheus stays out.
     #[arg(long = "matcher", value_name = "LABEL=VALUE")]
     pub matchers: Vec<String>,
+    /// Nothing the SLOs count ran in the scrape interval before --from or after
+    /// --to: read the window's counters at the scrapes beside it. By default the
+    /// window's events are bounded between the scrapes inside it and those beside
+    /// it, and only a verdict that holds for both bounds decides.
+    #[arg(long)]
+    pub edges_quiet: bool,
 }
 
 /// `loadgen report`.

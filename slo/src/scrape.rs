@@ -481,6 +481,7 @@ impl Reader for ScrapeReader {
             .map(|(d, edges)| Increase {
                 value: d.iter().map(|(_, v)| v).sum(),
                 edges,
+                inner: None,
             }))
     }
 
@@ -503,7 +504,11 @@ impl Reader for ScrapeReader {
             .into_values()
             .map(|rows| crate::evaluate::merge_buckets(&name, rows))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(HistogramIncrease { series, edges }))
+        Ok(Some(HistogramIncrease {
+            series,
+            edges,
+            inner: None,
+        }))
     }
 
     async fn gauge(

@@ -99,8 +99,11 @@ async fn judge(args: &VerifyArgs, windows: Windows) -> anyhow::Result<Exit> {
         extra: matchers(&args.matchers).map_err(anyhow::Error::msg)?,
     };
     let started = Instant::now();
-    let (reader, pinned) =
+    let (mut reader, pinned) =
         PrometheusReader::pinned(prometheus, scope, DEFAULT_INTERVAL, windows).await;
+    // A window named by hand may sit amid other traffic: what lies between a
+    // scrape and its edge is not known to be the window's (unless the user says so).
+    reader.bounded_edges = !args.edges_quiet;
     let (whole, steady) = match pinned {
         Ok(()) => evaluate::judge_windows(&loaded.set, &reader, windows, Default::default()).await,
         Err(e) => {

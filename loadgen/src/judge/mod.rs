@@ -51,6 +51,9 @@ pub struct Judge {
     clock_before: Option<ClockOffset>,
     /// The offset the windows were judged with.
     clock: Option<ClockOffset>,
+    /// Whether the scrapes next to the windows' edges may hold other traffic
+    /// (a merge, judged later): see [`PrometheusReader::bounded_edges`].
+    bounded_edges: bool,
 }
 
 impl Judge {
@@ -88,7 +91,14 @@ impl Judge {
             embedded,
             clock_before: None,
             clock: None,
+            bounded_edges: false,
         }
+    }
+
+    /// Judges the windows as if other traffic could sit next to their edges (a
+    /// merge runs after the workers, perhaps amid other load).
+    pub fn bound_edges(&mut self) {
+        self.bounded_edges = true;
     }
 
     /// Measures Prometheus's clock against this machine's before the load (the
@@ -266,8 +276,9 @@ impl Judge {
         self.clock = Some(offset);
         let (windows, moved) = clock::onto_prometheus(windows, offset, self.interval);
         self.warnings.extend(moved);
-        let (reader, pinned) =
+        let (mut reader, pinned) =
             PrometheusReader::pinned(prometheus, self.scope.clone(), self.interval, windows).await;
+        reader.bounded_edges = self.bounded_edges;
         match pinned {
             Ok(()) => {
                 let started = Instant::now();

@@ -262,6 +262,7 @@ async fn judge(
         &plan.slo.set,
         &plan.scenario.flows,
     );
+    judge.bound_edges();
     let (mut windows, mut problems) = (crate::summary::windows(s), Vec::new());
     if let Some(local) = judge.measure_clock().await {
         (windows, problems) = clock::place(workers, windows, local);

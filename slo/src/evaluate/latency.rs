@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Buckets, Reader, add_note, apply, decide_share, inconclusive, too_few};
+use super::{Buckets, Reader, add_note, apply, inconclusive, too_few};
 use crate::definition::{Latency, Slo};
 use crate::error::Error;
 use crate::format::{percent, quantile_name, seconds, trim_float};
@@ -199,13 +199,19 @@ pub async fn judge<R: Reader>(
     };
     v.burn_rate = Some((1.0 - share) / (1.0 - l.quantile));
     v.budget_consumed = v.burn_rate;
-    let d = decide_share(
-        (low, high),
-        n,
-        slo.confidence,
-        crate::definition::Op::Ge,
-        l.quantile,
-    );
+    let (lowest, highest) = match h
+        .inner
+        .as_ref()
+        .and_then(|i| within(i, l.threshold_seconds))
+    {
+        Some(i) => widened((low, high, n), &i),
+        None => ((low, n), (high, n)),
+    };
+    if (lowest, highest) != ((low, n), (high, n)) {
+        add_note(&mut v, &super::edges_note(lowest, highest));
+    }
+    let op = crate::definition::Op::Ge;
+    let d = super::decide_between(lowest, highest, slo.confidence, op, l.quantile);
     if !w.exact {
         add_note(
             &mut v,
@@ -216,6 +222,17 @@ pub async fn judge<R: Reader>(
     }
     apply(&mut v, d, slo.confidence);
     Ok(v)
+}
+
+/// The lowest and highest shares within the threshold, `(k, n)`, once the
+/// reading between the window's inner scrapes is beside its outer one: the
+/// lowest from the buckets below the threshold, the highest from those above.
+fn widened((low, high, n): (u64, u64, u64), inner: &Within) -> ((u64, u64), (u64, u64)) {
+    let n_in = inner.count.round().max(0.0) as u64;
+    let (low_in, high_in) = (inner.low.round() as u64, inner.high.round() as u64);
+    let (lowest, _) = super::share_range((low_in, low), (n_in, n));
+    let (_, highest) = super::share_range((high_in, high), (n_in, n));
+    (lowest, highest)
 }
 
 /// Every series' buckets added up by bound.

@@ -84,10 +84,16 @@ impl Edges {
 /// samples next to its edges, summed over the selector's series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Increase {
-    /// Events counted.
+    /// Events counted, from the scrape at or before the start to the one at or
+    /// after the end: every event of the window, and perhaps some next to it.
     pub value: f64,
     /// Where it was read.
     pub edges: Edges,
+    /// When what lies between a scrape and the window's edge is unknown (other
+    /// traffic next to the window): the events between the first and the last
+    /// scrapes inside it, certainly the window's. The window's true count lies
+    /// between the two.
+    pub inner: Option<f64>,
 }
 
 /// A histogram's increase over a window, one bucket list per series (the labels
@@ -98,6 +104,9 @@ pub struct HistogramIncrease {
     pub series: Vec<Buckets>,
     /// Where it was read.
     pub edges: Edges,
+    /// The same between the first and the last scrapes inside the window, when
+    /// the edges are uncertain (see [`Increase::inner`]).
+    pub inner: Option<Vec<Buckets>>,
 }
 
 /// A source of measurements over a window. `Ok(None)` means the series does not
@@ -233,24 +242,38 @@ pub fn decide_share(
     op: Op,
     threshold: f64,
 ) -> Decision {
+    decide_between((low_k, n), (high_k, n), confidence, op, threshold)
+}
+
+/// Decides a share known only between two counts, each `(k, n)`: the lowest
+/// share the evidence allows and the highest. PASS needs the one worst for the
+/// objective to pass, FAIL the best one to fail.
+pub fn decide_between(
+    lowest: (u64, u64),
+    highest: (u64, u64),
+    confidence: f64,
+    op: Op,
+    threshold: f64,
+) -> Decision {
+    let share = |(k, n): (u64, u64)| k as f64 / n.max(1) as f64;
     let Some(side) = side(op) else {
         // `==`: no interval can prove a point; only an exact count can.
-        let exact = low_k == high_k && op.holds(low_k as f64 / n.max(1) as f64, threshold);
+        let exact = lowest == highest && op.holds(share(lowest), threshold);
         return Decision {
             status: if exact { Status::Pass } else { Status::Fail },
             bounds: None,
             needed: None,
         };
     };
-    // The count that is worst for the objective decides PASS; the best, FAIL.
+    // The share that is worst for the objective decides PASS; the best, FAIL.
     let (worst, best) = match side {
-        Side::AtLeast => (low_k, high_k),
-        Side::Below => (high_k, low_k),
+        Side::AtLeast => (lowest, highest),
+        Side::Below => (highest, lowest),
     };
-    let pass = stats::decide(worst, n, confidence, side, threshold) == Some(true);
-    let fail = stats::decide(best, n, confidence, side, threshold) == Some(false);
-    let bounds = stats::bounds(low_k, n, confidence)
-        .zip(stats::bounds(high_k, n, confidence))
+    let pass = stats::decide(worst.0, worst.1, confidence, side, threshold) == Some(true);
+    let fail = stats::decide(best.0, best.1, confidence, side, threshold) == Some(false);
+    let bounds = stats::bounds(lowest.0, lowest.1, confidence)
+        .zip(stats::bounds(highest.0, highest.1, confidence))
         .map(|(lo, hi)| (lo.0, hi.1));
     Decision {
         status: if pass {
@@ -262,9 +285,41 @@ pub fn decide_share(
         },
         bounds,
         needed: (!pass && !fail)
-            .then(|| stats::events_needed(worst, n, confidence, side, threshold))
+            .then(|| stats::events_needed(worst.0, worst.1, confidence, side, threshold))
             .flatten(),
     }
+}
+
+/// The lowest and highest shares `(k, n)` the window's events allow when the
+/// counts inside its inner scrapes are `k_in` of `n_in`, and its outer scrapes
+/// add `dk` of `dn` events that may or may not be the window's (`k` counts a
+/// subset of `n`'s events: errors of requests, requests within a threshold).
+/// The lowest takes every other event in and none of the counted ones; the
+/// highest the counted ones only.
+pub fn share_range(
+    (k_in, k_out): (u64, u64),
+    (n_in, n_out): (u64, u64),
+) -> ((u64, u64), (u64, u64)) {
+    let dk = k_out.saturating_sub(k_in);
+    let dn = n_out.saturating_sub(n_in).max(dk);
+    let lowest = (k_in, (n_in + dn - dk).max(1));
+    let highest = ((k_in + dk).min(n_in + dk), (n_in + dk).max(1));
+    (lowest, highest)
+}
+
+/// What a verdict says when its window's edges held events that may not be
+/// its own.
+pub(crate) fn edges_note(lowest: (u64, u64), highest: (u64, u64)) -> String {
+    let share = |(k, n): (u64, u64)| crate::format::percent(k as f64 / n.max(1) as f64);
+    format!(
+        "the scrapes next to the window's edges hold events that may not be the window's: the share lies between {} ({}/{}) and {} ({}/{}), and only a bound that decides for both does (scrape faster, or give verify --edges-quiet when nothing else ran next to the window)",
+        share(lowest),
+        lowest.0,
+        lowest.1,
+        share(highest),
+        highest.0,
+        highest.1
+    )
 }
 
 /// Sets a verdict's status and bounds from a decision, and says why when it is
@@ -455,6 +510,23 @@ mod tests {
         .unwrap()
         .slos[0]
             .clone()
+    }
+
+    #[test]
+    fn edge_events_widen_a_share_only_as_far_as_they_can() {
+        // Inside: 30 errors of 1,500. Beside the edges: 200,000 more requests, none
+        // failed. At most the window is the 1,500 alone (2%), at least all of them.
+        let (lowest, highest) = share_range((30, 30), (1_500, 201_500));
+        assert_eq!((lowest, highest), ((30, 201_500), (30, 1_500)));
+        let d = decide_between(lowest, highest, 0.95, crate::definition::Op::Lt, 0.01);
+        assert_eq!(
+            d.status,
+            Status::Inconclusive,
+            "the window's own 2% keeps it from passing"
+        );
+        // 5 of 100 more beside the edges were errors: they may all be the window's.
+        let (lowest, highest) = share_range((30, 35), (1_500, 1_600));
+        assert_eq!((lowest, highest), ((30, 1_595), (35, 1_505)));
     }
 
     #[test]

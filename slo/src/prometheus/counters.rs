@@ -29,6 +29,21 @@ pub const LOOKBACK: Duration = Duration::from_secs(300);
 /// Each series' increase over a window, and where it was read.
 pub type Increases = (Vec<(Labels, f64)>, Edges);
 
+/// The increase of one series' samples from its first to its last (restarts
+/// counted from zero): what it certainly counted inside the span they cover.
+fn inner_increase(samples: &[(u64, f64)]) -> f64 {
+    samples
+        .windows(2)
+        .map(|w| {
+            if w[1].1 >= w[0].1 {
+                w[1].1 - w[0].1
+            } else {
+                w[1].1
+            }
+        })
+        .sum()
+}
+
 /// The reset-corrected increase of one series' samples after `from_ms` up to
 /// `to_ms`, from the last sample at or before `from_ms` (or from 0 when the series
 /// began inside the window).
@@ -136,6 +151,24 @@ impl Prometheus {
         })
     }
 
+    /// Each series' increase between its first and last samples inside `window`
+    /// (its start excluded, its end included): the events certainly inside it,
+    /// when what lies between a scrape and the window's edge is unknown.
+    pub(super) async fn inner_increases(
+        &self,
+        scoped: &str,
+        window: Window,
+    ) -> Result<Vec<(Labels, f64)>, Error> {
+        let length = window.end_ms.saturating_sub(window.start_ms).max(1);
+        let query = format!("{scoped}[{length}ms] {}", promql::at(window.end_ms));
+        Ok(self
+            .query_range_vector(&query)
+            .await?
+            .into_iter()
+            .map(|(l, samples)| (identity(l), inner_increase(&samples)))
+            .collect())
+    }
+
     /// Each series' reset-corrected increase over `window` (its end at a scrape
     /// already pinned); `None` when no series matches at either edge.
     pub(super) async fn increases(
@@ -221,6 +254,13 @@ fn read_edges(start_ms: Option<u64>, end_times: &Rows) -> Option<Window> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_inner_increase_runs_from_the_first_sample_to_the_last() {
+        let s = [(1_000, 10.0), (2_000, 15.0), (3_000, 2.0), (4_000, 6.0)];
+        assert_eq!(inner_increase(&s), 5.0 + 2.0 + 4.0);
+        assert_eq!(inner_increase(&s[..1]), 0.0);
+    }
 
     #[test]
     fn a_walk_corrects_resets_and_counts_new_series_from_zero() {

@@ -146,6 +146,7 @@ impl PrometheusReader {
             scope,
             interval,
             end_edges: BTreeMap::new(),
+            bounded_edges: false,
         }
     }
 
@@ -187,6 +188,12 @@ pub struct PrometheusReader {
     /// Each window's end, and the scrape its counters are read at (the first
     /// successful scrape of every instance at or after it).
     pub end_edges: BTreeMap<u64, u64>,
+    /// Whether the events between a window's edge and the scrape next to it may
+    /// be other traffic's (a window named by hand, judged amid traffic): then
+    /// counters are also read between the first and last scrapes inside the
+    /// window, and a verdict holds only if it holds for both readings' bounds.
+    /// Off for a run's own window, whose edges hold none of other load.
+    pub bounded_edges: bool,
 }
 
 /// A series' labels without its name (functions such as `timestamp()` and
@@ -194,6 +201,24 @@ pub struct PrometheusReader {
 fn identity(mut labels: Labels) -> Labels {
     labels.remove("__name__");
     labels
+}
+
+/// Bucket increases grouped by series (the labels other than `le`), each a
+/// cumulative bucket list.
+fn by_series(
+    histogram: &str,
+    rows: &[(Labels, f64)],
+) -> Result<Vec<crate::evaluate::Buckets>, Error> {
+    let mut grouped: BTreeMap<Labels, Vec<(&Labels, f64)>> = BTreeMap::new();
+    for (labels, v) in rows {
+        let mut key = labels.clone();
+        key.remove("le");
+        grouped.entry(key).or_default().push((labels, *v));
+    }
+    grouped
+        .into_values()
+        .map(|rows| crate::evaluate::merge_buckets(histogram, rows))
+        .collect()
 }
 
 /// Values of a query, by series labels (name aside).
@@ -212,14 +237,22 @@ impl Reader for PrometheusReader {
         window: Window,
     ) -> Result<Option<Increase>, Error> {
         let scoped = self.scope.apply(selector);
-        Ok(self
+        let Some((series, edges)) = self
             .prometheus
             .increases(&scoped, &self.scope, self.counted(window))
             .await?
-            .map(|(series, edges)| Increase {
-                value: series.iter().map(|(_, v)| v).sum(),
-                edges,
-            }))
+        else {
+            return Ok(None);
+        };
+        let inner = match self.bounded_edges {
+            true => Some(self.prometheus.inner_increases(&scoped, window).await?),
+            false => None,
+        };
+        Ok(Some(Increase {
+            value: series.iter().map(|(_, v)| v).sum(),
+            edges,
+            inner: inner.map(|s| s.iter().map(|(_, v)| v).sum()),
+        }))
     }
 
     async fn buckets(
@@ -236,17 +269,15 @@ impl Reader for PrometheusReader {
         else {
             return Ok(None);
         };
-        let mut grouped: BTreeMap<Labels, Vec<(&Labels, f64)>> = BTreeMap::new();
-        for (labels, v) in &series {
-            let mut key = labels.clone();
-            key.remove("le");
-            grouped.entry(key).or_default().push((labels, *v));
-        }
-        let series = grouped
-            .into_values()
-            .map(|rows| crate::evaluate::merge_buckets(&bucket.name, rows))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(HistogramIncrease { series, edges }))
+        let inner = match self.bounded_edges {
+            true => Some(self.prometheus.inner_increases(&scoped, window).await?),
+            false => None,
+        };
+        Ok(Some(HistogramIncrease {
+            series: by_series(&bucket.name, &series)?,
+            edges,
+            inner: inner.map(|i| by_series(&bucket.name, &i)).transpose()?,
+        }))
     }
 
     async fn gauge(
